@@ -1,0 +1,113 @@
+"""Train an emotion model on dumped features.
+
+Usage:
+  python -m mer.bin.train --config conf/tuning/train_memocmt_min.yaml \
+      --train-dir data/loso/fold1/train --valid-dir data/loso/fold1/valid \
+      --dumpdir dump --exp-dir exp/loso/train_memocmt_min/fold1 [--labels data/all/labels] \
+      [--override train.epochs=3 ...]
+  torchrun --standalone --nproc_per_node 2 -m mer.bin.train ...   # several GPUs (or CPU processes)
+
+The resolved config is saved as EXP_DIR/config.yaml; logs go to EXP_DIR/train.log and
+EXP_DIR/tensorboard. Re-running after an interruption resumes from EXP_DIR/checkpoint.pt.
+Batch size is global: N processes split each batch N ways.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from mer.data.kaldi_io import read_list
+from mer.models import build_model, model_streams
+from mer.train.config import load_config, save_config
+from mer.train.data import EmotionDataset, FeatureDump
+from mer.train.dist import cleanup, init_distributed
+from mer.train.trainer import Trainer, seed_everything
+from mer.utils.fileio import write_text_atomic
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="YAML config (conf/tuning/*.yaml)")
+    p.add_argument("--train-dir", required=True)
+    p.add_argument("--valid-dir", required=True)
+    p.add_argument("--dumpdir", default="dump", help="folder holding the dumps named in config 'features'")
+    p.add_argument("--exp-dir", required=True)
+    p.add_argument("--labels", help="label set file, one per line, in output order "
+                                    "(default: the sorted labels of the training set)")
+    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. train.epochs=3 (repeatable)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    return p
+
+
+def setup_logging(exp_dir: Path, is_main: bool) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if is_main:
+        handlers.append(logging.FileHandler(exp_dir / "train.log"))
+    logging.basicConfig(level=logging.INFO if is_main else logging.WARNING, handlers=handlers, force=True,
+                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+
+
+def load_labels(path: str | None, train_dir: str) -> list[str]:
+    if path:
+        return read_list(path)
+    from mer.data.datadir import DataDir
+
+    return sorted(set(DataDir.load(train_dir).utt2emo.values()))
+
+
+def open_dumps(conf: dict, dumpdir: str) -> dict[str, FeatureDump]:
+    """The dumps this model reads: every stream it uses except a fine-tuned text encoder."""
+    streams = model_streams(conf["model"])
+    finetune_text = bool((conf["model"].get("text_encoder") or {}).get("finetune"))
+    dumps = {}
+    for name in streams:
+        if name == "text" and finetune_text:
+            continue
+        feat = conf["features"].get(name)
+        if not feat:
+            raise SystemExit(f"config: the model reads '{name}' features but features.{name} is not set")
+        dumps[name] = FeatureDump(Path(dumpdir) / feat, conf["train"]["preload_max_mb"])
+    return dumps
+
+
+def main(argv=None) -> int:
+    args = get_parser().parse_args(argv)
+    ctx = init_distributed(args.device)
+    exp_dir = Path(args.exp_dir)
+    if ctx.is_main:
+        exp_dir.mkdir(parents=True, exist_ok=True)
+    ctx.barrier()
+    setup_logging(exp_dir, ctx.is_main)
+    log = logging.getLogger("mer.train")
+    conf = load_config(args.config, args.override)
+    labels = load_labels(args.labels, args.train_dir)
+    if ctx.is_main:
+        save_config(conf, exp_dir / "config.yaml")
+        write_text_atomic(exp_dir / "classes", "".join(f"{lab}\n" for lab in labels))
+        log.info("%s", " ".join(sys.argv))
+        log.info("world size %d, device %s, labels %s", ctx.world_size, ctx.device, labels)
+    seed_everything(conf["train"]["seed"] + ctx.rank)
+    dumps = open_dumps(conf, args.dumpdir)
+    need_text = "text" in model_streams(conf["model"]) and "text" not in dumps
+    train_set = EmotionDataset(args.train_dir, labels, dumps, need_raw_text=need_text)
+    valid_set = EmotionDataset(args.valid_dir, labels, dumps, need_raw_text=need_text)
+    # Same initial weights on every rank (DDP also broadcasts them, but resume needs them equal).
+    seed_everything(conf["train"]["seed"])
+    model = build_model(conf["model"], len(labels), {k: d.stream_info for k, d in dumps.items()})
+    seed_everything(conf["train"]["seed"] + ctx.rank)
+    if ctx.is_main:
+        n = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        log.info("model %s: %.2fM trainable parameters; %d train / %d valid utterances",
+                 conf["model"]["name"], n / 1e6, len(train_set), len(valid_set))
+    try:
+        Trainer(conf, exp_dir, model, train_set, valid_set, labels, ctx).fit()
+    finally:
+        cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""MemoCMT (system A): cross-modal transformer fusion of speech and text, and its unimodal ablations.
+
+Two configurations (SPEC.md):
+- faithful: as the published code: one nn.MultiheadAttention per direction, then Linear,
+  LayerNorm, Dropout; no residual, no feed-forward, no positional encoding, no padding mask;
+  `cls` = position 0 of the concatenation (the first audio frame after attending to text).
+- default (improved): padding masks in attention and pooling, residual connections and a
+  feed-forward block per direction, `cls` = the text encoder's [CLS] position.
+
+Both concatenate the two directions along time (n audio + m text positions) and reduce them with
+cls / mean / min / max before MemoCMT's classifier head.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mer.models.layers import ClassifierHead
+from mer.models.pooling import AGGREGATIONS, pool
+from mer.models.streams import build_stream
+
+VARIANTS = ("faithful", "default")
+
+
+@dataclass
+class ModelOutput:
+    logits: torch.Tensor     # (B, C)
+    embedding: torch.Tensor  # (B, D) the pooled vector the head sees (saved for t-SNE)
+
+
+class CrossAttentionBlock(nn.Module):
+    """Query stream attends to key/value stream."""
+
+    def __init__(self, dim: int, heads: int, dropout: float, improved: bool, ffn_dim: int):
+        super().__init__()
+        self.improved = improved
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.linear = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.dropout = nn.Dropout(dropout)
+        if improved:
+            self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.GELU(), nn.Dropout(dropout),
+                                     nn.Linear(ffn_dim, dim))
+            self.ffn_norm = nn.LayerNorm(dim)
+
+    def forward(self, query, key, key_mask=None):
+        if not self.improved:
+            out, _ = self.attn(query, key, key, need_weights=False)
+            return self.dropout(self.norm(self.linear(out)))
+        out, _ = self.attn(query, key, key, key_padding_mask=None if key_mask is None else ~key_mask,
+                           need_weights=False)
+        x = self.norm(query + self.dropout(self.linear(out)))
+        return self.ffn_norm(x + self.dropout(self.ffn(x)))
+
+
+def _projection(in_dim: int, dim: int) -> nn.Module:
+    # The published model needs both encoders at 768; other encoder pairs are projected to `dim`.
+    return nn.Identity() if in_dim == dim else nn.Linear(in_dim, dim)
+
+
+class MemoCMT(nn.Module):
+    streams = ("audio", "text")
+
+    def __init__(self, num_classes: int, stream_infos: dict, variant: str = "default",
+                 aggregation: str = "min", dim: int | None = None, num_heads: int = 8, dropout: float = 0.05,
+                 head_hidden: int = 128, ffn_dim: int = 1024, text_encoder: dict | None = None):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"model.variant must be one of {VARIANTS}, got '{variant}'")
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"model.aggregation must be one of {AGGREGATIONS}, got '{aggregation}'")
+        self.variant, self.aggregation = variant, aggregation
+        self.improved = variant == "default"
+        self.audio = build_stream("audio", None, stream_infos)
+        self.text = build_stream("text", text_encoder, stream_infos)
+        dim = dim or self.audio.out_dim
+        self.audio_proj = _projection(self.audio.out_dim, dim)
+        self.text_proj = _projection(self.text.out_dim, dim)
+        # "text branch": audio queries text; "audio branch": text queries audio (published naming).
+        self.audio_queries_text = CrossAttentionBlock(dim, num_heads, dropout, self.improved, ffn_dim)
+        self.text_queries_audio = CrossAttentionBlock(dim, num_heads, dropout, self.improved, ffn_dim)
+        self.fusion_dropout = nn.Dropout(dropout)
+        self.head = ClassifierHead(dim, head_hidden, num_classes, dropout)
+
+    def forward(self, batch: dict) -> ModelOutput:
+        a, a_mask = self.audio(batch)
+        t, t_mask = self.text(batch)
+        a, t = self.audio_proj(a), self.text_proj(t)
+        if self.improved:
+            a_out = self.audio_queries_text(a, t, t_mask)
+            t_out = self.text_queries_audio(t, a, a_mask)
+        else:
+            a_out = self.audio_queries_text(a, t)
+            t_out = self.text_queries_audio(t, a)
+        fused = self.fusion_dropout(torch.cat([a_out, t_out], dim=1))  # (B, n + m, D)
+        if self.aggregation == "cls" and self.improved:
+            pooled = t_out[:, 0]  # the text encoder's [CLS] token after attending to audio
+        elif self.improved:
+            pooled = pool(fused, self.aggregation, torch.cat([a_mask, t_mask], dim=1))
+        else:
+            pooled = pool(fused, self.aggregation)
+        return ModelOutput(self.head(pooled), pooled)
+
+
+class Unimodal(nn.Module):
+    """Table 1 ablations: one encoder's output pooled straight into the same head."""
+
+    def __init__(self, modality: str, num_classes: int, stream_infos: dict, variant: str = "default",
+                 aggregation: str = "cls", dim: int | None = None, dropout: float = 0.05,
+                 head_hidden: int = 128, text_encoder: dict | None = None, **_unused):
+        super().__init__()
+        if modality not in ("audio", "text"):
+            raise ValueError(f"modality must be audio or text, got '{modality}'")
+        self.modality, self.aggregation = modality, aggregation
+        self.improved = variant == "default"
+        self.streams = (modality,)
+        self.stream = build_stream(modality, text_encoder if modality == "text" else None, stream_infos)
+        dim = dim or self.stream.out_dim
+        self.proj = _projection(self.stream.out_dim, dim)
+        self.head = ClassifierHead(dim, head_hidden, num_classes, dropout)
+
+    def forward(self, batch: dict) -> ModelOutput:
+        x, mask = self.stream(batch)
+        pooled = pool(self.proj(x), self.aggregation, mask if self.improved else None)
+        return ModelOutput(self.head(pooled), pooled)

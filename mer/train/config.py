@@ -1,0 +1,101 @@
+"""Training configs: YAML with every knob named, command-line overrides, derived experiment tags.
+
+A config file names only what differs from DEFAULTS; the resolved config (defaults + file +
+overrides) is saved into the experiment dir and is what inference reads back.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import yaml
+
+DEFAULTS: dict = {
+    "model": {"name": "memocmt"},
+    # Which dump (a folder under --dumpdir holding feats.scp) feeds which stream. A model that
+    # fine-tunes its text encoder reads raw text instead (model.text_encoder.finetune: true).
+    "features": {"audio": None, "text": None},
+    "optim": {"name": "adam", "lr": 1.0e-4, "betas": [0.9, 0.999], "eps": 1.0e-8, "weight_decay": 0.0,
+              "encoder_lr": None},  # encoder_lr: learning rate of a fine-tuned encoder (None: lr)
+    "scheduler": {"name": "steplr", "step_size": 30, "gamma": 0.1},  # steplr | none; stepped per epoch
+    "train": {
+        "epochs": 100,
+        "batch_size": 1,              # global, across all processes
+        "bucketing": False,           # length-sorted batches (padding masks handle the rest)
+        "max_frames": None,           # cap on batch_size x longest sequence
+        "grad_clip": None,            # max gradient norm
+        "early_stopping_patience": None,  # epochs without improvement of best_metric
+        "best_metric": "wa",          # wa | ua | macro_f1 | weighted_f1 | loss (validation)
+        "seed": 0,
+        "amp": "auto",                # auto (bf16/fp16 on GPU, off on CPU) | true | false
+        "num_workers": 0,
+        "keep_epoch_checkpoints": 0,  # also keep epochN.pt for the last N epochs
+        "preload_max_mb": 2048,       # dumps up to this size are read into memory
+    },
+}
+
+LOWER_IS_BETTER = {"loss"}
+
+
+def deep_update(base: dict, new: dict) -> dict:
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            deep_update(base[k], v)
+        else:
+            base[k] = copy.deepcopy(v)
+    return base
+
+
+def parse_override(item: str) -> tuple[list[str], object]:
+    if "=" not in item:
+        raise ValueError(f"override '{item}' is not of the form key.sub=value")
+    key, value = item.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(value)
+
+
+def apply_overrides(conf: dict, overrides: list[str]) -> dict:
+    for item in overrides:
+        keys, value = parse_override(item)
+        node = conf
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"override '{item}': '{k}' is not a section")
+        node[keys[-1]] = value
+    return conf
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
+    conf = copy.deepcopy(DEFAULTS)
+    if path:
+        with open(path, encoding="utf-8") as f:
+            user = yaml.safe_load(f) or {}
+        if not isinstance(user, dict):
+            raise ValueError(f"{path}: a config must be a YAML mapping")
+        unknown = set(user) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"{path}: unknown top-level section(s) {sorted(unknown)}; "
+                             f"known: {sorted(DEFAULTS)}")
+        deep_update(conf, user)
+    return apply_overrides(conf, list(overrides))
+
+
+def save_config(conf: dict, path: str | Path) -> None:
+    from mer.utils.fileio import atomic_open
+
+    with atomic_open(path) as f:
+        yaml.safe_dump(conf, f, sort_keys=False)
+
+
+def experiment_tag(config_path: str | Path, overrides: list[str] = ()) -> str:
+    """ESPnet-style tag: the config's base name plus the overrides, so a changed knob gets a new dir.
+
+    `conf/tuning/train_memocmt_min.yaml` + `train.epochs=3` -> `train_memocmt_min_train.epochs3`.
+    """
+    tag = Path(config_path).stem
+    for item in overrides:
+        keys, _ = parse_override(item)
+        value = item.split("=", 1)[1]
+        tag += "_" + ".".join(keys) + re.sub(r"[^A-Za-z0-9.+-]", "", value)
+    return tag

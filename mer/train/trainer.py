@@ -1,0 +1,290 @@
+"""One trainer for every system: epochs, validation, best-checkpoint selection, resume.
+
+Per epoch it writes `checkpoint.pt` (everything needed to resume, atomically) and, when the
+validation metric improves, `best.pt`. Re-running a training stage whose run was interrupted
+resumes from `checkpoint.pt` and ends where an uninterrupted run would: the batch order depends
+only on (seed, epoch) and the random-number states are restored.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from mer.train.config import LOWER_IS_BETTER
+from mer.train.data import BucketBatchSampler, EmotionDataset, collate
+from mer.train.dist import DistContext
+from mer.utils.fileio import atomic_open, write_json_atomic
+
+log = logging.getLogger("mer.train")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_atomic(obj, path: Path) -> None:
+    with atomic_open(path, "wb") as f:
+        torch.save(obj, f)
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+
+
+def amp_dtype(setting, device: torch.device):
+    """None (full precision) on CPU or when off; bf16 where the GPU has it, else fp16."""
+    if device.type != "cuda" or setting in (False, "false"):
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def build_optimizer(model: nn.Module, conf: dict) -> torch.optim.Optimizer:
+    if conf["name"] not in ("adam", "adamw"):
+        raise ValueError(f"optim.name must be adam or adamw, got '{conf['name']}'")
+    enc_lr = conf.get("encoder_lr")
+    enc, rest = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (enc if ".encoder." in f".{name}" and enc_lr is not None else rest).append(p)
+    groups = [{"params": rest}] + ([{"params": enc, "lr": enc_lr}] if enc else [])
+    cls = torch.optim.Adam if conf["name"] == "adam" else torch.optim.AdamW
+    return cls(groups, lr=conf["lr"], betas=tuple(conf["betas"]), eps=conf["eps"],
+               weight_decay=conf["weight_decay"])
+
+
+def build_scheduler(optimizer, conf: dict):
+    name = (conf or {}).get("name", "none")
+    if name == "steplr":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=conf["step_size"], gamma=conf["gamma"])
+    if name in ("none", None):
+        return None
+    raise ValueError(f"scheduler.name must be steplr or none, got '{name}'")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, dataset: EmotionDataset, device: torch.device, batch_size: int,
+            amp=None) -> dict:
+    """Logits, posteriors and pooled embeddings for every utterance of `dataset`, in its order."""
+    model.eval()
+    lengths = [dataset.length(i) for i in range(len(dataset))]
+    sampler = BucketBatchSampler(lengths, batch_size, shuffle=False, bucketing=batch_size > 1)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+    out = {"utts": [], "logits": [], "embeddings": [], "labels": []}
+    for batch in loader:
+        b = to_device(batch, device)
+        with torch.autocast(device.type, dtype=amp) if amp else nullcontext():
+            o = model(b)
+        out["utts"] += batch["utts"]
+        out["logits"].append(o.logits.float().cpu())
+        out["embeddings"].append(o.embedding.float().cpu())
+        out["labels"].append(batch["labels"])
+    order = {u: i for i, u in enumerate(out["utts"])}
+    perm = torch.tensor([order[u] for u in dataset.utts])
+    logits = torch.cat(out["logits"])[perm]
+    return {"utts": list(dataset.utts), "logits": logits, "posteriors": torch.softmax(logits, -1),
+            "embeddings": torch.cat(out["embeddings"])[perm], "labels": torch.cat(out["labels"])[perm]}
+
+
+def evaluate(model, dataset, device, batch_size, labels: list[str], amp=None) -> dict:
+    from mer.scoring.metrics import score
+
+    p = predict(model, dataset, device, batch_size, amp)
+    loss = nn.functional.cross_entropy(p["logits"], p["labels"]).item()
+    refs = [labels[i] for i in p["labels"].tolist()]
+    preds = [labels[i] for i in p["logits"].argmax(-1).tolist()]
+    s = score(refs, preds, labels=labels)
+    return {"loss": loss, **{k: s[k] for k in ("wa", "ua", "macro_f1", "weighted_f1")}}
+
+
+class Trainer:
+    def __init__(self, conf: dict, exp_dir: str | Path, model: nn.Module, train_set: EmotionDataset,
+                 valid_set: EmotionDataset, labels: list[str], ctx: DistContext):
+        self.conf, self.tconf = conf, conf["train"]
+        self.exp_dir = Path(exp_dir)
+        self.ctx = ctx
+        self.labels = labels
+        self.train_set, self.valid_set = train_set, valid_set
+        self.model = model.to(ctx.device)
+        self.ddp = None
+        if ctx.distributed:
+            finetunes = bool((conf["model"].get("text_encoder") or {}).get("finetune"))
+            self.ddp = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
+                find_unused_parameters=finetunes)  # a fine-tuned HF encoder has an unused pooler
+        self.optimizer = build_optimizer(self.model, conf["optim"])
+        self.scheduler = build_scheduler(self.optimizer, conf.get("scheduler"))
+        self.amp = amp_dtype(self.tconf["amp"], ctx.device)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp == torch.float16 else None
+        self.sampler = BucketBatchSampler(
+            [train_set.length(i) for i in range(len(train_set))], self.tconf["batch_size"], shuffle=True,
+            bucketing=self.tconf["bucketing"], seed=self.tconf["seed"], rank=ctx.rank,
+            world_size=ctx.world_size, max_frames=self.tconf["max_frames"])
+        self.metric = self.tconf["best_metric"]
+        self.start_epoch, self.best, self.bad_epochs, self.history, self.stopped = 1, None, 0, [], False
+        self.tb = None
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def ckpt_path(self) -> Path:
+        return self.exp_dir / "checkpoint.pt"
+
+    def _improved(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value < self.best["value"] if self.metric in LOWER_IS_BETTER else value > self.best["value"]
+
+    def save_checkpoint(self, epoch: int) -> None:
+        state = {"epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+                 "scaler": self.scaler.state_dict() if self.scaler else None, "best": self.best,
+                 "bad_epochs": self.bad_epochs, "history": self.history, "stopped": self.stopped,
+                 "rng": rng_state()}
+        save_atomic(state, self.ckpt_path)
+        keep = self.tconf["keep_epoch_checkpoints"]
+        if keep:
+            save_atomic({"epoch": epoch, "model": self.model.state_dict()}, self.exp_dir / f"epoch{epoch}.pt")
+            old = self.exp_dir / f"epoch{epoch - keep}.pt"
+            if old.exists():
+                old.unlink()
+
+    def maybe_resume(self) -> None:
+        if not self.ckpt_path.is_file():
+            return
+        state = torch.load(self.ckpt_path, map_location=self.ctx.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler and state["scheduler"]:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler and state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        self.best, self.bad_epochs = state["best"], state["bad_epochs"]
+        self.history, self.stopped = state["history"], state["stopped"]
+        set_rng_state(state["rng"])
+        self.start_epoch = state["epoch"] + 1
+        log.info("resuming from epoch %d (%s)", state["epoch"], self.ckpt_path)
+
+    # ------------------------------------------------------------------ loop
+    def train_epoch(self, epoch: int) -> dict:
+        model = self.ddp or self.model
+        model.train()
+        self.sampler.set_epoch(epoch)
+        loader = torch.utils.data.DataLoader(self.train_set, batch_sampler=self.sampler, collate_fn=collate,
+                                             num_workers=self.tconf["num_workers"])
+        total_loss, total_n, correct, t0 = 0.0, 0.0, 0.0, time.time()
+        for batch in loader:
+            b = to_device(batch, self.ctx.device)
+            weights = b["weights"].float()
+            # Mean over the *global* batch: each rank's summed loss is scaled so that DDP's
+            # gradient averaging gives exactly the one-process gradient.
+            n_global = self.ctx.all_sum(float(weights.sum()))
+            with torch.autocast(self.ctx.device.type, dtype=self.amp) if self.amp else nullcontext():
+                out = model(b)
+                ce = nn.functional.cross_entropy(out.logits.float(), b["labels"], reduction="none")
+                loss = (ce * weights).sum() * self.ctx.world_size / n_global
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.scaler:
+                self.scaler.scale(loss).backward()
+                self.scaler.unscale_(self.optimizer)
+            else:
+                loss.backward()
+            if self.tconf["grad_clip"]:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.tconf["grad_clip"])
+            if self.scaler:
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                self.optimizer.step()
+            total_loss += float((ce.detach() * weights).sum())
+            total_n += float(weights.sum())
+            correct += float(((out.logits.argmax(-1) == b["labels"]).float() * weights).sum())
+        elapsed = time.time() - t0
+        total_loss, total_n, correct = (self.ctx.all_sum(x) for x in (total_loss, total_n, correct))
+        return {"loss": total_loss / max(total_n, 1), "acc": correct / max(total_n, 1),
+                "seconds": elapsed, "utts_per_second": total_n / max(elapsed, 1e-9)}
+
+    def fit(self) -> dict:
+        tc = self.tconf
+        self.maybe_resume()
+        if self.ctx.is_main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(self.exp_dir / "tensorboard"), purge_step=self.start_epoch)
+        if self.stopped or self.start_epoch > tc["epochs"]:
+            log.info("training already finished (epoch %d, best %s)", self.start_epoch - 1, self.best)
+        for epoch in range(self.start_epoch, tc["epochs"] + 1):
+            if self.stopped:
+                break
+            tr = self.train_epoch(epoch)
+            lr = self.optimizer.param_groups[0]["lr"]
+            if self.scheduler:
+                self.scheduler.step()
+            record = {"epoch": epoch, "lr": lr, **{f"train_{k}": v for k, v in tr.items()}}
+            if self.ctx.is_main:
+                va = evaluate(self.model, self.valid_set, self.ctx.device, max(tc["batch_size"], 8),
+                              self.labels, self.amp)
+                record.update({f"valid_{k}": v for k, v in va.items()})
+                value = va[self.metric]
+                if self._improved(value):
+                    self.best = {"metric": self.metric, "value": value, "epoch": epoch}
+                    self.bad_epochs = 0
+                    save_atomic({"epoch": epoch, "model": self.model.state_dict(), "metric": self.metric,
+                                 "value": value}, self.exp_dir / "best.pt")
+                else:
+                    self.bad_epochs += 1
+                patience = tc["early_stopping_patience"]
+                self.stopped = bool(patience and self.bad_epochs >= patience)
+                self.history.append(record)
+                self.save_checkpoint(epoch)
+                self._log_epoch(record)
+                if self.stopped:
+                    log.info("early stopping: no improvement of valid %s for %d epochs", self.metric, patience)
+            self.stopped = self.ctx.broadcast(self.stopped)
+            self.ctx.barrier()
+        if self.ctx.is_main:
+            write_json_atomic(self.exp_dir / "history.json", self.history)
+            write_json_atomic(self.exp_dir / "train_summary.json", {
+                "best": self.best, "epochs_run": len(self.history), "early_stopped": self.stopped,
+                "world_size": self.ctx.world_size, "device": str(self.ctx.device),
+                "amp": str(self.amp) if self.amp else None,
+                "train_utts_per_second": float(np.mean([h["train_utts_per_second"] for h in self.history]))
+                if self.history else None})
+            if self.tb:
+                self.tb.close()
+        return {"best": self.best, "history": self.history}
+
+    def _log_epoch(self, r: dict) -> None:
+        log.info("epoch %d: lr %.3g train loss %.4f acc %.4f (%.1f utt/s) | valid loss %.4f wa %.4f ua %.4f "
+                 "macro_f1 %.4f%s", r["epoch"], r["lr"], r["train_loss"], r["train_acc"],
+                 r["train_utts_per_second"], r["valid_loss"], r["valid_wa"], r["valid_ua"], r["valid_macro_f1"],
+                 " *" if self.best and self.best["epoch"] == r["epoch"] else "")
+        for k, v in r.items():
+            if k != "epoch" and isinstance(v, (int, float)) and math.isfinite(v):
+                self.tb.add_scalar(k.replace("_", "/", 1), v, r["epoch"])
+        self.tb.flush()
