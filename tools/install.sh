@@ -6,8 +6,8 @@
 # --cpu   (default where nvidia-smi finds no GPU) torch's CPU build; pip finds it through the
 #         find-links folder in pip's configuration, as on this project's machines.
 # --cuda  (default where nvidia-smi lists a GPU) PyPI's CUDA build of the same torch version.
-# --test  also the test-only packages (pytest, ctranslate2 for the Whisper conversion check,
-#         shellcheck).
+# --test  also the test-only packages: pytest, ctranslate2 (the reference runtime the Whisper
+#         conversion is checked against) and the shell linter.
 # Afterwards the offline pretrained models are prepared (tools/prepare_models.sh).
 # A marker records what was installed, so a second run with the same inputs returns at once.
 set -euo pipefail
@@ -74,6 +74,13 @@ except OSError as e:
     print(f"install.sh: removed torchaudio's compiled ops ({e.__class__.__name__}: {e})")
     import torchaudio  # noqa: F401
 PY
+
+# MELD's wav.scp decodes mp4 clips with `ffmpeg ... |`; use the machine's ffmpeg where there is one,
+# else the static build that the imageio-ffmpeg wheel carries (path.sh puts .venv/bin on PATH).
+if ! command -v ffmpeg >/dev/null 2>&1 || [ -L "$venv/bin/ffmpeg" ]; then
+  ln -sf "$("$venv/bin/python" -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())')" \
+    "$venv/bin/ffmpeg"
+fi
 
 "$here/tools/prepare_models.sh" --python "$venv/bin/python"
 echo "$stamp" > "$marker"
