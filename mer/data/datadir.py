@@ -8,11 +8,16 @@ Files (one `<key> <value>` per line, C-sorted):
   utt2emo      <utt> <emotion label>
   utt2gender, utt2session, utt2dialog, utt2turn, utt2dur     (optional per-utterance files)
 
+Any other `utt2<name>` file and `feats.scp` are per-utterance too; `reco2dur` and
+`reco2file_and_channel` are per recording (the wav.scp keys); `spk2gender` and `cmvn.scp` are per
+speaker. All of them are read, subset and written alike.
+
 A data dir without wav.scp is text-only (MELD with only its CSVs).
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -22,6 +27,47 @@ from mer.data.kaldi_io import c_sort_key, read_kv, utt2spk_to_spk2utt, write_kv
 # Per-utterance files besides text/utt2spk/utt2emo that are read, written and subset alike.
 OPTIONAL_UTT_FILES = ("utt2gender", "utt2session", "utt2dialog", "utt2turn", "utt2dur", "utt2split")
 REQUIRED_UTT_FILES = ("utt2spk",)
+# The files every data dir is built from (spk2utt is derived from utt2spk).
+CORE_FILES = ("utt2spk", "spk2utt", "wav.scp", "segments", "text", "utt2emo")
+# Keyed by recording (the keys of wav.scp), and by speaker.
+PER_RECO_FILES = ("reco2dur", "reco2file_and_channel")
+PER_SPK_FILES = ("spk2gender", "cmvn.scp")
+# Files without keys that describe the whole dir (the label set that corpus preparation writes,
+# ESPnet dump info); subsetting and splitting copy them as they are.
+GLOBAL_FILES = ("labels", "feats_type", "feats_dim", "frame_shift")
+_EXTRA_UTT_FILE = re.compile(r"utt2[A-Za-z0-9_]+")
+
+
+def is_extra_utt_file(name: str) -> bool:
+    """A per-utterance file held in `DataDir.extra`: any `utt2<name>` but utt2spk/utt2emo, or feats.scp."""
+    return name == "feats.scp" or (_EXTRA_UTT_FILE.fullmatch(name) is not None
+                                   and name not in ("utt2spk", "utt2emo"))
+
+
+def extra_utt_files(path: str | os.PathLike) -> list[str]:
+    """Names of the extra per-utterance files present in a data dir, sorted."""
+    return sorted(e.name for e in os.scandir(path) if e.is_file() and is_extra_utt_file(e.name))
+
+
+def data_files(path: str | os.PathLike) -> list[str]:
+    """Names of the keyed data files present in a data dir: core, extra per-utt, per-reco, per-speaker."""
+    p = Path(path)
+    names = [n for n in CORE_FILES + PER_RECO_FILES + PER_SPK_FILES if (p / n).is_file()]
+    return names + extra_utt_files(p)
+
+
+def per_utt_files(path: str | os.PathLike) -> list[str]:
+    """The files present that must hold exactly the utterances of utt2spk (wav.scp only when
+    there is no segments file; with one, wav.scp is keyed by recording)."""
+    names = data_files(path)
+    per_utt = [n for n in ("segments", "text", "utt2emo") if n in names] + extra_utt_files(path)
+    return (["wav.scp"] if "wav.scp" in names and "segments" not in names else []) + per_utt
+
+
+def _format_time(x: float) -> str:
+    """Seconds with 3 decimals, or every digit needed where 3 would change the value."""
+    short = f"{x:.3f}"
+    return short if float(short) == x else repr(float(x))
 
 
 @dataclass
@@ -31,7 +77,7 @@ class Segment:
     end: float
 
     def __str__(self) -> str:
-        return f"{self.recording} {self.start:.3f} {self.end:.3f}"
+        return f"{self.recording} {_format_time(self.start)} {_format_time(self.end)}"
 
 
 @dataclass
@@ -41,7 +87,9 @@ class DataDir:
     segments: dict[str, Segment] = field(default_factory=dict)
     text: dict[str, str] = field(default_factory=dict)
     utt2emo: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, dict[str, str]] = field(default_factory=dict)  # utt2gender etc.
+    extra: dict[str, dict[str, str]] = field(default_factory=dict)  # utt2gender, feats.scp etc.
+    reco_extra: dict[str, dict[str, str]] = field(default_factory=dict)  # reco2dur etc.
+    spk_extra: dict[str, dict[str, str]] = field(default_factory=dict)  # spk2gender, cmvn.scp
 
     # ---- queries
     @property
@@ -100,28 +148,33 @@ class DataDir:
             d.text = read_kv(p / "text", allow_empty_value=True)
         if (p / "utt2emo").is_file():
             d.utt2emo = read_kv(p / "utt2emo")
-        for name in OPTIONAL_UTT_FILES:
-            if (p / name).is_file():
-                d.extra[name] = read_kv(p / name)
+        for name in extra_utt_files(p):
+            d.extra[name] = read_kv(p / name)
+        for names, target in ((PER_RECO_FILES, d.reco_extra), (PER_SPK_FILES, d.spk_extra)):
+            for name in names:
+                if (p / name).is_file():
+                    target[name] = read_kv(p / name)
         return d
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write every non-empty file (C-sorted, atomically) and spk2utt."""
+    def save(self, path: str | os.PathLike) -> list[str]:
+        """Write every non-empty file (C-sorted, atomically) and spk2utt; return the names written."""
         p = Path(path)
         p.mkdir(parents=True, exist_ok=True)
-        write_kv(p / "utt2spk", self.utt2spk)
-        write_kv(p / "spk2utt", utt2spk_to_spk2utt(self.utt2spk), sort=False)
-        if self.wav_scp:
-            write_kv(p / "wav.scp", self.wav_scp)
-        if self.segments:
-            write_kv(p / "segments", {u: str(s) for u, s in self.segments.items()})
-        if self.text:
-            write_kv(p / "text", self.text)
-        if self.utt2emo:
-            write_kv(p / "utt2emo", self.utt2emo)
-        for name, mapping in self.extra.items():
-            if mapping:
-                write_kv(p / name, mapping)
+        files: dict[str, dict[str, str]] = {
+            "utt2spk": self.utt2spk,
+            "spk2utt": utt2spk_to_spk2utt(self.utt2spk),
+            "wav.scp": self.wav_scp,
+            "segments": {u: str(s) for u, s in self.segments.items()},
+            "text": self.text,
+            "utt2emo": self.utt2emo,
+            **self.extra, **self.reco_extra, **self.spk_extra,
+        }
+        written = []
+        for name, mapping in files.items():
+            if mapping or name in ("utt2spk", "spk2utt"):
+                write_kv(p / name, mapping, sort=name != "spk2utt")
+                written.append(name)
+        return written
 
     # ---- subsetting
     def subset(self, utts: Iterable[str]) -> "DataDir":
@@ -139,9 +192,12 @@ class DataDir:
         if self.segments:
             sub.segments = {u: s for u, s in self.segments.items() if u in keep}
             recos = {s.recording for s in sub.segments.values()}
-            sub.wav_scp = {r: w for r, w in self.wav_scp.items() if r in recos}
         else:
-            sub.wav_scp = {u: w for u, w in self.wav_scp.items() if u in keep}
+            recos = keep
+        sub.wav_scp = {r: w for r, w in self.wav_scp.items() if r in recos}
+        sub.reco_extra = {n: {r: v for r, v in m.items() if r in recos} for n, m in self.reco_extra.items()}
+        speakers = set(sub.utt2spk.values())
+        sub.spk_extra = {n: {s: v for s, v in m.items() if s in speakers} for n, m in self.spk_extra.items()}
         return sub
 
     def filter(self, predicate) -> "DataDir":
