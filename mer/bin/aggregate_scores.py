@@ -1,0 +1,56 @@
+"""Aggregate the per-fold scores of one configuration.
+
+Usage:
+  python -m mer.bin.aggregate_scores EXP_CONFIG_DIR [--test-set test] [--expected-folds N]
+
+Reads EXP_CONFIG_DIR/fold*/decode_<set>/scores.json and writes EXP_CONFIG_DIR/scores_<set>.json:
+  folds      per-fold scalar metrics (wa, ua, macro_f1, weighted_*, num_utts)
+  mean, std  across folds; std is the sample standard deviation (std_ddof: 1), null for one fold
+  pooled     all folds' predictions scored as one set (incl. confusion and per-class AUC)
+  meta       protocol, config, num_folds, corpus, system, aggregation, modalities
+Folds without scores are left out and listed in missing_folds with complete: false; by default
+the expected folds are the fold* directories present, --expected-folds N expects fold1..foldN.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mer.scoring.aggregate import aggregate
+from mer.scoring.decode_dir import ScoringError
+from mer.utils.fileio import write_json_atomic
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mer.bin.aggregate_scores", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("exp_config_dir", help="exp/<protocol>/<config>, holding fold1..foldK")
+    parser.add_argument("--test-set", default="test", help="decode_<set> to aggregate (default: test)")
+    parser.add_argument("--expected-folds", type=int, default=None, metavar="N",
+                        help="the protocol's number of folds; fewer scored folds mark the result incomplete")
+    args = parser.parse_args(argv)
+    if args.expected_folds is not None and args.expected_folds < 1:
+        parser.error("--expected-folds must be >= 1")
+    try:
+        result = aggregate(args.exp_config_dir, args.test_set, args.expected_folds)
+    except ScoringError as e:
+        print(f"mer.bin.aggregate_scores: error: {e}", file=sys.stderr)
+        return 1
+    path = Path(args.exp_config_dir) / f"scores_{args.test_set}.json"
+    write_json_atomic(path, result)
+    m, s = result["mean"], result["std"]
+
+    def fmt(k: str) -> str:
+        return f"{100 * m[k]:.2f}" + (f" ± {100 * s[k]:.2f}" if s[k] is not None else "")
+
+    status = "" if result["complete"] else f"  INCOMPLETE, missing {' '.join(result['missing_folds'])}"
+    print(f"{path}: {result['num_folds']} fold(s)  UA {fmt('ua')}  WA {fmt('wa')}{status}")
+    if not result["complete"]:
+        print(f"warning: {path} aggregates {result['num_folds']} of {result['expected_folds']} folds",
+              file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

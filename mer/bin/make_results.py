@@ -1,0 +1,42 @@
+"""Generate a recipe's RESULTS.md from its aggregated scores.
+
+Usage:
+  python -m mer.bin.make_results RECIPE_DIR [--exp exp] [--out RESULTS.md] [--published conf/published.yaml]
+
+Collects RECIPE_DIR/<exp>/<protocol>/<config>/scores_<set>.json (from mer.bin.aggregate_scores)
+and writes, per test set, one row per configuration with its protocol: UA, WA, macro-F1 and
+weighted-F1 as mean ± sample std over folds, the pooled scores, and the published numbers of
+--published (default: conf/published.yaml if present) beside them. The header records date, git
+commit, python/torch versions, machine and this command. Relative paths are taken from RECIPE_DIR.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from mer.scoring.decode_dir import ScoringError
+from mer.scoring.results_md import make_results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mer.bin.make_results", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipe_dir", help="e.g. egs/iemocap/memocmt")
+    parser.add_argument("--exp", default="exp", help="experiment dir under RECIPE_DIR (default: exp)")
+    parser.add_argument("--out", default="RESULTS.md", help="output under RECIPE_DIR (default: RESULTS.md)")
+    parser.add_argument("--published", default=None,
+                        help="YAML list of published results (default: conf/published.yaml if it exists)")
+    args = parser.parse_args(argv)
+    command = "python -m mer.bin.make_results " + shlex.join(sys.argv[1:] if argv is None else argv)
+    try:
+        path = make_results(args.recipe_dir, args.exp, args.out, args.published, command=command)
+    except ScoringError as e:
+        print(f"mer.bin.make_results: error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Plot confusion matrices, ROC curves and t-SNE from saved decode outputs (never a model).
+
+Usage:
+  python -m mer.bin.plot DECODE_DIR [DECODE_DIR ...] --out DIR [--title-from meta|path]
+                         [--tsne-max 2000] [--seed 0] [--format png [pdf]]
+  python -m mer.bin.plot --pool EXP_CONFIG_DIR [EXP_CONFIG_DIR ...] --test-set test --out DIR
+
+Per decode dir (or, with --pool, per configuration with all its folds' decode_<set> dirs pooled):
+  <name>_confusion.png  counts and row percentages, colour = row-normalised share
+  <name>_roc.png        one-vs-rest ROC per class, AUC in the legend (needs posteriors.scp)
+  <name>_tsne.png       t-SNE of embeddings.scp coloured by reference emotion (at most
+                        --tsne-max utterances, a seeded subsample; perplexity min(30, (n-1)/3))
+With several inputs also tsne_side_by_side.png and confusion_side_by_side.png, one panel each
+(as memocmt Fig. 2 shows the cls/mean/min/max aggregations side by side).
+<name> is <protocol>_<config>_fold<k>_<set> (pooled: ..._pooled_<set>).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from matplotlib.figure import Figure
+from sklearn.metrics import confusion_matrix
+
+from mer.plots.common import FORMATS, save_figure
+from mer.plots.confusion import confusion_figure, confusion_grid
+from mer.plots.roc import roc_figure
+from mer.plots.tsne import MIN_POINTS, subsample, tsne_2d, tsne_figure, tsne_grid
+from mer.scoring.aggregate import fold_dirs
+from mer.scoring.decode_dir import DecodeOutputs, ScoringError, load_decode_dir, pool_outputs
+
+
+def _warn(msg: str) -> None:
+    print(f"mer.bin.plot: warning: {msg}", file=sys.stderr)
+
+
+def load_pooled(exp_config_dir: str, test_set: str) -> DecodeOutputs:
+    """All folds' decode_<set> dirs of one configuration as one set of outputs."""
+    folds = {name: p / f"decode_{test_set}" for name, p in fold_dirs(exp_config_dir).items()
+             if (p / f"decode_{test_set}" / "utt2pred").is_file()}
+    if not folds:
+        raise ScoringError(f"{exp_config_dir}: no fold*/decode_{test_set}/utt2pred")
+    missing = [n for n in fold_dirs(exp_config_dir) if n not in folds]
+    if missing:
+        _warn(f"{exp_config_dir}: pooling without {', '.join(missing)} (no decode_{test_set})")
+    return pool_outputs({n: load_decode_dir(d) for n, d in folds.items()}, path=str(exp_config_dir))
+
+
+def _name(out: DecodeOutputs) -> str:
+    m = out.meta
+    fold = f"fold{m['fold']}" if m.get("fold") is not None else "pooled"
+    parts = [m.get("protocol"), m.get("config"), fold, m.get("test_set")]
+    return "_".join(str(p) for p in parts if p is not None).replace("/", "-")
+
+
+def _title(out: DecodeOutputs, title_from: str) -> str:
+    if title_from == "path":
+        return out.path
+    m = out.meta
+    agg = f" [{m['aggregation']}]" if m.get("aggregation") else ""
+    fold = f"fold {m['fold']}" if m.get("fold") is not None else f"{len(m.get('pooled_from', []))} folds pooled"
+    return f"{m.get('config')}{agg}\n{m.get('protocol')}, {fold}, {m.get('test_set') or ''}".rstrip(", ")
+
+
+def make_plots(outputs: Sequence[DecodeOutputs], out_dir: str | Path, title_from: str = "meta",
+               tsne_max: int = 2000, seed: int = 0, formats: Sequence[str] = ("png",)) -> dict[str, Figure]:
+    """Draw and save every figure; returns {file stem: Figure} (the figures are already saved)."""
+    out_dir = Path(out_dir)
+    figures: dict[str, Figure] = {}
+    names: list[str] = []
+    for out in outputs:
+        name = _name(out)
+        while name in names:  # the same dir twice, or colliding meta
+            name += "_"
+        names.append(name)
+
+    tsne_panels, conf_panels = [], []
+    for name, out in zip(names, outputs):
+        title = _title(out, title_from)
+        cm = confusion_matrix(out.refs, out.preds, labels=out.classes)
+        figures[f"{name}_confusion"] = confusion_figure(cm, out.classes, title)
+        conf_panels.append((title, cm, out.classes))
+        if out.posteriors is not None:
+            figures[f"{name}_roc"] = roc_figure(out.refs, out.posteriors, out.classes, title)
+        else:
+            _warn(f"{out.path}: no posteriors.scp, no ROC figure")
+        emb = out.embeddings()
+        if emb is None:
+            _warn(f"{out.path}: no embeddings.scp, no t-SNE figure")
+        elif len(out.utts) < MIN_POINTS:
+            _warn(f"{out.path}: {len(out.utts)} utterances are too few for t-SNE")
+        else:
+            idx = subsample(len(out.utts), tsne_max, seed)
+            xy = tsne_2d(emb[idx], seed)
+            refs = [out.refs[i] for i in idx]
+            sub = f" ({len(idx)} of {len(out.utts)} utts)" if len(idx) < len(out.utts) else ""
+            figures[f"{name}_tsne"] = tsne_figure(xy, refs, out.classes, title + sub)
+            tsne_panels.append((title, xy, refs))
+
+    if len(outputs) > 1:
+        labels = list(dict.fromkeys(c for out in outputs for c in out.classes))
+        if len(tsne_panels) > 1:
+            figures["tsne_side_by_side"] = tsne_grid(tsne_panels, labels)
+        figures["confusion_side_by_side"] = confusion_grid(conf_panels)
+    for stem, fig in figures.items():
+        save_figure(fig, out_dir / stem, formats)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mer.bin.plot", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dirs", nargs="+", help="decode dirs, or with --pool experiment config dirs")
+    parser.add_argument("--out", required=True, help="directory for the figures")
+    parser.add_argument("--pool", action="store_true",
+                        help="inputs are exp/<protocol>/<config> dirs; pool their folds' decode_<set>")
+    parser.add_argument("--test-set", default="test", help="with --pool: which decode_<set> (default: test)")
+    parser.add_argument("--title-from", choices=("meta", "path"), default="meta",
+                        help="titles from meta.json (config, aggregation, fold) or from the path")
+    parser.add_argument("--tsne-max", type=int, default=2000, help="t-SNE subsample size (default: 2000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the subsample and of t-SNE")
+    parser.add_argument("--format", nargs="+", choices=FORMATS, default=["png"], help="png and/or pdf")
+    args = parser.parse_args(argv)
+    if args.tsne_max < MIN_POINTS:
+        parser.error(f"--tsne-max must be at least {MIN_POINTS}")
+    try:
+        outputs = ([load_pooled(d, args.test_set) for d in args.dirs] if args.pool
+                   else [load_decode_dir(d) for d in args.dirs])
+        figures = make_plots(outputs, args.out, args.title_from, args.tsne_max, args.seed, args.format)
+    except ScoringError as e:
+        print(f"mer.bin.plot: error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(figures) * len(args.format)} file(s) to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Score one decode directory.
+
+Usage:
+  python -m mer.bin.score DECODE_DIR [--ref DATA_DIR/utt2emo]
+
+Reads DECODE_DIR/{utt2pred,classes,posteriors.scp,meta.json} and the reference labels
+(DECODE_DIR/utt2emo unless --ref is given) and writes DECODE_DIR/scores.json: the meta fields
+(protocol, config, fold, test_set, corpus, system, aggregation, modalities) and the metrics of
+mer.scoring.metrics (wa, ua, macro_f1, weighted_*, per_class, confusion, auc), as fractions.
+
+Fails, naming the file and utterances, when utt2pred, the reference and the posteriors do not
+cover the same utterances, or when a label is not listed in `classes`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from mer.scoring.decode_dir import META_FIELDS, ScoringError, load_decode_dir
+from mer.scoring.metrics import score
+from mer.utils.fileio import write_json_atomic
+
+
+def score_decode_dir(decode_dir: str | os.PathLike, ref: str | os.PathLike | None = None) -> dict:
+    """Metrics of one decode dir, with its meta fields in front."""
+    out = load_decode_dir(decode_dir, ref=ref)
+    try:
+        metrics = score(out.refs, out.preds, out.posteriors, labels=out.classes)
+    except ValueError as e:  # load_decode_dir checked labels/shapes; keep the dir in any message
+        raise ScoringError(f"{decode_dir}: {e}") from e
+    result = {k: out.meta.get(k) for k in META_FIELDS}
+    result["ref"] = str(Path(out.ref_path).resolve())
+    result.update(metrics)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mer.bin.score", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("decode_dir", help="exp/<protocol>/<config>/fold<k>/decode_<set>")
+    parser.add_argument("--ref", default=None, help="reference utt2emo (default: DECODE_DIR/utt2emo)")
+    args = parser.parse_args(argv)
+    try:
+        result = score_decode_dir(args.decode_dir, args.ref)
+    except ScoringError as e:
+        print(f"mer.bin.score: error: {e}", file=sys.stderr)
+        return 1
+    path = Path(args.decode_dir) / "scores.json"
+    write_json_atomic(path, result)
+    print(f"{path}: {result['num_utts']} utts  UA {100 * result['ua']:.2f}  WA {100 * result['wa']:.2f}  "
+          f"macro-F1 {100 * result['macro_f1']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

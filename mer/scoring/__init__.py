@@ -1,0 +1,1 @@
+"""Scoring of decode directories, fold aggregation and RESULTS.md generation."""

@@ -1,0 +1,252 @@
+"""Read what inference saved in a decode directory and check that its files agree.
+
+A decode dir `exp/<protocol>/<config>/fold<k>/decode_<set>/` holds utt2pred, classes,
+posteriors.{ark,scp}, embeddings.{ark,scp}, utt2emo (reference) and meta.json. Scoring and plotting
+work from these files only, never from a model.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import kaldiio
+import numpy as np
+
+from mer.data.kaldi_io import DataFileError, c_sort_key, read_kv
+
+META_FIELDS = ("protocol", "config", "fold", "test_set", "corpus", "system", "aggregation", "modalities")
+_MAX_EXAMPLES = 5
+
+
+class ScoringError(ValueError):
+    """Decode outputs that cannot be scored; the message names the file and the problem."""
+
+
+@dataclass
+class DecodeOutputs:
+    """One decode dir (or several pooled) in memory, utterances in C order."""
+    path: str
+    utts: list[str]
+    refs: list[str]
+    preds: list[str]
+    classes: list[str]
+    posteriors: np.ndarray | None            # (N, C) in `classes` order, or None if not saved
+    meta: dict = field(default_factory=dict)
+    ref_path: str | None = None
+    _embedding_loader: Callable[[], np.ndarray | None] | None = field(default=None, repr=False)
+
+    def embeddings(self) -> np.ndarray | None:
+        """(N, D) pooled vectors in `utts` order, read on demand (they can be large)."""
+        return self._embedding_loader() if self._embedding_loader else None
+
+
+def describe_mismatch(a_name: str, a: Sequence[str], b_name: str, b: Sequence[str]) -> str | None:
+    """None if the two key sets agree, else a message with counts and a few examples each way."""
+    sa, sb = set(a), set(b)
+    if sa == sb:
+        return None
+    parts = []
+    for name, only, other in ((a_name, sa - sb, b_name), (b_name, sb - sa, a_name)):
+        if only:
+            ex = sorted(only, key=c_sort_key)[:_MAX_EXAMPLES]
+            more = f" (and {len(only) - len(ex)} more)" if len(only) > len(ex) else ""
+            parts.append(f"{len(only)} utterance(s) in {name} missing from {other}, e.g. "
+                         f"{', '.join(ex)}{more}")
+    return f"utterance sets disagree ({len(sa)} vs {len(sb)}): " + "; ".join(parts)
+
+
+def read_classes(path: str | os.PathLike) -> list[str]:
+    path = Path(path)
+    if not path.is_file():
+        raise ScoringError(f"{path}: missing (the label set in posterior order)")
+    classes = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if not classes:
+        raise ScoringError(f"{path}: empty label set")
+    dupes = sorted({c for c in classes if classes.count(c) > 1})
+    if dupes:
+        raise ScoringError(f"{path}: duplicate label(s) {', '.join(dupes)}")
+    return classes
+
+
+def _read_labels(path: Path, classes: Sequence[str], classes_path: Path, what: str) -> dict[str, str]:
+    if not path.is_file():
+        raise ScoringError(f"{path}: missing ({what})")
+    try:
+        kv = read_kv(path)
+    except DataFileError as e:
+        raise ScoringError(str(e)) from e
+    if not kv:
+        raise ScoringError(f"{path}: no utterances")
+    known = set(classes)
+    for utt, label in kv.items():
+        if label not in known:
+            raise ScoringError(f"{path}: utterance {utt} has label '{label}', which is not in "
+                               f"{classes_path} ({' '.join(classes)})")
+    return kv
+
+
+def _resolve_ark(entry: str, scp: Path) -> str:
+    """scp values are `ark_path:offset`; a relative ark path is tried from the cwd, then the scp's dir,
+    so a decode dir still reads after it was moved or is read from another working directory."""
+    ark, sep, offset = entry.rpartition(":")
+    if not sep or not offset.isdigit():
+        return entry  # not a plain `path:offset` (e.g. a pipe); let kaldiio deal with it
+    if os.path.isabs(ark) or os.path.exists(ark):
+        return entry
+    for cand in (scp.parent / ark, scp.parent / Path(ark).name):
+        if cand.exists():
+            return f"{cand}:{offset}"
+    return entry
+
+
+def read_vectors(scp: Path, utts: Sequence[str], dim: int | None, what: str) -> np.ndarray:
+    """Stack the 1-D vector of every utt (in `utts` order) from a kaldiio scp into (N, D)."""
+    try:
+        table = read_kv(scp)
+    except DataFileError as e:
+        raise ScoringError(str(e)) from e
+    msg = describe_mismatch(str(scp), list(table), "utt2pred", utts)
+    if msg:
+        raise ScoringError(f"{scp}: {msg}")
+    rows = []
+    for utt in utts:
+        try:
+            vec = np.asarray(kaldiio.load_mat(_resolve_ark(table[utt], scp)), dtype=np.float64)
+        except Exception as e:  # kaldiio raises several types for a bad offset or missing ark
+            raise ScoringError(f"{scp}: utterance {utt}: cannot read {what}: {e}") from e
+        if vec.ndim != 1:
+            raise ScoringError(f"{scp}: utterance {utt}: {what} has shape {vec.shape}, expected a 1-D vector")
+        if dim is not None and vec.shape[0] != dim:
+            raise ScoringError(f"{scp}: utterance {utt}: {what} has {vec.shape[0]} values, "
+                               f"expected {dim} (one per line of classes)")
+        if rows and vec.shape[0] != rows[0].shape[0]:
+            raise ScoringError(f"{scp}: utterance {utt}: {what} has {vec.shape[0]} values, "
+                               f"but {utts[0]} has {rows[0].shape[0]}")
+        if not np.all(np.isfinite(vec)):
+            raise ScoringError(f"{scp}: utterance {utt}: {what} contains NaN or inf")
+        rows.append(vec)
+    return np.stack(rows)
+
+
+_PATH_RE = re.compile(r"(?:^|/)(?P<protocol>[^/]+)/(?P<config>[^/]+)/fold(?P<fold>\d+)/decode_(?P<test_set>[^/]+)/?$")
+
+
+def read_meta(decode_dir: str | os.PathLike) -> dict:
+    """meta.json fields, with protocol/config/fold/test_set filled in from the
+    `<protocol>/<config>/fold<k>/decode_<set>` path where meta.json lacks them."""
+    decode_dir = Path(decode_dir)
+    meta: dict = {}
+    mpath = decode_dir / "meta.json"
+    if mpath.is_file():
+        try:
+            meta = json.loads(mpath.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ScoringError(f"{mpath}: not valid JSON: {e}") from e
+        if not isinstance(meta, dict):
+            raise ScoringError(f"{mpath}: expected a JSON object")
+    m = _PATH_RE.search(decode_dir.resolve().as_posix())
+    if m:
+        for key, value in m.groupdict().items():
+            if meta.get(key) is None:
+                meta[key] = int(value) if key == "fold" else value
+    missing = [k for k in ("protocol", "config", "fold") if meta.get(k) is None]
+    if missing:
+        raise ScoringError(f"{mpath}: missing {', '.join(missing)} (and the path {decode_dir} is not "
+                           f"<protocol>/<config>/fold<k>/decode_<set>)")
+    return {k: meta.get(k) for k in META_FIELDS} | {k: v for k, v in meta.items() if k not in META_FIELDS}
+
+
+def _find_ref(decode_dir: Path, ref: str | os.PathLike | None) -> Path:
+    if ref is not None:
+        return Path(ref)
+    own = decode_dir / "utt2emo"
+    if own.is_file():
+        return own
+    # Fall back to the reference that scoring recorded, so plots work on decode dirs scored with --ref.
+    spath = decode_dir / "scores.json"
+    if spath.is_file():
+        try:
+            recorded = json.loads(spath.read_text(encoding="utf-8")).get("ref")
+        except (json.JSONDecodeError, AttributeError):
+            recorded = None
+        if recorded and Path(recorded).is_file():
+            return Path(recorded)
+    raise ScoringError(f"{decode_dir}: no utt2emo here; pass the reference with --ref DATA_DIR/utt2emo")
+
+
+def load_decode_dir(decode_dir: str | os.PathLike, ref: str | os.PathLike | None = None,
+                    need_posteriors: bool = False) -> DecodeOutputs:
+    """Load and cross-check a decode dir. Raises ScoringError naming the file and utterance."""
+    d = Path(decode_dir)
+    if not d.is_dir():
+        raise ScoringError(f"{d}: not a directory")
+    classes_path = d / "classes"
+    classes = read_classes(classes_path)
+    pred = _read_labels(d / "utt2pred", classes, classes_path, "predictions from inference")
+    ref_path = _find_ref(d, ref)
+    refs = _read_labels(ref_path, classes, classes_path, "reference labels")
+    msg = describe_mismatch(str(d / "utt2pred"), list(pred), str(ref_path), list(refs))
+    if msg:
+        raise ScoringError(msg)
+    utts = sorted(pred, key=c_sort_key)
+
+    post_scp = d / "posteriors.scp"
+    if post_scp.is_file():
+        posteriors = read_vectors(post_scp, utts, len(classes), "posterior vector")
+    elif need_posteriors:
+        raise ScoringError(f"{post_scp}: missing")
+    else:
+        posteriors = None
+
+    emb_scp = d / "embeddings.scp"
+
+    def load_emb() -> np.ndarray | None:
+        return read_vectors(emb_scp, utts, None, "embedding") if emb_scp.is_file() else None
+
+    return DecodeOutputs(path=str(d), utts=utts, refs=[refs[u] for u in utts], preds=[pred[u] for u in utts],
+                         classes=classes, posteriors=posteriors, meta=read_meta(d), ref_path=str(ref_path),
+                         _embedding_loader=load_emb)
+
+
+def pool_outputs(parts: Mapping[str, DecodeOutputs], path: str = "pooled") -> DecodeOutputs:
+    """Concatenate several decode dirs (e.g. all folds of a config). Utterances are renamed
+    `<part>/<utt>` so that a test utterance that recurs in two folds stays two items."""
+    if not parts:
+        raise ScoringError(f"{path}: nothing to pool")
+    names = list(parts)
+    classes = parts[names[0]].classes
+    for name in names[1:]:
+        other = parts[name].classes
+        if set(other) != set(classes):
+            raise ScoringError(f"cannot pool {path}: {parts[name].path}/classes ({' '.join(other)}) differs "
+                               f"from {parts[names[0]].path}/classes ({' '.join(classes)})")
+    have_post = all(p.posteriors is not None for p in parts.values())
+    utts, refs, preds, posts = [], [], [], []
+    for name in names:
+        p = parts[name]
+        utts += [f"{name}/{u}" for u in p.utts]
+        refs += p.refs
+        preds += p.preds
+        if have_post:
+            order = [p.classes.index(c) for c in classes]  # same set; reorder columns if needed
+            posts.append(p.posteriors[:, order])
+
+    def load_emb() -> np.ndarray | None:
+        embs = [parts[n].embeddings() for n in names]
+        if any(e is None for e in embs):
+            return None
+        dims = {e.shape[1] for e in embs}
+        if len(dims) > 1:
+            raise ScoringError(f"cannot pool embeddings of {path}: dimensions differ across parts ({sorted(dims)})")
+        return np.concatenate(embs)
+
+    meta = dict(parts[names[0]].meta)
+    meta["fold"] = None
+    meta["pooled_from"] = names
+    return DecodeOutputs(path=path, utts=utts, refs=refs, preds=preds, classes=list(classes),
+                         posteriors=np.concatenate(posts) if have_post else None, meta=meta,
+                         _embedding_loader=load_emb)

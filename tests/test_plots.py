@@ -1,0 +1,154 @@
+"""Figures from saved decode outputs: confusion, ROC, t-SNE, side-by-side and fold-pooled."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from mer.bin import plot as plot_cli
+from mer.plots.confusion import confusion_figure, row_normalise
+from mer.plots.roc import roc_figure
+from mer.plots.tsne import perplexity_for, subsample, tsne_2d
+from mer.scoring.decode_dir import load_decode_dir
+
+CLASSES = ["ang", "hap", "neu", "sad"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def write_vectors(d: Path, stem: str, vectors: dict) -> None:
+    with kaldiio.WriteHelper(f"ark,scp:{d / (stem + '.ark')},{d / (stem + '.scp')}") as w:
+        for utt in sorted(vectors):
+            w(utt, np.asarray(vectors[utt], dtype=np.float32))
+
+
+def decode_dir(d: Path, seed: int, n: int = 40, meta: dict | None = None, embeddings: bool = True) -> Path:
+    """Seeded toy outputs: posteriors favour the reference, embeddings cluster by class."""
+    rng = np.random.default_rng(seed)
+    d.mkdir(parents=True)
+    utts = [f"s{seed}_u{i:03d}" for i in range(n)]
+    refs = {u: CLASSES[i % len(CLASSES)] for i, u in enumerate(utts)}
+    post, emb = {}, {}
+    centres = rng.normal(scale=4.0, size=(len(CLASSES), 16))
+    for u in utts:
+        k = CLASSES.index(refs[u])
+        logits = rng.normal(size=len(CLASSES))
+        logits[k] += 1.5
+        post[u] = np.exp(logits) / np.exp(logits).sum()
+        emb[u] = centres[k] + rng.normal(size=16)
+    (d / "classes").write_text("\n".join(CLASSES) + "\n")
+    (d / "utt2emo").write_text("".join(f"{u} {refs[u]}\n" for u in utts))
+    (d / "utt2pred").write_text("".join(f"{u} {CLASSES[int(np.argmax(post[u]))]}\n" for u in utts))
+    write_vectors(d, "posteriors", post)
+    if embeddings:
+        write_vectors(d, "embeddings", emb)
+    (d / "meta.json").write_text(json.dumps(meta or {}))
+    return d
+
+
+def exp_decode(root: Path, config: str, fold: int, seed: int, aggregation: str) -> Path:
+    meta = {"protocol": "loso", "config": config, "fold": fold, "test_set": "test", "aggregation": aggregation}
+    return decode_dir(root / "loso" / config / f"fold{fold}" / "decode_test", seed, meta=meta)
+
+
+def assert_pngs(out: Path, expected: set[str]) -> None:
+    files = {p.name for p in out.iterdir() if not p.name.startswith(".")}
+    assert files == expected
+    for name in expected:
+        data = (out / name).read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 2000
+
+
+def test_several_decode_dirs_give_per_dir_and_side_by_side(tmp_path):
+    aggs = ["cls", "mean", "min"]
+    dirs = [exp_decode(tmp_path / "exp", f"memocmt_{a}", 1, seed=i, aggregation=a) for i, a in enumerate(aggs)]
+    out = tmp_path / "plots"
+    figures = plot_cli.make_plots([load_decode_dir(d) for d in dirs], out)
+    names = [f"loso_memocmt_{a}_fold1_test" for a in aggs]
+    per_dir = {f"{n}_{kind}.png" for n in names for kind in ("confusion", "roc", "tsne")}
+    assert_pngs(out, per_dir | {"tsne_side_by_side.png", "confusion_side_by_side.png"})
+    # One t-SNE panel per decode dir, titled by config and aggregation; the legend is not an axes.
+    tsne_axes = figures["tsne_side_by_side"].axes
+    assert len(tsne_axes) == 3
+    assert [ax.get_title().split("\n")[0] for ax in tsne_axes] == [f"memocmt_{a} [{a}]" for a in aggs]
+    # Confusion side by side: three matrices and one shared colour bar.
+    conf_axes = [ax for ax in figures["confusion_side_by_side"].axes if ax.get_label() != "<colorbar>"]
+    assert len(conf_axes) == 3
+
+
+def test_cli_single_dir_png_and_pdf(tmp_path, capsys):
+    d = decode_dir(tmp_path / "exp" / "random" / "faithful" / "fold1" / "decode_test", seed=5)
+    out = tmp_path / "figs"
+    assert plot_cli.main([str(d), "--out", str(out), "--format", "png", "pdf", "--title-from", "path"]) == 0
+    stem = "random_faithful_fold1_test"
+    files = sorted(p.name for p in out.iterdir())
+    assert files == sorted(f"{stem}_{k}.{f}" for k in ("confusion", "roc", "tsne") for f in ("png", "pdf"))
+    assert all((out / f).stat().st_size > 1000 for f in files)
+    assert (out / f"{stem}_roc.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_cli_pool_folds_per_config(tmp_path):
+    exp = tmp_path / "exp"
+    for config, seed in (("memocmt_min", 10), ("memocmt_max", 20)):
+        for fold in (1, 2):
+            exp_decode(exp, config, fold, seed + fold, config.split("_")[1])
+    cfgs = [str(exp / "loso" / c) for c in ("memocmt_min", "memocmt_max")]
+    pooled = plot_cli.load_pooled(cfgs[0], "test")
+    assert len(pooled.utts) == 80 and pooled.embeddings().shape == (80, 16)
+    assert pooled.utts[0].startswith("fold1/") and pooled.utts[-1].startswith("fold2/")
+    out = tmp_path / "pooled"
+    assert plot_cli.main(["--pool", *cfgs, "--out", str(out), "--tsne-max", "50"]) == 0
+    names = ["loso_memocmt_min_pooled_test", "loso_memocmt_max_pooled_test"]
+    assert_pngs(out, {f"{n}_{k}.png" for n in names for k in ("confusion", "roc", "tsne")}
+                | {"tsne_side_by_side.png", "confusion_side_by_side.png"})
+
+
+def test_missing_embeddings_skips_tsne_with_warning(tmp_path, capsys):
+    d = decode_dir(tmp_path / "exp" / "loso" / "text_only" / "fold3" / "decode_test", seed=1, embeddings=False)
+    out = tmp_path / "o"
+    assert plot_cli.main([str(d), "--out", str(out)]) == 0
+    assert "no embeddings.scp" in capsys.readouterr().err
+    assert_pngs(out, {"loso_text_only_fold3_test_confusion.png", "loso_text_only_fold3_test_roc.png"})
+
+
+def test_plot_cli_reports_bad_decode_dir(tmp_path, capsys):
+    d = decode_dir(tmp_path / "exp" / "loso" / "c" / "fold1" / "decode_test", seed=1)
+    (d / "utt2emo").write_text((d / "utt2emo").read_text().splitlines()[0] + "\n")
+    assert plot_cli.main([str(d), "--out", str(tmp_path / "o")]) == 1
+    assert "39 utterance(s)" in capsys.readouterr().err
+
+
+def test_confusion_figure_annotates_counts_and_row_percentages():
+    matrix = [[3, 1, 0], [0, 0, 0], [1, 1, 2]]
+    assert row_normalise(matrix).tolist() == [[0.75, 0.25, 0.0], [0.0, 0.0, 0.0], [0.25, 0.25, 0.5]]
+    fig = confusion_figure(matrix, ["a", "b", "c"], "t")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts[0] == "3\n75.0%" and texts[1] == "1\n25.0%" and texts[8] == "2\n50.0%"
+    assert texts[3] == "0\n0.0%"  # a class with no references: no division by zero
+    assert fig.axes[0].get_ylabel() == "reference"
+
+
+def test_roc_legend_has_auc_per_class():
+    rng = np.random.default_rng(0)
+    refs = ["a"] * 10 + ["b"] * 6 + ["c"] * 4
+    post = rng.dirichlet(np.ones(4), size=20)
+    fig = roc_figure(refs, post, ["a", "b", "c", "d"])
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    y = np.asarray(refs)
+    assert legend[0] == f"a (AUC {roc_auc_score(y == 'a', post[:, 0]):.3f}, n=10)"
+    assert "d (AUC n/a" in legend[3]
+
+
+def test_tsne_helpers():
+    assert perplexity_for(2000) == 30.0 and perplexity_for(40) == 13.0 and perplexity_for(4) == 1.0
+    a, b = subsample(100, 20, seed=3), subsample(100, 20, seed=3)
+    assert len(a) == 20 and len(set(a)) == 20 and (a == b).all() and (np.diff(a) > 0).all()
+    assert (subsample(10, 20) == np.arange(10)).all()
+    x = np.random.default_rng(0).normal(size=(12, 5))
+    xy = tsne_2d(x, seed=0)
+    assert xy.shape == (12, 2) and np.allclose(xy, tsne_2d(x, seed=0))
+    with pytest.raises(ValueError, match="at least"):
+        tsne_2d(x[:3])
