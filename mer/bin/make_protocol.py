@@ -1,0 +1,55 @@
+"""Write the train/valid/test folds of an evaluation protocol.
+
+  python -m mer.bin.make_protocol CORPUS PROTOCOL DATA_DIR OUT_DIR [--seed N]
+
+  e.g.  python -m mer.bin.make_protocol iemocap loso data/all data/loso
+
+Writes OUT_DIR/fold<k>/{train,valid,test} (complete data dirs; a single-split protocol has only
+fold1), OUT_DIR/README (how it was made, speaker independence, fold sizes) and a .done marker.
+A rerun on unchanged input returns at once; changed input or seed rebuilds. PROTOCOL may be
+`default`. Protocols (see mer/data/protocols.py):
+  iemocap: loso (default), random, si, sd      esd: lo2so (default), official
+  emodb: loso                                   meld: official        mosei: official
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from mer.data.protocols import DEFAULT_PROTOCOL, PROTOCOLS, ProtocolError, get_protocol, write_protocol
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mer.bin.make_protocol", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", choices=sorted(PROTOCOLS))
+    parser.add_argument("protocol", help="protocol name, or 'default'")
+    parser.add_argument("data_dir", help="the prepared corpus, e.g. data/all")
+    parser.add_argument("out_dir", help="where the folds go, e.g. data/loso")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random protocols (default 0)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    command = "python -m mer.bin.make_protocol " + " ".join(shlex.quote(a) for a in argv)
+    try:
+        proto = get_protocol(args.corpus, args.protocol)
+        made = write_protocol(args.corpus, proto.name, args.data_dir, args.out_dir, seed=args.seed,
+                              command=command)
+    except (ProtocolError, FileNotFoundError) as e:
+        print(f"make_protocol: error: {e}", file=sys.stderr)
+        return 2
+    default = " (default)" if DEFAULT_PROTOCOL[args.corpus] == proto.name else ""
+    if made:
+        print(f"make_protocol: {args.corpus} {proto.name}{default} -> {args.out_dir} "
+              f"(see {args.out_dir}/README)")
+    else:
+        print(f"make_protocol: {args.out_dir} is up to date ({args.corpus} {proto.name}); nothing to do")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
