@@ -79,8 +79,18 @@ def fake_split_corpus(prefix: str) -> DataDir:
     return dd
 
 
+def fake_synthetic() -> DataDir:
+    """The demo generator's layout: speaker-disjoint utt2split."""
+    dd = DataDir()
+    for s, split in enumerate(["train"] * 4 + ["valid", "test"]):
+        for i in range(3):
+            dd.add(f"spk{s}-{i:04d}", f"spk{s}", text="x", emo="neu", split=split)
+    return dd
+
+
 FAKES = {"iemocap": fake_iemocap, "esd": fake_esd, "emodb": fake_emodb,
-         "meld": lambda: fake_split_corpus("train"), "mosei": lambda: fake_split_corpus("vid")}
+         "meld": lambda: fake_split_corpus("train"), "mosei": lambda: fake_split_corpus("vid"),
+         "synthetic": fake_synthetic}
 
 
 def folds_of(corpus: str, protocol: str, dd: DataDir, seed: int = 0):
@@ -127,9 +137,10 @@ def test_speaker_independent_table():
     table = {(c, p): speaker_independent(c, p) for c, p in ALL}
     assert table == {("iemocap", "loso"): True, ("iemocap", "random"): False, ("iemocap", "si"): True,
                      ("iemocap", "sd"): False, ("esd", "lo2so"): True, ("esd", "official"): False,
-                     ("emodb", "loso"): True, ("meld", "official"): False, ("mosei", "official"): False}
+                     ("emodb", "loso"): True, ("meld", "official"): False, ("mosei", "official"): False,
+                     ("synthetic", "fixed"): True}
     assert DEFAULT_PROTOCOL == {"iemocap": "loso", "esd": "lo2so", "emodb": "loso",
-                                "meld": "official", "mosei": "official"}
+                                "meld": "official", "mosei": "official", "synthetic": "fixed"}
     assert speaker_independent("esd", "default")
     with pytest.raises(ProtocolError, match="known: lo2so, official"):
         speaker_independent("esd", "loso")

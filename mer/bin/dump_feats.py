@@ -3,6 +3,12 @@
 Usage:
   python -m mer.bin.dump_feats --feature TYPE [--model ID_OR_DIR] [--layers last|all|i,j,...]
       [--nj N] [--cmd CMD] [--tolerate-failures] DATA_DIR OUT_DIR
+  python -m mer.bin.dump_feats --config conf/feats.yaml --name whisper DATA_DIR OUT_DIR
+  python -m mer.bin.dump_feats --config conf/feats.yaml --list
+
+A feats config is a YAML mapping of dump names to options (the long option names with '_'),
+e.g. `whisper: {feature: hf, model: whisper-tiny.en, layers: all}`; options given on the
+command line win over it.
 
 TYPE: fbank (Kaldi-compatible, 80 bins, 10 ms), mfcc, logmel, hf (a transformers speech encoder:
 HuBERT, wav2vec 2.0, WavLM, Whisper's encoder trimmed to the real length), hf-text (token-level
@@ -44,7 +50,10 @@ READ_CHUNK = 256
 
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--feature", required=True, choices=FEATURE_TYPES)
+    p.add_argument("--config", help="YAML file of named dump settings (see above)")
+    p.add_argument("--name", help="which entry of --config to use")
+    p.add_argument("--list", action="store_true", help="print the entry names of --config and exit")
+    p.add_argument("--feature", choices=FEATURE_TYPES)
     p.add_argument("--model", help="hub id, local directory or short name (minilm, whisper-tiny.en)")
     p.add_argument("--layers", default="last", help="last | all | comma-separated hidden-state indices")
     p.add_argument("--num-mel-bins", type=int, default=80)
@@ -63,9 +72,28 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerate-failures", action="store_true",
                    help="exit 0 even when some utterances failed (they are still listed in OUT_DIR/failed)")
     p.add_argument("--job", type=int, help=argparse.SUPPRESS)  # internal: run only this job
-    p.add_argument("data_dir")
-    p.add_argument("out_dir")
+    p.add_argument("data_dir", nargs="?")
+    p.add_argument("out_dir", nargs="?")
     return p
+
+
+def apply_feats_config(args, parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Fill options from `--config` entry `--name`, except those given on the command line."""
+    import yaml
+
+    with open(args.config, encoding="utf-8") as f:
+        conf = yaml.safe_load(f) or {}
+    if args.list:
+        print("\n".join(conf))
+        raise SystemExit(0)
+    if not args.name or args.name not in conf:
+        parser.error(f"--name must be one of the entries of {args.config}: {', '.join(conf)}")
+    given = {a[2:].split("=", 1)[0].replace("-", "_") for a in argv if a.startswith("--")}
+    for key, value in (conf[args.name] or {}).items():
+        if not hasattr(args, key):
+            parser.error(f"{args.config}: entry '{args.name}' has unknown option '{key}'")
+        if key not in given:
+            setattr(args, key, True if value is True else value)
 
 
 # ---------------------------------------------------------------- one job
@@ -94,6 +122,27 @@ def _batches(items: list[tuple[str, object, float]], batch_size: int, max_second
         yield batch
 
 
+# Options that change the features: finished jobs are only reused when these are the same.
+FEATURE_OPTIONS = ("feature", "model", "layers", "num_mel_bins", "whisper_input_seconds", "clean_text", "compress")
+
+
+def check_options(args, split_dir: Path) -> None:
+    """Refuse to mix features made with different settings in one OUT_DIR."""
+    wanted = {k: getattr(args, k) for k in FEATURE_OPTIONS}
+    wanted["data_dir"] = str(Path(args.data_dir).resolve())
+    stamp = split_dir / "options.json"
+    if stamp.is_file():
+        have = json.loads(stamp.read_text())
+        diff = {k: (have.get(k), v) for k, v in wanted.items() if have.get(k) != v}
+        if diff:
+            raise SystemExit(f"dump_feats: {split_dir.parent} holds jobs made with other settings "
+                             f"({', '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in diff.items())}); "
+                             f"remove it or choose another OUT_DIR")
+    else:
+        split_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(stamp, wanted)
+
+
 def run_job(args, job: int, nj: int) -> int:
     """Extract features of job `job`; returns the number of failed utterances."""
     import kaldiio
@@ -103,14 +152,18 @@ def run_job(args, job: int, nj: int) -> int:
 
     out_dir = Path(args.out_dir)
     paths = job_paths(out_dir, nj, job)
+    check_options(args, paths["ark"].parent)
     if paths["done"].is_file():
         log.info("job %d/%d already done, skipping", job, nj)
         return len(read_kv(paths["failed"], allow_empty_value=True)) if paths["failed"].stat().st_size else 0
     paths["ark"].parent.mkdir(parents=True, exist_ok=True)
     data = DataDir.load(args.data_dir)
     utts = job_utts(data.utts, nj, job)
-    extractor = build_extractor(args.feature, args.model, args.layers, args.device, args.num_mel_bins,
-                                args.whisper_input_seconds, args.clean_text)
+    try:
+        extractor = build_extractor(args.feature, args.model, args.layers, args.device, args.num_mel_bins,
+                                    args.whisper_input_seconds, args.clean_text)
+    except (ValueError, OSError) as e:  # bad --layers, no --model, a model that cannot be loaded
+        raise SystemExit(f"dump_feats: cannot set up --feature {args.feature}: {e}") from None
     batch_size = args.batch_size if getattr(extractor, "batchable", True) else 1
     failed: dict[str, str] = {}
     frames: dict[str, str] = {}
@@ -238,7 +291,12 @@ def merge(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = get_parser().parse_args(argv)
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    if args.config:
+        apply_feats_config(args, parser, argv)
+    if not args.feature or not args.data_dir or not args.out_dir:
+        parser.error("--feature (or --config/--name), DATA_DIR and OUT_DIR are required")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     if args.nj < 1:
         raise SystemExit("--nj must be >= 1")

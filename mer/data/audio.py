@@ -42,7 +42,8 @@ def is_pipe(spec: str) -> bool:
 
 def _run_pipe(spec: str, utt: str | None) -> bytes:
     cmd = spec.rstrip()[:-1]
-    proc = subprocess.run(["bash", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.run(["bash", "-c", cmd], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise AudioError(utt, spec, f"command exited with code {proc.returncode}"
@@ -56,7 +57,8 @@ def _read(source, spec: str, utt: str | None, start: int = 0, stop: int | None =
     try:
         data, sr = sf.read(source, dtype="float32", always_2d=True, start=start, stop=stop)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
-        raise AudioError(utt, spec, f"not a readable audio file ({e})") from None
+        reason = str(e) if isinstance(source, str) else str(e).replace(repr(source), "the pipe's output")
+        raise AudioError(utt, spec, f"not a readable audio file ({reason})") from None
     except FileNotFoundError:
         raise AudioError(utt, spec, "file not found") from None
     return data, sr

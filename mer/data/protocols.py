@@ -23,6 +23,7 @@ Registered protocols (DEFAULT_PROTOCOL first):
   emodb    loso    10 folds; test = speaker k (id order); valid = the next speaker (cyclic)
   meld     official  utt2split (train/dev/test); speakers overlap
   mosei    official  utt2split (SDK standard folds); speakers unknown
+  synthetic fixed  utt2split (the demo corpus generator's speaker-disjoint split)
 """
 from __future__ import annotations
 
@@ -260,9 +261,14 @@ PROTOCOLS: dict[str, dict[str, Protocol]] = {
                  caveat="Speakers are not annotated; videos do not cross splits, but one "
                         "speaker may appear in several videos."),
     )},
+    "synthetic": {p.name: p for p in (
+        Protocol("fixed", official,
+                 "The generator's fixed speaker-disjoint train/valid/test split (utt2split).",
+                 True, False),
+    )},
 }
 DEFAULT_PROTOCOL = {"iemocap": "loso", "esd": "lo2so", "emodb": "loso", "meld": "official",
-                    "mosei": "official"}
+                    "mosei": "official", "synthetic": "fixed"}
 
 
 def get_protocol(corpus: str, protocol: str) -> Protocol:

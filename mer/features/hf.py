@@ -7,12 +7,15 @@ hidden states of `text`. Models are named by hub id or local directory and loade
 """
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 import torch
 
 from mer.features.layers import parse_layers
+
+log = logging.getLogger(__name__)
 
 WHISPER_SAMPLES_PER_FRAME = 320  # 10 ms mel hop x conv stride 2
 
@@ -27,6 +30,16 @@ def _resolve(name: str) -> str:
     from mer.pretrained import resolve_model
 
     return str(resolve_model(name))
+
+
+def _hidden_states(out) -> list[torch.Tensor]:
+    """num_layers + 1 hidden states, the last one being the model's output. transformers 5 records
+    the last layer's output before the encoder's final LayerNorm (wav2vec 2.0 / HuBERT / WavLM with
+    do_stable_layer_norm: the large checkpoints); transformers 4 returned it after, as
+    last_hidden_state is."""
+    states = list(out.hidden_states)
+    states[-1] = out.last_hidden_state
+    return states
 
 
 def _stack_layers(hidden_states, layers: list[int], index: int, length: int) -> np.ndarray:
@@ -102,15 +115,18 @@ class HFSpeechEncoder:
 
     def _whisper(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         max_samples = self.n_mel_frames * 160
+        if any(len(w) > max_samples for w in waves):
+            log.warning("audio longer than Whisper's %.0f s window is cut to it", max_samples / 16000)
         waves = [w[:max_samples] for w in waves]
         feats = self.fe(waves, sampling_rate=16000, return_tensors="pt", padding="max_length",
                         max_length=max_samples, truncation=True).input_features
         feats = feats[..., : self.n_mel_frames].to(self.device)
         out = self.model(feats, output_hidden_states=True)
+        states = _hidden_states(out)
         result = []
         for i, w in enumerate(waves):
             n = min(math.ceil(len(w) / WHISPER_SAMPLES_PER_FRAME), out.last_hidden_state.shape[1])
-            result.append(_stack_layers(out.hidden_states, self.layers, i, max(n, 1)))
+            result.append(_stack_layers(states, self.layers, i, max(n, 1)))
         return result
 
     def _ssl(self, waves: list[np.ndarray]) -> list[np.ndarray]:
@@ -129,7 +145,8 @@ class HFSpeechEncoder:
         out = self.model(x.to(self.device), attention_mask=None if mask is None else mask.to(self.device),
                          output_hidden_states=True)
         frames = self.model._get_feat_extract_output_lengths(lengths)
-        return [_stack_layers(out.hidden_states, self.layers, i, int(frames[i])) for i in range(len(waves))]
+        states = _hidden_states(out)
+        return [_stack_layers(states, self.layers, i, int(frames[i])) for i in range(len(waves))]
 
 
 class HFTextEncoder:
@@ -165,4 +182,5 @@ class HFTextEncoder:
                              return_tensors="pt").to(self.device)
         out = self.model(**enc, output_hidden_states=True)
         lengths = enc["attention_mask"].sum(dim=1)
-        return [_stack_layers(out.hidden_states, self.layers, i, int(lengths[i])) for i in range(len(texts))]
+        states = _hidden_states(out)
+        return [_stack_layers(states, self.layers, i, int(lengths[i])) for i in range(len(texts))]

@@ -25,9 +25,17 @@ class FbankExtractor:
     def info(self) -> dict:
         return {"dim": self.dim, "frame_shift_ms": self.opts["frame_shift"], **self.opts}
 
+    def _check_length(self, w: np.ndarray) -> None:
+        # torchaudio would fail with a bare assertion (none at all under `python -O`).
+        window = int(SAMPLE_RATE * self.opts["frame_length"] / 1000)
+        if len(w) < window:
+            raise ValueError(f"audio of {len(w)} samples is shorter than one frame ({window} samples)")
+
     def __call__(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         from torchaudio.compliance import kaldi
 
+        for w in waves:
+            self._check_length(w)
         return [kaldi.fbank(torch.from_numpy(w).unsqueeze(0) * INT16_SCALE, **self.opts).numpy()
                 for w in waves]
 
@@ -41,6 +49,8 @@ class MfccExtractor(FbankExtractor):
     def __call__(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         from torchaudio.compliance import kaldi
 
+        for w in waves:
+            self._check_length(w)
         return [kaldi.mfcc(torch.from_numpy(w).unsqueeze(0) * INT16_SCALE, **self.opts).numpy()
                 for w in waves]
 

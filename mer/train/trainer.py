@@ -7,10 +7,8 @@ only on (seed, epoch) and the random-number states are restored.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import random
 import time
 from contextlib import nullcontext
