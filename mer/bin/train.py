@@ -109,5 +109,13 @@ def main(argv=None) -> int:
     return 0
 
 
+def cli() -> int:
+    try:
+        return main()
+    except (ValueError, FileNotFoundError) as e:  # bad config or data: a message, not a traceback
+        print(f"train: error: {e}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

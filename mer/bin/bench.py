@@ -1,0 +1,130 @@
+"""Benchmark on a recipe's data: training throughput and feature-dumping real-time factor.
+
+Usage:
+  python -m mer.bin.bench --recipe egs/mini/memocmt [--epochs 2] [--dump-utts 48] [--device auto]
+
+Needs the recipe's stages 1-2 (data and dumps); runs them first if they are missing. Prints:
+  - training utterances per second of the `faithful` configuration (batch size 1) and of the
+    default one (length-bucketed batches), timed over --epochs epochs on fold1's training set;
+  - the real-time factor (processing seconds / audio seconds) of dumping each encoder of the
+    recipe's conf/feats.yaml, measured afresh on --dump-utts utterances;
+  - last, `train speedup vs batch-1: X.Xx`.
+On a GPU the training figures use mixed precision as the trainer does.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+FAITHFUL = "conf/tuning/train_memocmt_faithful_min.yaml"
+DEFAULT = "conf/tuning/train_memocmt_min.yaml"
+
+
+def machine() -> str:
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} threads"
+
+
+def ensure_stages(recipe: Path) -> None:
+    if not (recipe / "dump").is_dir() or not any((recipe / "data").glob("*/fold1/train")):
+        logging.info("running the recipe's stages 1-2 first")
+        subprocess.run(["./run.sh", "--stop_stage", "2"], cwd=recipe, check=True)
+
+
+def train_throughput(recipe: Path, config: str, epochs: int, device: str) -> float:
+    from mer.bin.train import open_dumps
+    from mer.models import build_model, model_streams
+    from mer.train.config import load_config
+    from mer.train.data import EmotionDataset
+    from mer.train.dist import DistContext, init_distributed
+    from mer.train.trainer import Trainer, seed_everything
+
+    fold = next(sorted((recipe / "data").glob("*/fold1")).__iter__())
+    conf = load_config(recipe / config, [f"train.epochs={epochs}"])
+    dumps = open_dumps(conf, str(recipe / "dump"))
+    labels = (recipe / "data/all/labels").read_text().split()
+    need_text = "text" in model_streams(conf["model"]) and "text" not in dumps
+    train = EmotionDataset(fold / "train", labels, dumps, need_raw_text=need_text)
+    valid = EmotionDataset(fold / "valid", labels, dumps, need_raw_text=need_text)
+    for d in dumps.values():  # read features before timing, as a long run has them cached
+        for u in train.utts:
+            d[u]
+    seed_everything(0)
+    model = build_model(conf["model"], len(labels), {k: d.stream_info for k, d in dumps.items()})
+    ctx: DistContext = init_distributed(device)
+    with tempfile.TemporaryDirectory() as exp:
+        trainer = Trainer(conf, exp, model, train, valid, labels, ctx)
+        rates = []
+        for epoch in range(1, epochs + 1):
+            rates.append(trainer.train_epoch(epoch)["utts_per_second"])
+    return max(rates)  # the first epoch includes warm-up; take the steady rate
+
+
+def dump_rtf(recipe: Path, n_utts: int, device: str) -> dict[str, dict]:
+    import yaml
+
+    from mer.data.datadir import DataDir
+
+    feats = yaml.safe_load((recipe / "conf/feats.yaml").read_text())
+    data = DataDir.load(recipe / "data/all")
+    utts = data.utts[:: max(1, len(data) // n_utts)][:n_utts]
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        sub = Path(tmp) / "data"
+        data.subset(utts).save(sub)
+        for name in feats:
+            t0 = time.time()
+            subprocess.run([sys.executable, "-m", "mer.bin.dump_feats", "--config", str(recipe / "conf/feats.yaml"),
+                            "--name", name, "--device", device, str(sub), str(Path(tmp) / name)],
+                           check=True, capture_output=True, cwd=recipe)
+            wall = time.time() - t0
+            info = json.loads((Path(tmp) / name / "feats_info.json").read_text())
+            audio_s = info.get("audio_seconds") or _audio_seconds(data, utts)
+            out[name] = {"rtf": info["job_seconds"] / audio_s, "rtf_with_model_load": wall / audio_s,
+                         "utts": len(utts), "audio_seconds": audio_s}
+    return out
+
+
+def _audio_seconds(data, utts) -> float:
+    import soundfile as sf
+
+    return sum(sf.info(data.audio_spec(u)[0]).duration for u in utts)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--recipe", default="egs/mini/memocmt")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--dump-utts", type=int, default=48)
+    p.add_argument("--device", default="auto")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    recipe = Path(args.recipe).resolve()
+    ensure_stages(recipe)
+    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
+        "cpu" if args.device == "auto" else args.device)
+    print(f"machine: {machine()}; torch {torch.__version__}; device {device}")
+    for name, r in dump_rtf(recipe, args.dump_utts, device).items():
+        print(f"dump {name}: RTF {r['rtf']:.4f} ({r['rtf_with_model_load']:.4f} with model loading) "
+              f"over {r['utts']} utterances, {r['audio_seconds']:.1f} s of audio")
+    faithful = train_throughput(recipe, FAITHFUL, args.epochs, device)
+    default = train_throughput(recipe, DEFAULT, args.epochs, device)
+    print(f"train faithful (batch 1): {faithful:.1f} utt/s")
+    print(f"train default (bucketed batches of 16): {default:.1f} utt/s")
+    print(f"train speedup vs batch-1: {default / faithful:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

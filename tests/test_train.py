@@ -1,0 +1,239 @@
+"""The trainer, models and inference on small dumped corpora: real kaldiio, real torch.distributed."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import pytest
+import torch
+
+from mer.models import build_model
+from mer.models.pooling import lengths_to_mask, pool
+from mer.models.streams import StreamInfo
+from mer.train.config import experiment_tag, load_config
+from mer.train.data import BucketBatchSampler, rank_slice
+from tests.train_fixtures import LABELS, make_corpus, write_config
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+
+
+def train_cmd(root: Path, config: Path, exp: str, *extra: str, launcher=(sys.executable, "-m", "mer.bin.train")):
+    return [*launcher, "--config", str(config), "--train-dir", str(root / "data/train"),
+            "--valid-dir", str(root / "data/valid"), "--dumpdir", str(root / "dump"),
+            "--exp-dir", str(root / exp), "--labels", str(root / "data/all/labels"), *extra]
+
+
+def run(cmd, **kw):
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, **kw)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=False)["model"]
+
+
+def max_diff(a: dict, b: dict) -> float:
+    assert a.keys() == b.keys()
+    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+# ------------------------------------------------------------------ models
+
+INFOS = {"audio": StreamInfo(16, 2), "text": StreamInfo(12, 1)}
+
+
+def batch_of(lengths_a, lengths_t, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.zeros(len(lengths_a), max(lengths_a), 32)
+    t = torch.zeros(len(lengths_t), max(lengths_t), 12)
+    for i, (n, m) in enumerate(zip(lengths_a, lengths_t)):
+        a[i, :n] = torch.randn(n, 32, generator=g)
+        t[i, :m] = torch.randn(m, 12, generator=g)
+    return {"audio": a, "audio_lengths": torch.tensor(lengths_a), "text": t, "text_lengths": torch.tensor(lengths_t)}
+
+
+@pytest.mark.parametrize("aggregation", ["cls", "mean", "min", "max"])
+def test_default_memocmt_ignores_padding(aggregation):
+    torch.manual_seed(0)
+    model = build_model({"name": "memocmt", "variant": "default", "aggregation": aggregation, "dim": 16,
+                         "num_heads": 2, "ffn_dim": 32}, 4, INFOS).eval()
+    alone = batch_of([7], [5])
+    padded = batch_of([7, 11], [5, 9])  # the same first utterance, padded to longer partners
+    padded["audio"][0, 7:] = 123.0  # garbage in the padding must not matter
+    padded["text"][0, 5:] = -77.0
+    with torch.no_grad():
+        a, b = model(alone), model(padded)
+    assert torch.allclose(a.logits[0], b.logits[0], atol=1e-5)
+    assert torch.allclose(a.embedding[0], b.embedding[0], atol=1e-5)
+
+
+def test_faithful_memocmt_sees_padding_as_published():
+    torch.manual_seed(0)
+    model = build_model({"name": "memocmt", "variant": "faithful", "aggregation": "mean", "dim": 16,
+                         "num_heads": 2}, 4, INFOS).eval()
+    alone, padded = batch_of([7], [5]), batch_of([7, 11], [5, 9])
+    with torch.no_grad():
+        assert not torch.allclose(model(alone).logits[0], model(padded).logits[0], atol=1e-4)
+    # and its `cls` is position 0 of the concatenation: the first audio frame after attending to text
+    m = build_model({"name": "memocmt", "variant": "faithful", "aggregation": "cls", "dim": 16, "num_heads": 2},
+                    4, INFOS).eval()
+    captured = {}
+    m.audio_queries_text.register_forward_hook(lambda mod, inp, out: captured.setdefault("a", out))
+    with torch.no_grad():
+        emb = m(alone).embedding
+    assert torch.allclose(emb[0], captured["a"][0, 0])
+
+
+def test_pooling_with_mask():
+    x = torch.tensor([[[1.0], [5.0], [-100.0]], [[2.0], [4.0], [6.0]]])
+    mask = lengths_to_mask(torch.tensor([2, 3]))
+    assert pool(x, "mean", mask).flatten().tolist() == [3.0, 4.0]
+    assert pool(x, "min", mask).flatten().tolist() == [1.0, 2.0]
+    assert pool(x, "max", mask).flatten().tolist() == [5.0, 6.0]
+    assert pool(x, "min").flatten().tolist() == [-100.0, 2.0]  # unmasked, as the published code
+    with pytest.raises(ValueError, match="unknown aggregation"):
+        pool(x, "median", mask)
+
+
+def test_unimodal_baselines_and_layer_mix():
+    for name in ("audio_only", "text_only"):
+        m = build_model({"name": name, "aggregation": "mean"}, 4, INFOS)
+        out = m(batch_of([6, 3], [4, 2]))
+        assert out.logits.shape == (2, 4)
+    m = build_model({"name": "audio_only", "aggregation": "mean"}, 4, INFOS)
+    assert m.stream.mix.weights.shape == (2,)  # two stored layers -> a learnable mix
+    with pytest.raises(ValueError, match="needs a 'text' feature dump"):
+        build_model({"name": "memocmt"}, 4, {"audio": INFOS["audio"]})
+
+
+# ------------------------------------------------------------------ config and batching
+
+def test_config_defaults_overrides_and_tag(tmp_path):
+    cfg = write_config(tmp_path / "train_x.yaml", epochs=5)
+    conf = load_config(cfg, ["train.epochs=2", "optim.betas=[0.8, 0.9]"])
+    assert conf["train"]["epochs"] == 2 and conf["optim"]["betas"] == [0.8, 0.9]
+    assert conf["train"]["grad_clip"] is None  # every knob is named in the resolved config
+    assert experiment_tag(cfg, ["train.epochs=2"]) == "train_x_train.epochs2"
+    (tmp_path / "bad.yaml").write_text("modle: {}\n")
+    with pytest.raises(ValueError, match="unknown top-level section"):
+        load_config(tmp_path / "bad.yaml")
+
+
+def test_bucket_sampler_global_batches_split_across_ranks():
+    lengths = list(np.random.default_rng(0).integers(1, 100, size=37))
+    one = BucketBatchSampler(lengths, 8, seed=3)
+    one.set_epoch(2)
+    batches = one.global_batches()
+    assert sorted(i for b in batches for i in b) == list(range(37))
+    assert all(max(lengths[i] for i in b) - min(lengths[i] for i in b) < 60 for b in batches[:-1])
+    ranks = [BucketBatchSampler(lengths, 8, seed=3, rank=r, world_size=2) for r in range(2)]
+    for r in ranks:
+        r.set_epoch(2)
+    for g, r0, r1 in zip(batches, *ranks):
+        real = [i for i in r0 + r1 if i >= 0]
+        assert sorted(real) == sorted(g)
+    assert rank_slice([5], 1, 2) == [-6]  # an empty share becomes a zero-weight copy
+
+
+# ------------------------------------------------------------------ training runs
+
+def test_training_learns_and_writes_experiment_dir(corpus):
+    cfg = write_config(corpus / "train_learn.yaml", epochs=6)
+    run(train_cmd(corpus, cfg, "exp/learn"))
+    exp = corpus / "exp/learn"
+    for name in ("config.yaml", "classes", "train.log", "checkpoint.pt", "best.pt", "history.json",
+                 "train_summary.json"):
+        assert (exp / name).is_file(), name
+    assert list((exp / "tensorboard").iterdir())
+    history = json.loads((exp / "history.json").read_text())
+    assert len(history) == 6 and history[-1]["train_loss"] < history[0]["train_loss"]
+    summary = json.loads((exp / "train_summary.json").read_text())
+    assert summary["best"]["value"] == max(h["valid_ua"] for h in history)
+    assert (exp / "classes").read_text().split() == LABELS
+    # inference writes everything scoring and plots need
+    out = exp / "decode_test"
+    run([sys.executable, "-m", "mer.bin.infer", "--exp-dir", str(exp), "--data-dir", str(corpus / "data/test"),
+         "--dumpdir", str(corpus / "dump"), "--out", str(out), "--protocol", "fixed", "--fold", "1"])
+    post = kaldiio.load_scp(str(out / "posteriors.scp"))
+    emb = kaldiio.load_scp(str(out / "embeddings.scp"))
+    preds = dict(ln.split() for ln in (out / "utt2pred").read_text().splitlines())
+    assert len(preds) == 20 and set(post) == set(preds) == set(emb)
+    for utt, lab in preds.items():
+        assert abs(post[utt].sum() - 1) < 1e-5 and LABELS[int(np.argmax(post[utt]))] == lab
+        assert emb[utt].shape == (16,)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["protocol"] == "fixed" and meta["modalities"] == "audio+text" and meta["aggregation"] == "mean"
+    run([sys.executable, "-m", "mer.bin.score", str(out)])
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["ua"] > 0.5  # four classes; the labels are in the features
+
+
+def test_interrupted_training_resumes_and_matches_uninterrupted(corpus):
+    cfg = write_config(corpus / "train_resume.yaml", epochs=40, batch_size=4, dropout=0.2)
+    run(train_cmd(corpus, cfg, "exp/straight"))
+    proc = subprocess.Popen(train_cmd(corpus, cfg, "exp/killed"), env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    ckpt = corpus / "exp/killed/checkpoint.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    assert state["epoch"] < 40, "the run finished before it could be interrupted"
+    resumed = run(train_cmd(corpus, cfg, "exp/killed"))
+    assert f"resuming from epoch {state['epoch']}" in resumed.stderr
+    assert max_diff(weights(corpus / "exp/straight/checkpoint.pt"), weights(ckpt)) == 0.0
+    a = json.loads((corpus / "exp/straight/train_summary.json").read_text())
+    b = json.loads((corpus / "exp/killed/train_summary.json").read_text())
+    assert a["best"] == b["best"]
+    again = run(train_cmd(corpus, cfg, "exp/killed"))  # a finished run stays finished
+    assert "training already finished" in again.stderr
+
+
+def test_two_process_ddp_matches_one_process(corpus):
+    cfg = write_config(corpus / "train_ddp.yaml", epochs=3, batch_size=7, dropout=0.0)
+    run(train_cmd(corpus, cfg, "exp/p1"))
+    torchrun = (sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                "-m", "mer.bin.train")
+    run(train_cmd(corpus, cfg, "exp/p2", launcher=torchrun), timeout=300)
+    assert json.loads((corpus / "exp/p2/train_summary.json").read_text())["world_size"] == 2
+    # Same global batches, gradients averaged across ranks: equal up to float summation order.
+    assert max_diff(weights(corpus / "exp/p1/checkpoint.pt"), weights(corpus / "exp/p2/checkpoint.pt")) < 1e-3
+    h1 = json.loads((corpus / "exp/p1/history.json").read_text())
+    h2 = json.loads((corpus / "exp/p2/history.json").read_text())
+    assert [round(h["train_loss"], 3) for h in h1] == [round(h["train_loss"], 3) for h in h2]
+
+
+def test_early_stopping_and_missing_features(corpus, tmp_path):
+    cfg = write_config(corpus / "train_es.yaml", epochs=50)
+    run(train_cmd(corpus, cfg, "exp/es", "--override", "train.early_stopping_patience=2",
+                  "--override", "optim.lr=0.0"))  # lr 0: never improves after epoch 1
+    summary = json.loads((corpus / "exp/es/train_summary.json").read_text())
+    assert summary["early_stopped"] and summary["epochs_run"] == 3
+    # an utterance without features gives an error that names it and says what to do
+    bad = tmp_path / "train"
+    from mer.data.datadir import DataDir
+
+    d = DataDir.load(corpus / "data/train")
+    d.add("spk9-0000", "spk9", wav="/x.wav", text="x", emo="ang")
+    d.save(bad)
+    cmd = train_cmd(corpus, cfg, "exp/bad")
+    cmd[cmd.index("--train-dir") + 1] = str(bad)
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "spk9-0000" in proc.stderr and "fix_data_dir.sh" in proc.stderr
