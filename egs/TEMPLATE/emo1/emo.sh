@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# The shared stage driver of every emotion recipe. A recipe's run.sh sets its corpus, protocol,
+# feature dumps and training configs and calls this script; every stage can be re-run alone.
+#
+#   1 data preparation   local/data.sh: data/all (+ data/<protocol>/fold<k>/{train,valid,test})
+#   2 feature dumping    every entry of $feats_config, over data/all, to $dumpdir/<name>
+#   3 training           every config x fold -> $expdir/<protocol>/<config tag>/fold<k>
+#   4 inference          decode_<set> per test set: utt2pred, posteriors, embeddings
+#   5 scoring            scores.json per decode dir, fold aggregates, RESULTS.md
+#   6 plots              confusion / ROC / t-SNE per config, pooled over folds, and side by side
+#
+# Finished work is kept: dumps skip finished jobs, training resumes from its last checkpoint and
+# skips finished runs, inference skips decode dirs that have their meta.json.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+
+# shellcheck source=../../../utils/lib/log.sh
+. utils/lib/log.sh
+
+stage=1             # first stage to run
+stop_stage=6        # last stage to run
+nj=4                # parallel jobs for feature dumping
+ngpu=0              # GPUs for training and inference (0: CPU); N > 1 runs torchrun with N processes
+nproc=0             # training processes (0: max(ngpu, 1)); >1 on CPU runs DDP over gloo
+corpus=             # corpus name for stage 1 and the results (iemocap, esd, meld, mosei, emodb, synthetic)
+protocol=           # evaluation protocol: data/<protocol>/fold<k>
+folds=              # folds to run, e.g. "1 3" (default: every data/<protocol>/fold*)
+feats_config=conf/feats.yaml   # named feature dumps for stage 2
+train_configs=      # training configs (conf/tuning/*.yaml), space-separated
+train_args=         # overrides for every config, e.g. "train.epochs=3 optim.lr=5e-4"
+test_sets="test"    # sets to decode and score, e.g. "valid test"
+dumpdir=dump        # feature dumps
+expdir=exp          # experiments
+system=             # system name recorded with the results (e.g. memocmt)
+tolerate_failures=false  # true: utterances whose features fail are dropped from data/ (listed in dump/*/failed)
+local_data_opts=    # options passed to local/data.sh
+# shellcheck disable=SC2034  # read by parse_options.sh
+help_message="Usage: $0 [options]   (stages: 1 data, 2 features, 3 train, 4 inference, 5 scoring, 6 plots)"
+
+log "$0 $*"
+. utils/parse_options.sh
+[ $# -eq 0 ] || die --code 2 "unexpected arguments: $*"
+[ -n "${protocol}" ] || die --code 2 "--protocol is required"
+
+. ./path.sh
+. ./cmd.sh
+# shellcheck disable=SC2154  # feats_cmd, cuda_cmd, decode_cmd come from cmd.sh
+: "${feats_cmd:?cmd.sh must set feats_cmd}" "${cuda_cmd:?}" "${decode_cmd:?}"
+
+[ "${nproc}" -gt 0 ] || nproc=$(( ngpu > 1 ? ngpu : 1 ))
+device=cpu
+[ "${ngpu}" -gt 0 ] && device=cuda
+read -r -a overrides <<< "${train_args}"
+
+fold_dirs() {
+  if [ -n "${folds}" ]; then
+    for k in ${folds}; do echo "data/${protocol}/fold${k}"; done
+  else
+    find "data/${protocol}" -maxdepth 1 -name 'fold*' -type d | sort -V
+  fi
+}
+
+config_tag() {
+  "${MER_PYTHON}" -m mer.bin.exp_tag "$1" ${overrides[@]+"${overrides[@]}"}
+}
+
+# ------------------------------------------------------------------ 1 data preparation
+if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+  log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
+  # shellcheck disable=SC2086  # options are word-split on purpose
+  local/data.sh --protocol "${protocol}" ${local_data_opts}
+  no_wav=()
+  [ -f data/all/wav.scp ] || no_wav=(--no-wav)  # a text-only corpus (MELD's CSVs alone)
+  utils/validate_data_dir.sh ${no_wav[@]+"${no_wav[@]}"} data/all
+fi
+
+# ------------------------------------------------------------------ 2 feature dumping
+if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+  log "Stage 2: feature dumping (${feats_config})"
+  for name in $("${MER_PYTHON}" -m mer.bin.dump_feats --config "${feats_config}" --list); do
+    log "dump ${name} -> ${dumpdir}/${name}"
+    tolerate=()
+    "${tolerate_failures}" && tolerate=(--tolerate-failures)
+    "${MER_PYTHON}" -m mer.bin.dump_feats --config "${feats_config}" --name "${name}" --nj "${nj}" \
+      --cmd "${feats_cmd}" ${tolerate[@]+"${tolerate[@]}"} data/all "${dumpdir}/${name}"
+    if "${tolerate_failures}" && [ -s "${dumpdir}/${name}/failed" ]; then
+      log "dropping $(wc -l < "${dumpdir}/${name}/failed") failed utterance(s) from every data dir"
+      find data -name utt2spk -not -path '*/split*' -not -path '*/.backup/*' -print0 |
+        while IFS= read -r -d '' f; do
+          utils/fix_data_dir.sh --exclude "${dumpdir}/${name}/failed" "$(dirname "$f")" >/dev/null
+        done
+    fi
+  done
+fi
+
+# ------------------------------------------------------------------ 3 training
+if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+  [ -n "${train_configs}" ] || die "--train_configs is empty"
+  for config in ${train_configs}; do
+    tag=$(config_tag "${config}")
+    mkdir -p "${expdir}/${protocol}/${tag}"
+    # A replay script, so a long command line is never lost (ESPnet's exp/*/run.sh).
+    printf '#!/usr/bin/env bash\ncd %q && ./run.sh --stage 3 --train_configs %q --train_args %q %s\n' \
+      "${PWD}" "${config}" "${train_args}" "\"\$@\"" > "${expdir}/${protocol}/${tag}/run.sh"
+    chmod +x "${expdir}/${protocol}/${tag}/run.sh"
+    for fold_dir in $(fold_dirs); do
+      fold=$(basename "${fold_dir}")
+      exp="${expdir}/${protocol}/${tag}/${fold}"
+      if [ -f "${exp}/train_summary.json" ]; then
+        log "Stage 3: ${exp} already trained, skipping"
+        continue
+      fi
+      log "Stage 3: training ${tag} on ${fold_dir} -> ${exp}"
+      launcher=("${MER_PYTHON}" -m mer.bin.train)
+      if [ "${nproc}" -gt 1 ]; then
+        launcher=("${MER_PYTHON}" -m torch.distributed.run --standalone --nproc_per_node "${nproc}"
+                  -m mer.bin.train)
+      fi
+      labels=()
+      [ -f data/all/labels ] && labels=(--labels data/all/labels)
+      override_args=()
+      for o in ${overrides[@]+"${overrides[@]}"}; do override_args+=(--override "$o"); done
+      ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" \
+        "${launcher[@]}" --config "${config}" --train-dir "${fold_dir}/train" \
+        --valid-dir "${fold_dir}/valid" --dumpdir "${dumpdir}" --exp-dir "${exp}" --device "${device}" \
+        ${labels[@]+"${labels[@]}"} ${override_args[@]+"${override_args[@]}"}
+    done
+  done
+fi
+
+# ------------------------------------------------------------------ 4 inference
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+  for config in ${train_configs}; do
+    tag=$(config_tag "${config}")
+    for fold_dir in $(fold_dirs); do
+      fold=$(basename "${fold_dir}")
+      exp="${expdir}/${protocol}/${tag}/${fold}"
+      for set in ${test_sets}; do
+        out="${exp}/decode_${set}"
+        [ -f "${out}/meta.json" ] && continue
+        log "Stage 4: inference ${exp} on ${fold_dir}/${set}"
+        ${decode_cmd} --gpu "$(( ngpu > 0 ? 1 : 0 ))" "${out}/log/infer.log" \
+          "${MER_PYTHON}" -m mer.bin.infer --exp-dir "${exp}" --data-dir "${fold_dir}/${set}" \
+          --dumpdir "${dumpdir}" --out "${out}" --device "${device}" --protocol "${protocol}" \
+          --fold "${fold#fold}" --test-set "${set}" --corpus "${corpus}" --system "${system}"
+      done
+    done
+  done
+fi
+
+# ------------------------------------------------------------------ 5 scoring
+if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+  log "Stage 5: scoring"
+  n_folds=$(fold_dirs | wc -l)
+  for config in ${train_configs}; do
+    tag=$(config_tag "${config}")
+    for set in ${test_sets}; do
+      for fold_dir in $(fold_dirs); do
+        "${MER_PYTHON}" -m mer.bin.score "${expdir}/${protocol}/${tag}/$(basename "${fold_dir}")/decode_${set}"
+      done
+      "${MER_PYTHON}" -m mer.bin.aggregate_scores "${expdir}/${protocol}/${tag}" --test-set "${set}" \
+        --expected-folds "${n_folds}"
+    done
+  done
+  "${MER_PYTHON}" -m mer.bin.make_results . --exp "${expdir}" --out RESULTS.md
+  log "results: ${PWD}/RESULTS.md"
+fi
+
+# ------------------------------------------------------------------ 6 plots
+if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+  log "Stage 6: plots (from saved outputs only)"
+  config_dirs=()
+  for config in ${train_configs}; do
+    config_dirs+=("${expdir}/${protocol}/$(config_tag "${config}")")
+  done
+  for set in ${test_sets}; do
+    for d in "${config_dirs[@]}"; do
+      "${MER_PYTHON}" -m mer.bin.plot --pool "$d" --test-set "${set}" --out "$d/plots"
+    done
+    if [ "${#config_dirs[@]}" -gt 1 ]; then
+      "${MER_PYTHON}" -m mer.bin.plot --pool "${config_dirs[@]}" --test-set "${set}" \
+        --out "${expdir}/${protocol}/plots_${set}"
+    fi
+  done
+  log "plots: ${PWD}/${expdir}/${protocol}/plots_* and ${PWD}/${expdir}/${protocol}/*/plots"
+fi
+log "Successfully finished stages ${stage}-${stop_stage}"
