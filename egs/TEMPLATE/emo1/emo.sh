@@ -34,6 +34,9 @@ expdir=exp          # experiments
 system=             # system name recorded with the results (e.g. memocmt)
 tolerate_failures=false  # true: utterances whose features fail are dropped from data/ (listed in dump/*/failed)
 local_data_opts=    # options passed to local/data.sh
+probes=             # linear-probe baselines run in stage 4 and scored with the models:
+                    # NAME:DUMP:LAYER[:POOL] ..., e.g. "whisper_l2:whisper:2 minilm_l4:minilm:4:mean"
+                    # (empty LAYER: the last; POOL: mean+std (default) or mean)
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [options]   (stages: 1 data, 2 features, 3 train, 4 inference, 5 scoring, 6 plots)"
 
@@ -62,6 +65,12 @@ fold_dirs() {
 
 config_tag() {
   "${MER_PYTHON}" -m mer.bin.exp_tag "$1" ${overrides[@]+"${overrides[@]}"}
+}
+
+# Every system whose results stages 5 and 6 collect: the trained configs, then the probes.
+result_dirs() {
+  for config in ${train_configs}; do echo "${expdir}/${protocol}/$(config_tag "${config}")"; done
+  for spec in ${probes}; do echo "${expdir}/${protocol}/probe_${spec%%:*}"; done
 }
 
 # ------------------------------------------------------------------ 1 data preparation
@@ -148,18 +157,26 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   done
 fi
 
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ] && [ -n "${probes}" ]; then
+  for spec in ${probes}; do
+    IFS=: read -r name dump layer pool <<< "${spec}"
+    log "Stage 4: linear probe ${name} on ${dumpdir}/${dump} layer ${layer:-last}"
+    "${MER_PYTHON}" -m mer.bin.linear_probe --dump "${dumpdir}/${dump}" ${layer:+--layer "${layer}"} \
+      --protocol-dir "data/${protocol}" --out "${expdir}/${protocol}/probe_${name}" \
+      --pool "${pool:-mean+std}" --test-sets ${test_sets} --corpus "${corpus}"
+  done
+fi
+
 # ------------------------------------------------------------------ 5 scoring
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   log "Stage 5: scoring"
   n_folds=$(fold_dirs | wc -l)
-  for config in ${train_configs}; do
-    tag=$(config_tag "${config}")
+  for d in $(result_dirs); do
     for set in ${test_sets}; do
       for fold_dir in $(fold_dirs); do
-        "${MER_PYTHON}" -m mer.bin.score "${expdir}/${protocol}/${tag}/$(basename "${fold_dir}")/decode_${set}"
+        "${MER_PYTHON}" -m mer.bin.score "${d}/$(basename "${fold_dir}")/decode_${set}"
       done
-      "${MER_PYTHON}" -m mer.bin.aggregate_scores "${expdir}/${protocol}/${tag}" --test-set "${set}" \
-        --expected-folds "${n_folds}"
+      "${MER_PYTHON}" -m mer.bin.aggregate_scores "${d}" --test-set "${set}" --expected-folds "${n_folds}"
     done
   done
   "${MER_PYTHON}" -m mer.bin.make_results . --exp "${expdir}" --out RESULTS.md
@@ -169,10 +186,7 @@ fi
 # ------------------------------------------------------------------ 6 plots
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   log "Stage 6: plots (from saved outputs only)"
-  config_dirs=()
-  for config in ${train_configs}; do
-    config_dirs+=("${expdir}/${protocol}/$(config_tag "${config}")")
-  done
+  mapfile -t config_dirs < <(result_dirs)
   for set in ${test_sets}; do
     for d in "${config_dirs[@]}"; do
       "${MER_PYTHON}" -m mer.bin.plot --pool "$d" --test-set "${set}" --out "$d/plots"
