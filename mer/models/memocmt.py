@@ -65,7 +65,8 @@ class MemoCMT(nn.Module):
 
     def __init__(self, num_classes: int, stream_infos: dict, variant: str = "default",
                  aggregation: str = "min", dim: int | None = None, num_heads: int = 8, dropout: float = 0.05,
-                 head_hidden: int = 128, ffn_dim: int = 1024, text_encoder: dict | None = None):
+                 head_hidden: int = 128, ffn_dim: int = 1024, text_encoder: dict | None = None,
+                 normalize_layers: bool = False):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"model.variant must be one of {VARIANTS}, got '{variant}'")
@@ -73,8 +74,8 @@ class MemoCMT(nn.Module):
             raise ValueError(f"model.aggregation must be one of {AGGREGATIONS}, got '{aggregation}'")
         self.variant, self.aggregation = variant, aggregation
         self.improved = variant == "default"
-        self.audio = build_stream("audio", None, stream_infos)
-        self.text = build_stream("text", text_encoder, stream_infos)
+        self.audio = build_stream("audio", None, stream_infos, normalize_layers)
+        self.text = build_stream("text", text_encoder, stream_infos, normalize_layers)
         dim = dim or self.audio.out_dim
         self.audio_proj = _projection(self.audio.out_dim, dim)
         self.text_proj = _projection(self.text.out_dim, dim)
@@ -109,16 +110,22 @@ class Unimodal(nn.Module):
 
     def __init__(self, modality: str, num_classes: int, stream_infos: dict, variant: str = "default",
                  aggregation: str = "cls", dim: int | None = None, dropout: float = 0.05,
-                 head_hidden: int = 128, text_encoder: dict | None = None, **_unused):
+                 head_hidden: int = 128, text_encoder: dict | None = None, normalize_layers: bool = False,
+                 projection: str = "linear"):
         super().__init__()
         if modality not in ("audio", "text"):
             raise ValueError(f"modality must be audio or text, got '{modality}'")
         self.modality, self.aggregation = modality, aggregation
         self.improved = variant == "default"
         self.streams = (modality,)
-        self.stream = build_stream(modality, text_encoder if modality == "text" else None, stream_infos)
+        self.stream = build_stream(modality, text_encoder if modality == "text" else None, stream_infos,
+                                   normalize_layers)
         dim = dim or self.stream.out_dim
-        self.proj = _projection(self.stream.out_dim, dim)
+        if projection not in ("linear", "mlp"):
+            raise ValueError(f"model.projection must be linear or mlp, got '{projection}'")
+        # mlp: a non-linear frame-wise layer before pooling, so min/max/mean pool learned features
+        self.proj = (nn.Sequential(nn.Linear(self.stream.out_dim, dim), nn.GELU(), nn.Dropout(dropout))
+                     if projection == "mlp" else _projection(self.stream.out_dim, dim))
         self.head = ClassifierHead(dim, head_hidden, num_classes, dropout)
 
     def forward(self, batch: dict) -> ModelOutput:

@@ -28,11 +28,11 @@ class StreamInfo:
 
 
 class DumpedStream(nn.Module):
-    def __init__(self, name: str, info: StreamInfo):
+    def __init__(self, name: str, info: StreamInfo, normalize_layers: bool = False):
         super().__init__()
         self.name = name
         self.out_dim = info.dim
-        self.mix = LayerMix(info.num_layers, info.dim)
+        self.mix = LayerMix(info.num_layers, info.dim, normalize=normalize_layers)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         x = batch[self.name]
@@ -69,12 +69,14 @@ class FinetunedTextStream(nn.Module):
         return x, enc["attention_mask"].bool()
 
 
-def build_stream(name: str, conf: dict, infos: dict[str, StreamInfo]) -> nn.Module:
-    """`conf` is the model config's `text_encoder` block for a fine-tuned text stream, else None."""
+def build_stream(name: str, conf: dict | None, infos: dict[str, StreamInfo],
+                 normalize_layers: bool = False) -> nn.Module:
+    """`conf` is the model config's `text_encoder` block for a fine-tuned text stream, else None.
+    `normalize_layers`: layer-normalise each dumped layer before mixing (LayerMix)."""
     if name == "text" and conf and conf.get("finetune"):
         return FinetunedTextStream(conf["model"], clean_text=conf.get("clean_text", False),
                                    max_tokens=conf.get("max_tokens", 512), layer=conf.get("layer", -1))
     if name not in infos:
         raise ValueError(f"the model needs a '{name}' feature dump, but none was given "
                          f"(have: {', '.join(infos) or 'none'})")
-    return DumpedStream(name, infos[name])
+    return DumpedStream(name, infos[name], normalize_layers)
