@@ -5,7 +5,7 @@
 # 4 classes instead of 7 (use another exp dir): ./run.sh --local_data_opts "--label_map 4class"
 set -euo pipefail
 
-train_configs="conf/tuning/train_audio_mean.yaml conf/tuning/train_audio_max.yaml"
+train_configs="conf/tuning/train_audio_mean.yaml"  # also: conf/tuning/train_audio_max.yaml
 probes="logmel:logmel: whisper_l2:whisper:2 whisper_last:whisper:"
 
 export HF_HUB_OFFLINE=1  # Whisper tiny.en is local (tools/models)
