@@ -1,0 +1,69 @@
+"""The demo recipe end to end at a tiny setting: real Whisper tiny.en and MiniLM, every stage."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mer.pretrained import is_complete, models_dir
+from mer.scoring.metrics import score
+from tests.recipe_fixtures import copy_recipe, run_recipe
+
+CONFIGS = ["conf/tuning/train_text_only.yaml", "conf/tuning/train_audio_only.yaml",
+           "conf/tuning/train_memocmt_min.yaml", "conf/tuning/train_memocmt_faithful_min.yaml"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    for name in ("whisper-tiny.en", "minilm"):
+        if not is_complete(models_dir() / name):
+            pytest.skip(f"{models_dir() / name} is not prepared: run tools/install.sh")
+    recipe = copy_recipe(tmp_path_factory.mktemp("mini"), "mini/memocmt")
+    # A shorter Whisper window keeps CI fast; the recipe's own conf/feats.yaml uses 30 s.
+    feats = (recipe / "conf/feats.yaml").read_text().replace("whisper_input_seconds: 30", "whisper_input_seconds: 4")
+    (recipe / "conf/feats_ci.yaml").write_text(feats)
+    run_recipe(recipe, "--local_data_opts", "--utts_per_speaker 8", "--feats_config", "conf/feats_ci.yaml",
+               "--train_configs", " ".join(CONFIGS), "--train_args", "train.epochs=2", timeout=1500)
+    return recipe
+
+
+def test_every_stage_leaves_its_outputs(demo):
+    exp = demo / "exp/fixed"
+    for tag in ("train_text_only_train.epochs2", "train_memocmt_min_train.epochs2",
+                "train_memocmt_faithful_min_train.epochs2", "train_audio_only_train.epochs2"):
+        fold = exp / tag / "fold1"
+        for name in ("config.yaml", "best.pt", "checkpoint.pt", "train.log"):
+            assert (fold / name).is_file(), fold / name
+        for name in ("utt2pred", "posteriors.scp", "embeddings.scp", "utt2emo", "meta.json", "scores.json"):
+            assert (fold / "decode_test" / name).is_file(), name
+        assert json.loads((exp / tag / "scores_test.json").read_text())["num_folds"] == 1
+        assert sorted(p.name for p in (exp / tag / "plots").iterdir()) == sorted(
+            f"fixed_{tag}_pooled_test_{kind}.png" for kind in ("confusion", "roc", "tsne"))
+    assert (exp / "plots_test" / "tsne_side_by_side.png").is_file()
+    assert (demo / "dump/whisper/feats.scp").is_file() and (demo / "dump/minilm/feats.scp").is_file()
+
+
+def test_results_md_rows_and_recomputed_scores(demo):
+    results = (demo / "RESULTS.md").read_text()
+    rows = [ln for ln in results.splitlines() if ln.startswith("| train_")]
+    assert len(rows) == 2 * len(CONFIGS)  # per-fold-mean table and pooled table
+    assert all("| fixed |" in r for r in rows)
+    for decode in (demo / "exp/fixed").glob("*/fold1/decode_test"):
+        pred = dict(ln.split() for ln in (decode / "utt2pred").read_text().splitlines())
+        ref = dict(ln.split() for ln in (decode / "utt2emo").read_text().splitlines())
+        labels = (decode / "classes").read_text().split()
+        utts = sorted(ref)
+        again = score([ref[u] for u in utts], [pred[u] for u in utts], labels=labels)
+        saved = json.loads((decode / "scores.json").read_text())
+        for key in ("wa", "ua", "macro_f1", "weighted_f1"):
+            assert abs(again[key] - saved[key]) < 1e-9
+
+
+def test_rerunning_a_stage_keeps_finished_work(demo):
+    best = demo / "exp/fixed/train_text_only_train.epochs2/fold1/best.pt"
+    before = best.stat().st_mtime_ns
+    proc = run_recipe(demo, "--stage", "3", "--stop_stage", "3", "--train_configs", CONFIGS[0],
+                      "--train_args", "train.epochs=2")
+    assert "already trained, skipping" in proc.stderr
+    assert best.stat().st_mtime_ns == before
