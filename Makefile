@@ -1,0 +1,40 @@
+# mer: the two commands of the quick start are `make demo` and `make test`.
+# Both install what they need first (tools/install.sh: a virtual environment in .venv, pinned
+# versions, the offline pretrained models under tools/models); a second run skips the install.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE ?= 1
+export HF_HUB_DISABLE_PROGRESS_BARS := 1
+export OMP_NUM_THREADS ?= 2
+export MPLBACKEND := Agg
+
+SHELL_SCRIPTS = $(shell git ls-files '*.sh' 'egs/*/*/run.sh' 'egs/*/*/local/*.sh' | sort -u)
+
+.PHONY: install demo test unit lint bench clean-demo
+
+install:
+	tools/install.sh --test
+
+## demo: every stage of egs/mini/memocmt (synthetic corpus, real Whisper tiny.en + MiniLM), on CPU
+demo: install
+	cd egs/mini/memocmt && ./run.sh
+	@echo
+	@echo "Results: egs/mini/memocmt/RESULTS.md"
+	@echo "Plots:   egs/mini/memocmt/exp/fixed/plots_test/ and egs/mini/memocmt/exp/fixed/*/plots/"
+
+## test: the whole test suite (unit tests, corpus miniatures, the demo recipe on a tiny setting) and shellcheck
+test: install lint unit
+
+unit:
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+lint:
+	$(VENV)/bin/shellcheck -x -S warning $(SHELL_SCRIPTS)
+
+## bench: training and feature-dumping throughput on the demo data
+bench: install
+	$(PY) -m mer.bin.bench --recipe egs/mini/memocmt
+
+clean-demo:
+	cd egs/mini/memocmt && rm -rf data dump exp RESULTS.md
