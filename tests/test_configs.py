@@ -40,3 +40,12 @@ def test_feats_config_entries_are_dump_options(feats):
     for name, opts in yaml.safe_load(feats.read_text()).items():
         assert opts["feature"] in FEATURE_TYPES, name
         assert set(opts) <= known, f"{name}: unknown options {set(opts) - known}"
+
+
+def test_cmd_sh_is_the_same_in_every_recipe():
+    # Recipes copy cmd.sh so that sites can edit it; in the repository they stay identical
+    # (ESPnet's CI checks the same), so a fix to the template reaches every recipe.
+    template = (REPO / "egs/TEMPLATE/emo1/cmd.sh").read_bytes()
+    copies = sorted(REPO.glob("egs/*/*/cmd.sh"))
+    assert len(copies) >= 6
+    assert [c for c in copies if c.read_bytes() != template] == []
