@@ -60,7 +60,8 @@ def _title(out: DecodeOutputs, title_from: str) -> str:
         return out.path
     m = out.meta
     agg = f" [{m['aggregation']}]" if m.get("aggregation") else ""
-    fold = f"fold {m['fold']}" if m.get("fold") is not None else f"{len(m.get('pooled_from', []))} folds pooled"
+    n = len(m.get("pooled_from", []))
+    fold = f"fold {m['fold']}" if m.get("fold") is not None else f"{n} fold{'s' if n != 1 else ''} pooled"
     return f"{m.get('config')}{agg}\n{m.get('protocol')}, {fold}, {m.get('test_set') or ''}".rstrip(", ")
 
 
