@@ -88,6 +88,8 @@ def test_faithful_memocmt_sees_padding_as_published():
     alone, padded = batch_of([7], [5]), batch_of([7, 11], [5, 9])
     with torch.no_grad():
         assert not torch.allclose(model(alone).logits[0], model(padded).logits[0], atol=1e-4)
+    # so prediction runs it one utterance at a time, whatever batch size is asked for
+    assert model.padding_sensitive
     # and its `cls` is position 0 of the concatenation: the first audio frame after attending to text
     m = build_model({"name": "memocmt", "variant": "faithful", "aggregation": "cls", "dim": 16, "num_heads": 2},
                     4, INFOS).eval()
@@ -237,3 +239,20 @@ def test_early_stopping_and_missing_features(corpus, tmp_path):
     proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "spk9-0000" in proc.stderr and "fix_data_dir.sh" in proc.stderr
+
+
+def test_faithful_model_predicts_unbatched(corpus):
+    from mer.train.data import EmotionDataset, FeatureDump
+    from mer.train.trainer import predict
+
+    dumps = {"audio": FeatureDump(corpus / "dump/audio"), "text": FeatureDump(corpus / "dump/text")}
+    data = EmotionDataset(corpus / "data/test", LABELS, dumps)
+    torch.manual_seed(0)
+    model = build_model({"name": "memocmt", "variant": "faithful", "aggregation": "min", "dim": 16,
+                         "num_heads": 2}, 4, {k: d.stream_info for k, d in dumps.items()})
+    asked_16 = predict(model, data, torch.device("cpu"), 16)
+    one_by_one = predict(model, data, torch.device("cpu"), 1)
+    assert torch.equal(asked_16["logits"], one_by_one["logits"])
+    model.padding_sensitive = False  # what batching would have given: different outputs
+    padded = predict(model, data, torch.device("cpu"), 16)
+    assert not torch.allclose(padded["logits"], one_by_one["logits"], atol=1e-4)

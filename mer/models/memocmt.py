@@ -74,6 +74,8 @@ class MemoCMT(nn.Module):
             raise ValueError(f"model.aggregation must be one of {AGGREGATIONS}, got '{aggregation}'")
         self.variant, self.aggregation = variant, aggregation
         self.improved = variant == "default"
+        # Without masks, padding a batch changes every output: run such a model unbatched.
+        self.padding_sensitive = not self.improved
         self.audio = build_stream("audio", None, stream_infos, normalize_layers)
         self.text = build_stream("text", text_encoder, stream_infos, normalize_layers)
         dim = dim or self.audio.out_dim
@@ -117,6 +119,7 @@ class Unimodal(nn.Module):
             raise ValueError(f"modality must be audio or text, got '{modality}'")
         self.modality, self.aggregation = modality, aggregation
         self.improved = variant == "default"
+        self.padding_sensitive = not self.improved
         self.streams = (modality,)
         self.stream = build_stream(modality, text_encoder if modality == "text" else None, stream_infos,
                                    normalize_layers)

@@ -89,8 +89,14 @@ def build_scheduler(optimizer, conf: dict):
 @torch.no_grad()
 def predict(model: nn.Module, dataset: EmotionDataset, device: torch.device, batch_size: int,
             amp=None) -> dict:
-    """Logits, posteriors and pooled embeddings for every utterance of `dataset`, in its order."""
+    """Logits, posteriors and pooled embeddings for every utterance of `dataset`, in its order.
+
+    A model without padding masks (MemoCMT `faithful`) sees one utterance at a time, as the
+    published code validates and tests with batch size 1.
+    """
     model.eval()
+    if getattr(model, "padding_sensitive", False):
+        batch_size = 1
     lengths = [dataset.length(i) for i in range(len(dataset))]
     sampler = BucketBatchSampler(lengths, batch_size, shuffle=False, bucketing=batch_size > 1)
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
