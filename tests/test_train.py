@@ -256,3 +256,25 @@ def test_faithful_model_predicts_unbatched(corpus):
     model.padding_sensitive = False  # what batching would have given: different outputs
     padded = predict(model, data, torch.device("cpu"), 16)
     assert not torch.allclose(padded["logits"], one_by_one["logits"], atol=1e-4)
+
+
+def test_linear_probe_writes_scorable_decode_dirs(corpus, tmp_path):
+    import shutil
+
+    proto = tmp_path / "data/fixed"
+    for part in ("train", "valid", "test"):
+        shutil.copytree(corpus / "data" / part, proto / "fold1" / part)
+    out = tmp_path / "exp/fixed/probe_audio_l0"
+    run([sys.executable, "-m", "mer.bin.linear_probe", "--dump", str(corpus / "dump/audio"), "--layer", "0",
+         "--protocol-dir", str(proto), "--out", str(out), "--labels", str(corpus / "data/all/labels")])
+    dec = out / "fold1/decode_test"
+    meta = json.loads((dec / "meta.json").read_text())
+    assert meta["system"] == "linear_probe" and meta["modalities"] == "audio" and meta["num_utts"] == 20
+    emb = kaldiio.load_scp(str(dec / "embeddings.scp"))
+    assert all(v.shape == (32,) for v in emb.values())  # mean+std of one 16-d layer
+    run([sys.executable, "-m", "mer.bin.score", str(dec)])
+    assert json.loads((dec / "scores.json").read_text())["ua"] > 0.5  # layer 0 carries the label
+    bad = subprocess.run([sys.executable, "-m", "mer.bin.linear_probe", "--dump", str(corpus / "dump/audio"),
+                          "--layer", "5", "--protocol-dir", str(proto), "--out", str(tmp_path / "x")],
+                         env=ENV, capture_output=True, text=True)
+    assert bad.returncode != 0 and "stores 2 layers" in bad.stderr

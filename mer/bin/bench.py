@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 
+from mer.utils.device import pick_device
+
 FAITHFUL = "conf/tuning/train_memocmt_faithful_min.yaml"
 DEFAULT = "conf/tuning/train_memocmt_min.yaml"
 
@@ -43,20 +45,16 @@ def ensure_stages(recipe: Path) -> None:
 
 
 def train_throughput(recipe: Path, config: str, epochs: int, device: str) -> float:
-    from mer.bin.train import open_dumps
-    from mer.models import build_model, model_streams
+    from mer.models import build_model
     from mer.train.config import load_config
-    from mer.train.data import EmotionDataset
+    from mer.train.data import open_datasets
     from mer.train.dist import DistContext, init_distributed
     from mer.train.trainer import Trainer, seed_everything
 
     fold = next(sorted((recipe / "data").glob("*/fold1")).__iter__())
     conf = load_config(recipe / config, [f"train.epochs={epochs}"])
-    dumps = open_dumps(conf, str(recipe / "dump"))
     labels = (recipe / "data/all/labels").read_text().split()
-    need_text = "text" in model_streams(conf["model"]) and "text" not in dumps
-    train = EmotionDataset(fold / "train", labels, dumps, need_raw_text=need_text)
-    valid = EmotionDataset(fold / "valid", labels, dumps, need_raw_text=need_text)
+    dumps, (train, valid) = open_datasets(conf, recipe / "dump", labels, [fold / "train", fold / "valid"])
     for d in dumps.values():  # read features before timing, as a long run has them cached
         for u in train.utts:
             d[u]
@@ -112,8 +110,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING)
     recipe = Path(args.recipe).resolve()
     ensure_stages(recipe)
-    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
-        "cpu" if args.device == "auto" else args.device)
+    device = pick_device(args.device).type
     print(f"machine: {machine()}; torch {torch.__version__}; device {device}")
     for name, r in dump_rtf(recipe, args.dump_utts, device).items():
         print(f"dump {name}: RTF {r['rtf']:.4f} ({r['rtf_with_model_load']:.4f} with model loading) "

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
 import torch
 
-from mer.bin.train import open_dumps
-from mer.data.kaldi_io import read_list, write_kv
+from mer.data.kaldi_io import read_list
 from mer.models import build_model, model_streams
+from mer.scoring.decode_dir import write_decode_dir
 from mer.train.config import load_config
-from mer.train.data import EmotionDataset
+from mer.train.data import open_datasets
 from mer.train.trainer import amp_dtype, predict
-from mer.utils.fileio import write_json_atomic, write_text_atomic
+from mer.utils.device import pick_device
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -42,16 +41,6 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def write_vectors(path_stem: Path, utts: list[str], mats: torch.Tensor) -> None:
-    import kaldiio
-
-    scp_tmp = path_stem.with_suffix(".scp.tmp")
-    with kaldiio.WriteHelper(f"ark,scp:{path_stem.with_suffix('.ark').resolve()},{scp_tmp}") as w:
-        for utt, vec in zip(utts, mats.numpy()):
-            w(utt, vec.astype("float32"))
-    os.replace(scp_tmp, path_stem.with_suffix(".scp"))
-
-
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
@@ -61,32 +50,21 @@ def main(argv=None) -> int:
         raise SystemExit(f"infer: {ckpt} not found: train first (stage 3)")
     conf = load_config(exp / "config.yaml")
     labels = read_list(exp / "classes")
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
-                          else ("cpu" if args.device == "auto" else args.device))
-    dumps = open_dumps(conf, args.dumpdir)
-    need_text = "text" in model_streams(conf["model"]) and "text" not in dumps
-    data = EmotionDataset(args.data_dir, labels, dumps, need_raw_text=need_text, require_labels=False)
+    device = pick_device(args.device)
+    dumps, (data,) = open_datasets(conf, args.dumpdir, labels, [args.data_dir], require_labels=False)
     model = build_model(conf["model"], len(labels), {k: d.stream_info for k, d in dumps.items()})
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     model.load_state_dict(state["model"])
     model.to(device)
     p = predict(model, data, device, args.batch_size, amp_dtype(conf["train"]["amp"], device))
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "classes", "".join(f"{lab}\n" for lab in labels))
-    write_vectors(out / "posteriors", p["utts"], p["posteriors"])
-    write_vectors(out / "embeddings", p["utts"], p["embeddings"])
-    write_kv(out / "utt2pred", {u: labels[i] for u, i in zip(p["utts"], p["logits"].argmax(-1).tolist())})
-    if data.data.utt2emo:
-        write_kv(out / "utt2emo", {u: data.data.utt2emo[u] for u in p["utts"]})
     model_conf = conf["model"]
     modalities = "+".join(s for s in ("audio", "text") if s in model_streams(model_conf))
-    write_json_atomic(out / "meta.json", {
+    write_decode_dir(out, p["utts"], labels, p["posteriors"].numpy(), p["embeddings"].numpy(), refs=data.data.utt2emo, meta={
         "protocol": args.protocol, "config": exp.parent.name if exp.name.startswith("fold") else exp.name,
         "fold": int(args.fold) if args.fold else None, "test_set": args.test_set or Path(args.data_dir).name,
         "corpus": args.corpus, "system": args.system or model_conf["name"],
         "aggregation": model_conf.get("aggregation"), "variant": model_conf.get("variant", "default"),
-        "modalities": modalities, "checkpoint": str(ckpt), "checkpoint_epoch": state.get("epoch"),
-        "num_utts": len(p["utts"])})
+        "modalities": modalities, "checkpoint": str(ckpt), "checkpoint_epoch": state.get("epoch")})
     logging.info("wrote %d predictions to %s", len(p["utts"]), out)
     return 0
 

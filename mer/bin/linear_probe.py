@@ -18,13 +18,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from mer.bin.infer import write_vectors
 from mer.data.datadir import DataDir
-from mer.data.kaldi_io import read_list, write_kv
+from mer.data.kaldi_io import read_list
+from mer.scoring.decode_dir import write_decode_dir
 from mer.train.data import FeatureDump
-from mer.utils.fileio import write_json_atomic, write_text_atomic
 
 log = logging.getLogger("linear_probe")
 
@@ -60,17 +58,12 @@ def run_fold(dump, fold_dir: Path, out: Path, labels: list[str], args) -> None:
         feats = pooled(dump, test.utts, args.layer, args.pool)
         post = np.zeros((len(test.utts), len(labels)), dtype=np.float32)
         post[:, clf.classes_] = clf.predict_proba(feats)
-        dec = out / fold_dir.name / f"decode_{test_set}"
-        dec.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(dec / "classes", "".join(f"{lab}\n" for lab in labels))
-        write_vectors(dec / "posteriors", test.utts, torch.from_numpy(post))
-        write_vectors(dec / "embeddings", test.utts, torch.from_numpy(feats.astype(np.float32)))
-        write_kv(dec / "utt2pred", {u: labels[int(i)] for u, i in zip(test.utts, post.argmax(1))})
-        write_kv(dec / "utt2emo", test.utt2emo)
-        write_json_atomic(dec / "meta.json", {
-            "protocol": fold_dir.parent.name, "config": out.name, "fold": int(fold_dir.name[4:]),
-            "test_set": test_set, "corpus": args.corpus, "system": "linear_probe", "aggregation": args.pool,
-            "modalities": args.modality, "dump": str(dump.path), "layer": args.layer, "num_utts": len(test.utts)})
+        write_decode_dir(out / fold_dir.name / f"decode_{test_set}", test.utts, labels, post, feats,
+                         refs=test.utt2emo, meta={
+                             "protocol": fold_dir.parent.name, "config": out.name, "fold": int(fold_dir.name[4:]),
+                             "test_set": test_set, "corpus": args.corpus, "system": "linear_probe",
+                             "aggregation": args.pool, "modalities": args.modality, "dump": str(dump.path),
+                             "layer": args.layer})
 
 
 def main(argv=None) -> int:

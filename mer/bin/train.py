@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 
 from mer.data.kaldi_io import read_list
-from mer.models import build_model, model_streams
+from mer.models import build_model
 from mer.train.config import load_config, save_config
-from mer.train.data import EmotionDataset, FeatureDump
+from mer.train.data import open_datasets
 from mer.train.dist import cleanup, init_distributed
 from mer.train.trainer import Trainer, seed_everything
 from mer.utils.fileio import write_text_atomic
@@ -58,20 +58,6 @@ def load_labels(path: str | None, train_dir: str) -> list[str]:
     return sorted(set(DataDir.load(train_dir).utt2emo.values()))
 
 
-def open_dumps(conf: dict, dumpdir: str) -> dict[str, FeatureDump]:
-    """The dumps this model reads: every stream it uses except a fine-tuned text encoder."""
-    streams = model_streams(conf["model"])
-    finetune_text = bool((conf["model"].get("text_encoder") or {}).get("finetune"))
-    dumps = {}
-    for name in streams:
-        if name == "text" and finetune_text:
-            continue
-        feat = conf["features"].get(name)
-        if not feat:
-            raise SystemExit(f"config: the model reads '{name}' features but features.{name} is not set")
-        dumps[name] = FeatureDump(Path(dumpdir) / feat, conf["train"]["preload_max_mb"])
-    return dumps
-
 
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
@@ -90,10 +76,7 @@ def main(argv=None) -> int:
         log.info("%s", " ".join(sys.argv))
         log.info("world size %d, device %s, labels %s", ctx.world_size, ctx.device, labels)
     seed_everything(conf["train"]["seed"] + ctx.rank)
-    dumps = open_dumps(conf, args.dumpdir)
-    need_text = "text" in model_streams(conf["model"]) and "text" not in dumps
-    train_set = EmotionDataset(args.train_dir, labels, dumps, need_raw_text=need_text)
-    valid_set = EmotionDataset(args.valid_dir, labels, dumps, need_raw_text=need_text)
+    dumps, (train_set, valid_set) = open_datasets(conf, args.dumpdir, labels, [args.train_dir, args.valid_dir])
     # Same initial weights on every rank (DDP also broadcasts them, but resume needs them equal).
     seed_everything(conf["train"]["seed"])
     model = build_model(conf["model"], len(labels), {k: d.stream_info for k, d in dumps.items()})

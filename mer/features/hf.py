@@ -14,16 +14,11 @@ import numpy as np
 import torch
 
 from mer.features.layers import parse_layers
+from mer.utils.device import pick_device
 
 log = logging.getLogger(__name__)
 
 WHISPER_SAMPLES_PER_FRAME = 320  # 10 ms mel hop x conv stride 2
-
-
-def pick_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _resolve(name: str) -> str:

@@ -37,6 +37,11 @@ def build_model(model_conf: dict, num_classes: int, stream_infos: dict) -> nn.Mo
     return MODELS[name](num_classes=num_classes, stream_infos=stream_infos, **conf)
 
 
+def finetunes_text(model_conf: dict) -> bool:
+    """True when the model trains its own text encoder over raw text (no text dump)."""
+    return bool((model_conf.get("text_encoder") or {}).get("finetune"))
+
+
 def model_streams(model_conf: dict) -> tuple[str, ...]:
     """Which feature streams a model config reads ('audio', 'text')."""
     name = model_conf.get("name")

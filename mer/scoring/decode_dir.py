@@ -135,6 +135,30 @@ def read_vectors(scp: Path, utts: Sequence[str], dim: int | None, what: str) -> 
 _PATH_RE = re.compile(r"(?:^|/)(?P<protocol>[^/]+)/(?P<config>[^/]+)/fold(?P<fold>\d+)/decode_(?P<test_set>[^/]+)/?$")
 
 
+def write_decode_dir(out: str | os.PathLike, utts: Sequence[str], classes: Sequence[str],
+                     posteriors: np.ndarray, embeddings: np.ndarray, meta: dict,
+                     refs: Mapping[str, str] | None = None) -> None:
+    """Write what inference leaves for scoring and plots: classes, posteriors.{ark,scp},
+    embeddings.{ark,scp}, utt2pred (arg-max of the posteriors), utt2emo (when `refs` is given) and
+    meta.json, written last so that its presence means the dir is complete."""
+    from mer.data.kaldi_io import write_kv
+    from mer.utils.fileio import write_json_atomic, write_text_atomic
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "classes", "".join(f"{c}\n" for c in classes))
+    for name, mats in (("posteriors", posteriors), ("embeddings", embeddings)):
+        scp_tmp = out / f"{name}.scp.tmp"
+        with kaldiio.WriteHelper(f"ark,scp:{(out / f'{name}.ark').resolve()},{scp_tmp}") as w:
+            for utt, vec in zip(utts, np.asarray(mats, dtype=np.float32)):
+                w(utt, vec)
+        os.replace(scp_tmp, out / f"{name}.scp")
+    write_kv(out / "utt2pred", {u: classes[int(i)] for u, i in zip(utts, np.asarray(posteriors).argmax(1))})
+    if refs:
+        write_kv(out / "utt2emo", {u: refs[u] for u in utts})
+    write_json_atomic(out / "meta.json", {**meta, "num_utts": len(utts)})
+
+
 def read_meta(decode_dir: str | os.PathLike) -> dict:
     """meta.json fields, with protocol/config/fold/test_set filled in from the
     `<protocol>/<config>/fold<k>/decode_<set>` path where meta.json lacks them."""

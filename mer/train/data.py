@@ -48,6 +48,32 @@ class FeatureDump:
         return mat
 
 
+def open_dumps(conf: dict, dumpdir: str | Path) -> dict[str, FeatureDump]:
+    """The dumps a model config reads: every stream it uses except a fine-tuned text encoder."""
+    from mer.models import finetunes_text, model_streams
+
+    dumps = {}
+    for name in model_streams(conf["model"]):
+        if name == "text" and finetunes_text(conf["model"]):
+            continue
+        feat = conf["features"].get(name)
+        if not feat:
+            raise ValueError(f"config: the model reads '{name}' features but features.{name} is not set")
+        dumps[name] = FeatureDump(Path(dumpdir) / feat, conf["train"]["preload_max_mb"])
+    return dumps
+
+
+def open_datasets(conf: dict, dumpdir: str | Path, labels: list[str], data_dirs: list[str | Path],
+                  require_labels: bool = True) -> tuple[dict[str, FeatureDump], list["EmotionDataset"]]:
+    """The dumps of `conf` and one dataset per data dir, reading raw text where the model needs it."""
+    from mer.models import model_streams
+
+    dumps = open_dumps(conf, dumpdir)
+    raw_text = "text" in model_streams(conf["model"]) and "text" not in dumps
+    return dumps, [EmotionDataset(d, labels, dumps, need_raw_text=raw_text, require_labels=require_labels)
+                   for d in data_dirs]
+
+
 class EmotionDataset(torch.utils.data.Dataset):
     def __init__(self, data_dir: str | Path, labels: list[str], dumps: dict[str, FeatureDump],
                  need_raw_text: bool = False, require_labels: bool = True):

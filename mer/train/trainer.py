@@ -138,7 +138,9 @@ class Trainer:
         self.model = model.to(ctx.device)
         self.ddp = None
         if ctx.distributed:
-            finetunes = bool((conf["model"].get("text_encoder") or {}).get("finetune"))
+            from mer.models import finetunes_text
+
+            finetunes = finetunes_text(conf["model"])
             self.ddp = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
                 find_unused_parameters=finetunes)  # a fine-tuned HF encoder has an unused pooler
