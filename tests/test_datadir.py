@@ -442,3 +442,67 @@ def test_datadir_save_load_round_trip(tmp_path, kw):
     assert back == d
     assert validate_data_dir(tmp_path / "x", no_wav=bool(kw.get("text_only"))) == []
     assert (tmp_path / "x" / "wav.scp").exists() != bool(kw.get("text_only"))
+
+
+# ---------------------------------------------------------------- dialogues: utt2dialog, utt2turn
+
+
+def make_dialog_dir(tmp_path: Path, name: str = "data") -> Path:
+    """The dir of `build()` with a dialogue per session; turns in seconds, speakers interleaved."""
+    d = build()
+    utts = sorted(d.utts, key=lambda u: (u[-3:], u))           # spkA-000 spkB-000 spkC-000 ...
+    d.extra["utt2dialog"] = {u: f"dia-{d.extra['utt2session'][u]}" for u in utts}
+    d.extra["utt2turn"] = {u: f"{1.5 * i:.3f}" for i, u in enumerate(utts)}
+    d.save(tmp_path / name)
+    return tmp_path / name
+
+
+def test_utt2turn_loads_as_numbers_and_validates(tmp_path):
+    d = make_dialog_dir(tmp_path)
+    assert validate_data_dir(d, labels=LABELS) == []
+    back = DataDir.load(d)
+    assert back.source == str(d)
+    assert back.utt2turn["spkB-000"] == 1.5 and isinstance(back.utt2turn["spkB-000"], float)
+    assert back.extra["utt2turn"]["spkB-000"] == "1.500"          # written back byte for byte
+    assert DataDir.load(make_dir(tmp_path, "plain")).utt2turn == {}
+
+
+@pytest.mark.parametrize("bad", ["soon", "nan", "inf"])
+def test_bad_utt2turn_names_file_and_line(tmp_path, bad):
+    d = make_dialog_dir(tmp_path)
+    rows = lines(d / "utt2turn")
+    rows[2] = rows[2].split()[0] + " " + bad
+    write_lines(d / "utt2turn", rows)
+    proc = run_sh("validate_data_dir.sh", d)
+    assert proc.returncode == 1
+    assert any(f"{d / 'utt2turn'}:3:" in ln and f"'{bad}'" in ln and "not a number" in ln
+               for ln in error_lines(proc)), proc.stderr
+    with pytest.raises(ValueError, match=rf"utt2turn:3: turn '{bad}' of utterance 'spkA-002' is not a number"):
+        DataDir.load(d)
+
+
+def test_utt2turn_without_utt2dialog_is_an_error(tmp_path):
+    d = make_dialog_dir(tmp_path)
+    (d / "utt2dialog").unlink()
+    errors = validate_data_dir(d)
+    assert len(errors) == 1 and "utt2turn without utt2dialog" in errors[0] and str(d / "utt2turn") in errors[0]
+
+
+def test_subset_fix_and_split_carry_dialogues(tmp_path):
+    d = make_dialog_dir(tmp_path)
+    full = DataDir.load(d)
+    proc = run_sh("subset_data_dir.sh", "--sessions", "Ses02", d, tmp_path / "sub")
+    assert proc.returncode == 0, proc.stderr
+    sub = DataDir.load(tmp_path / "sub")
+    assert sub.extra["utt2dialog"] == {u: "dia-Ses02" for u in sub.utts}
+    assert sub.utt2turn == {u: full.utt2turn[u] for u in sub.utts} and len(sub) == 4
+    for part in split_data(d, 2):
+        p = DataDir.load(part)
+        assert p.extra["utt2turn"] == {u: full.extra["utt2turn"][u] for u in p.utts}
+        assert p.extra["utt2dialog"] == {u: full.extra["utt2dialog"][u] for u in p.utts}
+    write_lines(d / "text", [r for r in lines(d / "text") if not r.startswith("spkC-001 ")])
+    fix_data_dir(d)
+    fixed = DataDir.load(d)
+    assert "spkC-001" not in fixed.extra["utt2turn"] and "spkC-001" not in fixed.extra["utt2dialog"]
+    assert fixed.extra["utt2turn"] == {u: full.extra["utt2turn"][u] for u in fixed.utts}
+    assert validate_data_dir(d) == []

@@ -6,7 +6,10 @@ Files (one `<key> <value>` per line, C-sorted):
   text         <utt> <transcript>
   utt2spk      <utt> <speaker>        spk2utt is derived from it
   utt2emo      <utt> <emotion label>
-  utt2gender, utt2session, utt2dialog, utt2turn, utt2dur     (optional per-utterance files)
+  utt2gender, utt2session, utt2dur                           (optional per-utterance files)
+  utt2dialog   <utt> <dialogue id>    (optional; where the corpus has dialogues)
+  utt2turn     <utt> <number>         (with utt2dialog) the order within the dialogue: sort by
+                                      (turn, utt id); seconds where start times are known, else an index
 
 Any other `utt2<name>` file and `feats.scp` are per-utterance too; `reco2dur` and
 `reco2file_and_channel` are per recording (the wav.scp keys); `spk2gender` and `cmvn.scp` are per
@@ -16,13 +19,14 @@ A data dir without wav.scp is text-only (MELD with only its CSVs).
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from mer.data.kaldi_io import c_sort_key, read_kv, utt2spk_to_spk2utt, write_kv
+from mer.data.kaldi_io import DataFileError, c_sort_key, read_kv, utt2spk_to_spk2utt, write_kv
 
 # Per-utterance files besides text/utt2spk/utt2emo that are read, written and subset alike.
 OPTIONAL_UTT_FILES = ("utt2gender", "utt2session", "utt2dialog", "utt2turn", "utt2dur", "utt2split")
@@ -64,10 +68,28 @@ def per_utt_files(path: str | os.PathLike) -> list[str]:
     return (["wav.scp"] if "wav.scp" in names and "segments" not in names else []) + per_utt
 
 
-def _format_time(x: float) -> str:
+def format_seconds(x: float) -> str:
     """Seconds with 3 decimals, or every digit needed where 3 would change the value."""
     short = f"{x:.3f}"
     return short if float(short) == x else repr(float(x))
+
+
+def parse_turn(value: str) -> float:
+    """A utt2turn value as a number; ValueError unless it is a finite number (a sort key must compare)."""
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"could not convert string to a finite number: {value!r}")
+    return x
+
+
+def _check_turns(path: Path, turns: dict[str, str]) -> None:
+    """DataFileError naming the line of the first utt2turn value that is not a number."""
+    # read_kv refuses empty lines, so the n-th entry is line n.
+    for lineno, (utt, value) in enumerate(turns.items(), 1):
+        try:
+            parse_turn(value)
+        except ValueError:
+            raise DataFileError(path, lineno, f"turn '{value}' of utterance '{utt}' is not a number") from None
 
 
 @dataclass
@@ -77,7 +99,7 @@ class Segment:
     end: float
 
     def __str__(self) -> str:
-        return f"{self.recording} {_format_time(self.start)} {_format_time(self.end)}"
+        return f"{self.recording} {format_seconds(self.start)} {format_seconds(self.end)}"
 
 
 @dataclass
@@ -90,6 +112,8 @@ class DataDir:
     extra: dict[str, dict[str, str]] = field(default_factory=dict)  # utt2gender, feats.scp etc.
     reco_extra: dict[str, dict[str, str]] = field(default_factory=dict)  # reco2dur etc.
     spk_extra: dict[str, dict[str, str]] = field(default_factory=dict)  # spk2gender, cmvn.scp
+    # Where the data came from (set by load, kept by subset), so errors can name the dir.
+    source: str | None = field(default=None, compare=False, repr=False)
 
     # ---- queries
     @property
@@ -102,6 +126,18 @@ class DataDir:
     @property
     def speakers(self) -> list[str]:
         return sorted(set(self.utt2spk.values()), key=c_sort_key)
+
+    @property
+    def utt2turn(self) -> dict[str, float]:
+        """utt2turn as numbers (empty when there is none); `load` has checked the file's values."""
+        out = {}
+        for utt, value in self.extra.get("utt2turn", {}).items():
+            try:
+                out[utt] = parse_turn(value)
+            except ValueError:
+                raise ValueError(f"{self.source or 'data dir'}: utt2turn value '{value}' of utterance "
+                                 f"'{utt}' is not a number") from None
+        return out
 
     def audio_spec(self, utt: str) -> tuple[str, Segment | None]:
         """The wav.scp entry that holds `utt` and the segment to cut from it (None: whole file)."""
@@ -137,7 +173,7 @@ class DataDir:
         p = Path(path)
         if not (p / "utt2spk").is_file():
             raise FileNotFoundError(f"{p}: not a data directory (no utt2spk)")
-        d = cls(utt2spk=read_kv(p / "utt2spk"))
+        d = cls(utt2spk=read_kv(p / "utt2spk"), source=str(p))
         if (p / "wav.scp").is_file():
             d.wav_scp = read_kv(p / "wav.scp")
         if (p / "segments").is_file():
@@ -150,6 +186,7 @@ class DataDir:
             d.utt2emo = read_kv(p / "utt2emo")
         for name in extra_utt_files(p):
             d.extra[name] = read_kv(p / name)
+        _check_turns(p / "utt2turn", d.extra.get("utt2turn", {}))
         for names, target in ((PER_RECO_FILES, d.reco_extra), (PER_SPK_FILES, d.spk_extra)):
             for name in names:
                 if (p / name).is_file():
@@ -188,6 +225,7 @@ class DataDir:
             text={u: t for u, t in self.text.items() if u in keep},
             utt2emo={u: e for u, e in self.utt2emo.items() if u in keep},
             extra={n: {u: v for u, v in m.items() if u in keep} for n, m in self.extra.items()},
+            source=self.source,
         )
         if self.segments:
             sub.segments = {u: s for u, s in self.segments.items() if u in keep}

@@ -17,7 +17,9 @@ Checked:
 - wav.scp: a command must end in `|`; no `~` paths;
 - utt2emo labels are within the recipe's label set: the one given, else DIR/labels (one label
   per line, written by corpus preparation) when present;
-- utt2dur, reco2dur, utt2num_frames, utt2num_samples hold positive numbers.
+- utt2dur, reco2dur, utt2num_frames, utt2num_samples hold positive numbers;
+- utt2turn holds finite numbers (any sign: a sort key within the dialogue) and comes with
+  utt2dialog.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
-from mer.data.datadir import PER_RECO_FILES, PER_SPK_FILES, data_files, per_utt_files
+from mer.data.datadir import PER_RECO_FILES, PER_SPK_FILES, data_files, parse_turn, per_utt_files
 from mer.data.kaldi_io import c_sort_key, read_list
 
 # At most this many lines are reported per file and kind of problem; the rest are counted.
@@ -289,6 +291,19 @@ def _check_numeric(rep: _Report, sf: ScannedFile, kind: type) -> None:
             rep.error(f"{sf.path}:{e.lineno}: '{e.value}' is not {what}", sf.path, "number")
 
 
+def _check_turns(rep: _Report, turns: ScannedFile, has_dialog: bool) -> None:
+    if not has_dialog:
+        rep.error(f"{turns.path}: utt2turn without utt2dialog: a turn orders an utterance within its "
+                  f"dialogue, so the dialogues must be given too")
+    for e in turns.entries:
+        try:
+            parse_turn(e.value)
+        except ValueError:
+            if e.value:  # a missing value is reported as such
+                rep.error(f"{turns.path}:{e.lineno}: turn '{e.value}' of utterance '{e.key}' is not a number",
+                          turns.path, "number")
+
+
 def _check_speaker_warnings(rep: _Report, utt2spk: ScannedFile) -> None:
     speakers = {e.value for e in utt2spk.first.values()}
     if len(speakers) == 1:
@@ -369,6 +384,8 @@ def check_data_dir(path: str | os.PathLike, labels: str | os.PathLike | Iterable
     for name, kind in NUMERIC_FILES.items():
         if name in files:
             _check_numeric(rep, files[name], kind)
+    if "utt2turn" in files:
+        _check_turns(rep, files["utt2turn"], has_dialog="utt2dialog" in files)
     _check_speaker_warnings(rep, utt2spk)
     rep.finish()
     return ValidationResult(rep.errors, rep.warnings, len(utt2spk.first),
