@@ -21,6 +21,7 @@ from mer.data.corpora import CORPORA, get_corpus
 from mer.data.corpora import emodb, esd, iemocap
 from mer.data.corpora.common import CorpusError, decode_sniffed, resolve_corpus_dir
 from mer.data.datadir import DataDir
+from mer.data.dialogues import dialogues
 from mer.data.text import clean_transcript
 
 REPO = Path(__file__).resolve().parents[1]
@@ -189,6 +190,24 @@ def test_iemocap_speaker_from_last_segment(iemocap_prepared):
         assert spk_part == spk and iemocap.TURN_RE.match(turn)
         assert Path(dd.wav_scp[utt]).name == f"{turn}.wav" and Path(dd.wav_scp[utt]).is_file()
         assert Path(dd.wav_scp[utt]).is_absolute()
+
+
+def test_iemocap_dialogues_interleave_speakers_by_start_time(iemocap_prepared):
+    _, out, _ = iemocap_prepared
+    data = DataDir.load(out)
+    # The miniature's turn i of a dialog spans [1.5 + 4i, 3.25 + 4i] s in its label file.
+    assert data.extra["utt2turn"]["Ses01_M-Ses01F_impro01_M000"] == "5.500"
+    assert data.extra["utt2turn"]["Ses01_F-Ses01F_impro01_F001"] == "9.500"
+    f, m = "Ses01_F-Ses01F_impro01_", "Ses01_M-Ses01F_impro01_"
+    assert [u for u in data.utts if u.startswith(("Ses01_F-", "Ses01_M-"))] == \
+        [f + "F000", f + "F001", m + "M000"]                               # C order groups speakers
+    assert dialogues(data) == {
+        "Ses01F_impro01": [f + "F000", m + "M000", f + "F001"],             # time order interleaves
+        "Ses02F_script01_2b": ["Ses02_M-Ses02F_script01_2b_M003"],
+        "Ses02M_impro05a": ["Ses02_F-Ses02M_impro05a_F014", "Ses02_M-Ses02M_impro05a_M015"],
+        "Ses03M_script02_1": ["Ses03_F-Ses03M_script02_1_F000", "Ses03_M-Ses03M_script02_1_M000"],
+        "Ses04F_impro02": ["Ses04_F-Ses04F_impro02_F000", "Ses04_M-Ses04F_impro02_M000"],
+        "Ses05M_impro03": ["Ses05_F-Ses05M_impro03_F000", "Ses05_M-Ses05M_impro03_M000"]}
 
 
 def test_iemocap_subfolders_and_junk_ignored(iemocap_prepared):

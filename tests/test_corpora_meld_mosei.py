@@ -19,6 +19,7 @@ import soundfile as sf
 from mer.data.corpora import meld, mosei, mosei_folds
 from mer.data.corpora.common import CorpusError
 from mer.data.datadir import DataDir
+from mer.data.dialogues import dialogue_split_violations, dialogues
 from mer.data.kaldi_io import read_kv
 from mer.data.validate import check_data_dir
 
@@ -330,6 +331,25 @@ def test_meld_csv_only_is_text_only(tmp_path):
     assert check_data_dir(out, no_wav=True).ok
 
 
+def test_meld_dialogues_in_utterance_id_order(tmp_path):
+    csvdir = tmp_path / "MELD"
+    # Rows out of order, and Utterance_ID 100: its key `utt100` sorts before `utt99` in C order.
+    rows = [_row(1, "Later.", "Ross", "neutral", 3, 100), _row(2, "First.", "Rachel", "joy", 3, 2),
+            _row(3, "Then.", "Ross", "anger", 3, 99), _row(4, "Other.", "Joey", "joy", 4, 0)]
+    _write_csv(csvdir / "train_sent_emo.csv", rows)
+    _write_csv(csvdir / "dev_sent_emo.csv", DEV_ROWS)
+    _write_csv(csvdir / "test_sent_emo.csv", TEST_ROWS)
+    meld.prepare(csvdir, tmp_path / "out")
+    data = DataDir.load(tmp_path / "out")
+    assert data.extra["utt2turn"]["train-dia0003-utt100"] == "100"
+    order = dialogues(data)
+    assert order["train-dia0003"] == ["train-dia0003-utt02", "train-dia0003-utt99", "train-dia0003-utt100"]
+    assert order["train-dia0004"] == ["train-dia0004-utt00"]
+    assert order["dev-dia0110"] == ["dev-dia0110-utt06", "dev-dia0110-utt07"]
+    assert dialogue_split_violations({s: data.filter(lambda u, s=s: u.startswith(s + "-"))
+                                      for s in ("train", "dev", "test")}) == []
+
+
 def test_meld_layout_errors(tmp_path):
     with pytest.raises(CorpusError, match="no train_sent_emo.csv"):
         meld.prepare(tmp_path, tmp_path / "out")
@@ -488,6 +508,11 @@ def test_mosei_default(mosei_corpus, tmp_path):
                                           "v-3g5yACwYnA-000": "test", "v-3g5yACwYnA-001": "test"}
     assert read_kv(out / "utt2spk")["v-3g5yACwYnA-001"] == "v-3g5yACwYnA"          # speaker = video
     assert read_kv(out / "utt2dialog")["v81406-001"] == "v81406"
+    # Turn = the label row's start as given (segments clamps -0.48 to 0 below).
+    assert read_kv(out / "utt2turn") == {"v81406-000": "-0.480", "v81406-001": "3.000",
+                                         "v-3g5yACwYnA-000": "0.000", "v-3g5yACwYnA-001": "1.500"}
+    assert dialogues(DataDir.load(out)) == {"v-3g5yACwYnA": ["v-3g5yACwYnA-000", "v-3g5yACwYnA-001"],
+                                            "v81406": ["v81406-000", "v81406-001"]}
     assert read_kv(out / "text")["v81406-001"] == "it was great _____ really"    # split with maxsplit
     seg = read_kv(out / "segments")
     assert seg["v81406-000"] == "v81406 0.000 2.500"                             # -0.48 clamped to 0

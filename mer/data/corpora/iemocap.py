@@ -13,7 +13,9 @@ Ids:
              speaks; the letter after `SesNN` in the dialog name is not the speaker.
   utterance  `<speaker>-<turn>`, e.g. `Ses02_F-Ses02M_impro05a_F014`: speaker-prefixed so utt2spk
              sorts by speaker; the corpus turn name is `utt.split("-", 1)[1]`.
-Files: utt2session (`Ses02`), utt2gender (`f`/`m`), utt2dialog (`Ses02M_impro05a`); no utt2split
+Files: utt2session (`Ses02`), utt2gender (`f`/`m`), utt2dialog (`Ses02M_impro05a`), utt2turn (the
+turn's start in seconds within the dialog, from its EmoEvaluation line `[START - END]`, so both
+speakers' turns interleave in time order); no utt2split
 (IEMOCAP has no official split; see mer.data.protocols). Transcripts are kept as distributed,
 bracketed tags included (models clean them with mer.data.text.clean_transcript); a labelled turn
 without a transcript line is kept with empty text and listed in `text_missing`. Transcript lines
@@ -28,7 +30,7 @@ from pathlib import Path
 
 from mer.data.corpora.common import (CorpusError, PrepReport, decode_sniffed, resolve_corpus_dir,
                                      wav_entry, write_prepared)
-from mer.data.datadir import DataDir
+from mer.data.datadir import DataDir, format_seconds
 
 LABELS = ("ang", "hap", "sad", "neu")
 
@@ -76,8 +78,8 @@ def _lines(path: Path) -> list[str]:
     return decode_sniffed(path.read_bytes())[0].splitlines()
 
 
-def read_label_file(path: Path, report: PrepReport) -> list[tuple[str, str]]:
-    """(turn, label code) for every block summary line of an EmoEvaluation file."""
+def read_label_file(path: Path, report: PrepReport) -> list[tuple[str, str, float]]:
+    """(turn, label code, start in seconds) for every block summary line of an EmoEvaluation file."""
     out = []
     for lineno, line in enumerate(_lines(path), 1):
         if not line.startswith("["):
@@ -90,7 +92,7 @@ def read_label_file(path: Path, report: PrepReport) -> list[tuple[str, str]]:
         if not TURN_RE.match(turn):
             report.warn(report.where(path, lineno), f"'{turn}' is not a turn id; label line skipped")
             continue
-        out.append((turn, label))
+        out.append((turn, label, float(m[1])))
     return out
 
 
@@ -141,9 +143,9 @@ def prepare(corpus_dir: Path, out_dir: Path, merge_exc: bool = True) -> DataDir:
             trans_file = session_dir / "dialog" / "transcriptions" / f"{dialog}.txt"
             transcripts = read_transcripts(trans_file, report) if trans_file.is_file() else None
             blocks = read_label_file(label_file, report)
-            for turn in sorted(set(transcripts or ()) - {t for t, _ in blocks}):
+            for turn in sorted(set(transcripts or ()) - {t for t, _, _ in blocks}):
                 report.warn(report.where(trans_file), f"{turn} has a transcript but no label block")
-            for turn, code in blocks:
+            for turn, code, start in blocks:
                 where = report.where(label_file)
                 if turn in seen:
                     report.warn(where, f"second label block for {turn} (first in {seen[turn]}); skipped")
@@ -172,7 +174,7 @@ def prepare(corpus_dir: Path, out_dir: Path, merge_exc: bool = True) -> DataDir:
                 else:
                     text = transcripts[turn]
                 dd.add(utt, spk, wav=wav_entry(wav, report), text=text, emo=label, gender=spk[-1].lower(),
-                       session=turn[:5], dialog=dialog_of(turn))
+                       session=turn[:5], dialog=dialog_of(turn), turn=format_seconds(start))
     if not seen:
         raise CorpusError(f"{root}: no label blocks found in Session*/dialog/EmoEvaluation/*.txt")
     write_prepared(dd, out_dir, LABELS, report)

@@ -15,7 +15,9 @@ Decisions:
   bare number; characters outside [A-Za-z0-9_-] would be %XX-escaped.  `video_of_key` and
   `video_of_utt` give the video id back.
   Utterance = `v<video>-<clip:03d>` with the transcript's clip index, so utterances sort by speaker
-  (Kaldi's rule) and, within a video, in clip order.  `utt2turn` = clip index.
+  (Kaldi's rule) and, within a video, in clip order.  `utt2dialog` = the video; `utt2turn` = the
+  segment's start in seconds from its label row, as given (a negative start stays negative there
+  though `segments` clamps it), so text-only and audio dirs order a video's segments alike.
 - Matching. The CSD row order is not the clip order: each label row is matched to the transcript
   clip whose (start, end) is within `--tolerance` (0.05 s) on both ends, nearest first.  A label row
   with no such clip is excluded (id `v<video>-row<NNN>`, NNN = CSD row); a transcript clip with no
@@ -46,7 +48,7 @@ import soundfile as sf
 from mer.data.corpora.common import (CorpusError, PrepReport, decode_sniffed, pick_nearest, resolve_corpus_dir,
                                      walk_corpus, write_lines, write_prepared)
 from mer.data.corpora.mosei_folds import FOLDS, FoldsError, load_folds, numeric_ids_in_json, video_to_fold
-from mer.data.datadir import DataDir, Segment
+from mer.data.datadir import DataDir, Segment, format_seconds
 
 log = logging.getLogger(__name__)
 
@@ -392,7 +394,7 @@ def prepare(corpus_dir: Path, out_dir: Path, *, folds: Path | str | None = None,
                 report.missing_text(utt, f"clip {clip} of {report.where(tfile)} has no text")
             extra = {"emo_multi": multi_hot(values[r], threshold, label)} if multi_label else {}
             dd.add(utt, vkey, wav=wav, segment=segment, text=clips[clip][2], emo=label,
-                   dialog=vkey, turn=str(clip), split=fold, **extra)
+                   dialog=vkey, turn=format_seconds(ivs[r][0]), split=fold, **extra)
         if kept:
             reco2dur[vkey] = f"{dur:.3f}"
             kept.sort()
