@@ -7,6 +7,7 @@ and clearly below perfect, and their concatenation beats both.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from pathlib import Path
@@ -23,6 +24,7 @@ from mer.bin import make_synthetic_corpus
 from mer.data.corpora import synthetic
 from mer.data.corpora.synthetic import EMOTIONS, generate
 from mer.data.datadir import DataDir
+from mer.data.dialogues import dialogue_split_violations, dialogues
 
 SMALL = dict(num_speakers=5, utts_per_speaker=8)
 
@@ -100,6 +102,54 @@ def test_audio_format_and_durations(corpus):
     assert max(peaks) < 0.9
 
 
+# ---------------------------------------------------------------------------------- dialogues
+def test_dialogues_stay_in_their_split_with_turns_in_order(corpus):
+    root, dirs = corpus
+    all_ = DataDir.load(root / "all")
+    order = dialogues(all_)
+    assert sorted(u for utts in order.values() for u in utts) == sorted(all_.utts)   # every utt, once
+    assert dialogue_split_violations({s: DataDir.load(root / s) for s in synthetic.SPLITS}) == []
+    for dia, utts in order.items():
+        split = dia.split("-")[0]
+        assert {all_.extra["utt2split"][u] for u in utts} == {split}
+        assert [all_.extra["utt2turn"][u] for u in utts] == [str(t) for t in range(len(utts))]
+        assert 4 <= len(utts) <= 10, dia
+        assert len({all_.utt2spk[u] for u in utts}) == 2, dia       # every split has pairs here
+    for split in synthetic.SPLITS:                                   # the split dirs carry them
+        assert dirs[split].extra["utt2dialog"] == {u: all_.extra["utt2dialog"][u] for u in dirs[split].utts}
+
+
+def test_previous_turn_predicts_the_emotion(corpus):
+    """Context is informative: the previous turn's label predicts the current one far above chance."""
+    root, _ = corpus
+    all_ = DataDir.load(root / "all")
+    pairs = [(all_.utt2emo[a], all_.utt2emo[b]) for utts in dialogues(all_).values()
+             for a, b in zip(utts, utts[1:])]
+    kept = sum(a == b for a, b in pairs) / len(pairs)
+    freq = Counter(all_.utt2emo.values())
+    chance = sum((n / len(all_)) ** 2 for n in freq.values())       # 0.25: balanced labels
+    assert len(pairs) > 300 and chance == pytest.approx(0.25)
+    assert kept > 0.6, kept
+
+
+def test_make_dialogues_with_odd_and_single_speaker_splits():
+    d = DataDir()
+    for spk, split in (("a", "train"), ("b", "train"), ("c", "train"), ("z", "test")):
+        for i in range(10):
+            d.add(f"{spk}-{i}", spk, emo=EMOTIONS[i % 4], split=split)
+    utt2dialog, utt2turn = synthetic.make_dialogues(d, seed=5)
+    assert (utt2dialog, utt2turn) == synthetic.make_dialogues(d, seed=5)
+    assert utt2dialog.keys() == utt2turn.keys() == d.utt2spk.keys()
+    d.extra["utt2dialog"], d.extra["utt2turn"] = utt2dialog, utt2turn
+    for dia, utts in dialogues(d).items():
+        speakers = {d.utt2spk[u] for u in utts}
+        if dia.startswith("test-"):
+            assert speakers == {"z"}
+        else:                                   # the odd one out joins the pair
+            assert speakers <= {"a", "b", "c"} and len(speakers) >= 2, dia
+        assert 4 <= len(utts) <= 10
+
+
 # -------------------------------------------------------------------------------- determinism
 def test_deterministic_given_the_seed(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
@@ -113,6 +163,13 @@ def test_deterministic_given_the_seed(tmp_path):
     assert fa.keys() == fc.keys()
     assert all(fa[k] != fc[k] for k in wavs)
     assert fa["all/text"] != fc["all/text"]
+    # Dialogues were added later: every file but the new ones (and the wavs, whose float arithmetic
+    # may vary across machines) must hash as it did before, so published demo results stay valid.
+    h = hashlib.sha256()
+    for name, data in sorted(fa.items()):
+        if not name.endswith((".wav", "/utt2dialog", "/utt2turn")):
+            h.update(name.encode() + b"\0" + data + b"\0")
+    assert h.hexdigest() == "e0e9ffb26716f5b16cb31ccf4b7d0ebe397a1cf6aeeea6e5604bad341fa635d3"
 
 
 def test_rerun_skips_written_wavs_unless_forced_or_changed(tmp_path):

@@ -5,9 +5,11 @@ Usage:
       [--seed S] [--audio-noise P] [--text-noise P] [--sample-rate SR] [--force]
 
 Writes OUT_ROOT/wav/<spk>/<utt>.wav (16-bit PCM, mono) and the data dirs OUT_ROOT/{all,train,
-valid,test} (wav.scp, text, utt2spk, spk2utt, utt2emo, utt2gender, utt2split, utt2dur, labels);
-the splits are speaker-disjoint. The same arguments give the same files byte for byte; a rerun
-keeps the wavs already written (--force rewrites them). Prints utterance counts per split and label.
+valid,test} (wav.scp, text, utt2spk, spk2utt, utt2emo, utt2gender, utt2split, utt2dur, utt2dialog,
+utt2turn, labels); the splits are speaker-disjoint, and each split's utterances form dialogues of
+4-10 turns in which the emotion tends to persist from turn to turn. The same arguments give the
+same files byte for byte; a rerun keeps the wavs already written (--force rewrites them). Prints
+utterance counts per split and label.
 """
 from __future__ import annotations
 

@@ -16,17 +16,24 @@ noise, so that neither alone is perfect and a fusion of both beats either:
   `hap` are worded unmistakably; half of the `sad` and a third of the `neu` sentences narrate a
   plain day in the same words (text confuses sad with neu). With probability `text_noise` a
   sentence is neutral-worded or worded for another emotion.
+- dialogues: each split's utterances are grouped into dialogues of `DIALOGUE_TURNS` turns in which
+  two speakers of that split (three for an odd one out, one where the split has one speaker) take
+  turns; a turn keeps the previous turn's emotion with probability `EMOTION_PERSISTS` while that
+  speaker has an utterance of it left, so context helps. Grouping only orders the utterances
+  already made: it changes none of them, and a dialogue never spans two splits (`make_dialogues`).
 
 Layout under OUT_ROOT: `wav/<spk>/<spk>-<NNNN>.wav` (16-bit PCM, mono), the data dirs `all`,
 `train`, `valid`, `test` (wav.scp with absolute paths, text, utt2spk, spk2utt, utt2emo,
-utt2gender, utt2split, utt2dur, labels) and `cues.tsv` (utt, label, the emotion the audio was
-made from, the emotion the words were chosen for: where the noise went). Speakers alternate
-f/m (`f01 m01 f02 ...`); the splits are speaker-disjoint (`split_speakers`).
+utt2gender, utt2split, utt2dur, utt2dialog `<split>-dia<NNN>`, utt2turn 0, 1, ..., labels) and
+`cues.tsv` (utt, label, the emotion the audio was made from, the emotion the words were chosen
+for: where the noise went). Speakers alternate f/m (`f01 m01 f02 ...`); the splits are
+speaker-disjoint (`split_speakers`).
 
 Output is deterministic given the arguments: a rerun writes the same files byte for byte, and
 skips wavs already written by a run with the same arguments (recorded in `wav/.settings.json`).
 Each utterance draws from its own random streams (seeded by seed, speaker and utterance index),
-so the text noise never changes the audio and vice versa.
+so the text noise never changes the audio and vice versa; the dialogues draw from one stream per
+split, so they change no utterance either.
 """
 from __future__ import annotations
 
@@ -50,11 +57,15 @@ log = logging.getLogger(__name__)
 EMOTIONS = ("ang", "hap", "neu", "sad")
 LABELS = EMOTIONS  # the order models use for their output classes
 SPLITS = ("train", "valid", "test")
-GENERATOR_VERSION = 1  # bump whenever the output of a given seed changes
+# Bump whenever the wavs of a given seed change: the stamp decides whether written wavs are reused
+# (the data dirs are rewritten on every run, so new files such as utt2dialog need no bump).
+GENERATOR_VERSION = 1
 
 DEFAULT_AUDIO_NOISE = 0.1
 DEFAULT_TEXT_NOISE = 0.25
 MIN_DUR, MAX_DUR = 1.0, 3.0
+DIALOGUE_TURNS = (4, 10)  # turns per dialogue, min and max
+EMOTION_PERSISTS = 0.75   # chance that a turn keeps the previous turn's emotion
 PEAK = 0.89
 LEVEL_DB = -30.0  # RMS of a neutral utterance, dBFS
 
@@ -418,6 +429,81 @@ def split_speakers(speakers: list[Speaker]) -> dict[str, str]:
     return out
 
 
+def _next_emotion(rng: np.random.Generator, pool: dict[str, list[str]], prev: str | None) -> str:
+    """The emotion of the next turn from a speaker's unused utterances `pool` (emotion -> utts)."""
+    available = [e for e in EMOTIONS if pool[e]]
+    if prev in available and (len(available) == 1 or rng.random() < EMOTION_PERSISTS):
+        return prev
+    others = [e for e in available if e != prev]
+    # In proportion to what is left, so no speaker ends up with one emotion for its last turns.
+    counts = np.array([len(pool[e]) for e in others], dtype=float)
+    return others[rng.choice(len(others), p=counts / counts.sum())]
+
+
+def _dialogue_length(rng: np.random.Generator, left: int) -> int:
+    """Turns of the next dialogue when `left` utterances remain: drawn from DIALOGUE_TURNS, but
+    never leaving fewer than its minimum for a last dialogue (all of them when few are left)."""
+    lo, hi = DIALOGUE_TURNS
+    n = int(rng.integers(lo, hi + 1))
+    if left - n < lo:
+        n = left if left <= hi else left - lo
+    return n
+
+
+def _one_dialogue(rng: np.random.Generator, pools: dict[str, dict[str, list[str]]], n_turns: int) -> list[str]:
+    """Take `n_turns` utterances (no more than are left) out of `pools` (speaker -> emotion ->
+    unused utts), in turn order: the speakers take turns, skipping one with nothing left."""
+    group = list(pools)
+    first = int(rng.integers(len(group)))
+    chain: list[str] = []
+    emo = None
+    for t in range(n_turns):
+        turn_order = [group[(first + t + i) % len(group)] for i in range(len(group))]
+        spk = next(s for s in turn_order if any(pools[s].values()))   # n_turns <= what is left
+        emo = _next_emotion(rng, pools[spk], emo)
+        utts = pools[spk][emo]
+        chain.append(utts.pop(int(rng.integers(len(utts)))))
+    return chain
+
+
+def _speaker_groups(speakers: list[str]) -> list[list[str]]:
+    """Consecutive pairs of `speakers`, the last group of three when their number is odd."""
+    groups = [speakers[i:i + 2] for i in range(0, len(speakers), 2)]
+    if len(groups) > 1 and len(groups[-1]) == 1:
+        odd_one = groups.pop()
+        groups[-1] += odd_one
+    return groups
+
+
+def make_dialogues(data: DataDir, seed: int) -> tuple[dict[str, str], dict[str, str]]:
+    """utt2dialog (`<split>-dia<NNN>`) and utt2turn (0, 1, ...) grouping every utterance of `data`
+    (which has utt2split) into dialogues within its split; the same seed gives the same dialogues.
+
+    A split's speakers, in the order of utt2spk (generate's: f01 m01 f02 ...), talk in pairs; every
+    dialogue has DIALOGUE_TURNS turns unless a pair has fewer utterances than the minimum.
+    """
+    utt2dialog: dict[str, str] = {}
+    utt2turn: dict[str, str] = {}
+    split_of = data.extra["utt2split"]
+    for si, split in enumerate(SPLITS):
+        rng = np.random.default_rng([seed, 4, si])   # a stream of its own: no utterance changes
+        pools: dict[str, dict[str, list[str]]] = {}
+        for utt, spk in data.utt2spk.items():
+            if split_of[utt] == split:
+                pools.setdefault(spk, {e: [] for e in EMOTIONS})[data.utt2emo[utt]].append(utt)
+        k = 0
+        for group in _speaker_groups(list(pools)):
+            group_pools = {s: pools[s] for s in group}
+            left = sum(len(utts) for pool in group_pools.values() for utts in pool.values())
+            while left:
+                n_turns = _dialogue_length(rng, left)
+                left -= n_turns
+                for turn, utt in enumerate(_one_dialogue(rng, group_pools, n_turns)):
+                    utt2dialog[utt], utt2turn[utt] = f"{split}-dia{k:03d}", str(turn)
+                k += 1
+    return utt2dialog, utt2turn
+
+
 def _write_wav(path: Path, x: np.ndarray, sr: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".wav")
@@ -490,6 +576,7 @@ def generate(out_root: Path, *, num_speakers: int = 10, utts_per_speaker: int = 
     log.info("synthetic corpus: %d utterances, %d wavs written, %d reused", len(all_dir),
              n_written, len(all_dir) - n_written)
 
+    all_dir.extra["utt2dialog"], all_dir.extra["utt2turn"] = make_dialogues(all_dir, seed)
     dirs = {"all": all_dir}
     split_of = all_dir.extra["utt2split"]
     for split in SPLITS:
@@ -512,5 +599,5 @@ def summary(dirs: dict[str, DataDir]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["EMOTIONS", "LABELS", "PROFILES", "generate", "make_sentence", "split_speakers", "summary",
-           "synthesize"]
+__all__ = ["EMOTIONS", "LABELS", "PROFILES", "generate", "make_dialogues", "make_sentence", "split_speakers",
+           "summary", "synthesize"]
