@@ -17,6 +17,7 @@ import pytest
 from mer.bin import make_protocol
 from mer.data.corpora import emodb
 from mer.data.datadir import DataDir
+from mer.data.dialogues import dialogue_split_violations
 from mer.data.protocols import (DEFAULT_PROTOCOL, PROTOCOLS, ProtocolError, get_protocol, leave_groups_out,
                                 random_split, speaker_independent, split_column, write_protocol)
 
@@ -41,7 +42,7 @@ def fake_iemocap() -> DataDir:
                 dialog = f"Ses0{s}{'M' if i % 2 else 'F'}_impro0{i % 3 + 1}"
                 turn = f"{dialog}_{g}{i:03d}"
                 dd.add(f"{spk}-{turn}", spk, wav=f"/c/{turn}.wav", text="hi", emo="neu",
-                       gender=g.lower(), session=f"Ses0{s}", dialog=dialog)
+                       gender=g.lower(), session=f"Ses0{s}", dialog=dialog, turn=f"{2.5 * i + (g == 'M'):.3f}")
     return dd
 
 
@@ -282,12 +283,28 @@ def test_write_protocol_layout_and_readme(tmp_path):
             assert_valid(d)
             sub = DataDir.load(d)
             # A complete data dir: every file of the source, restricted to the part.
-            assert set(sub.extra) == {"utt2gender", "utt2session", "utt2dialog"}
+            assert set(sub.extra) == {"utt2gender", "utt2session", "utt2dialog", "utt2turn"}
             assert all(sub.wav_scp[u] == whole.wav_scp[u] for u in sub.utt2spk)
             assert (d / "labels").read_text() == "neu\nhap\n"
     readme = (out / "README").read_text()
     assert "Speaker-independent: yes" in readme and "make it" in readme and "fold5:" in readme
     assert "Ses03_M" in readme  # fold2's valid speaker is named
+
+
+def test_fold_dirs_carry_dialogues_and_loso_test_keeps_them_whole(tmp_path):
+    data = prepared(tmp_path, "iemocap")
+    write_protocol("iemocap", "loso", data, tmp_path / "loso")
+    whole = DataDir.load(data)
+    for k in range(1, 6):
+        parts = {p: DataDir.load(tmp_path / "loso" / f"fold{k}" / p) for p in PARTS}
+        for sub in parts.values():
+            for name in ("utt2dialog", "utt2turn"):
+                assert sub.extra[name] == {u: whole.extra[name][u] for u in sub.utts}
+        # Test is a whole session; valid is one speaker of the next session, whose dialogues the
+        # other speaker of that session trains on: those are cut, and only those.
+        assert dialogue_split_violations({"train": parts["train"], "test": parts["test"]}) == []
+        cut = dialogue_split_violations(parts)
+        assert cut and {d[:5] for d in cut} == {f"Ses0{k % 5 + 1}"}
 
 
 def test_write_protocol_readme_says_speaker_dependent(tmp_path):
