@@ -9,9 +9,13 @@ Every module `mer.data.corpora.<name>` exposes
   prepare(corpus_dir: Path, out_dir: Path, **options) -> DataDir
                           reads the corpus as distributed and writes a complete data dir to
                           `out_dir` with `mer.data.corpora.common.write_prepared`: wav.scp, text,
-                          utt2spk, spk2utt, utt2emo, utt2gender/utt2session/utt2dialog where the
-                          corpus has them, utt2split (train/valid/test) where it has an official
-                          split, plus `labels` (the label set used, one per line), `excluded`
+                          utt2spk, spk2utt, utt2emo, utt2gender/utt2session where the corpus has
+                          them, utt2split (train/valid/test) where it has an official split,
+                          utt2dialog (`<utt> <dialogue id>`) and utt2turn (`<utt> <number>`, the
+                          order within the dialogue: sort by (turn, utt id); the start in seconds
+                          where known, else an index) where it has dialogues (IEMOCAP, MELD,
+                          MOSEI; not EmoDB, ESD; see mer.data.dialogues),
+                          plus `labels` (the label set used, one per line), `excluded`
                           (`id<TAB>reason`, C-sorted; always written, possibly empty) and, when
                           there is something to say, `warnings` and `text_missing`.
 
