@@ -7,13 +7,19 @@ import pytest
 import yaml
 
 from mer.features import FEATURE_TYPES
-from mer.models import build_model, model_streams
-from mer.models.streams import StreamInfo
+from mer.models import build_model, model_input_names
 from mer.train.config import load_config
+from mer.train.inputs import InputInfo, normalize_input_spec
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(REPO.glob("egs/*/*/conf/tuning/*.yaml"))
 FEATS = sorted(REPO.glob("egs/*/*/conf/feats.yaml"))
+
+
+def _local(model: str) -> bool:
+    from mer.pretrained import resolve_model
+
+    return Path(str(resolve_model(model))).is_dir()
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO / "egs")))
@@ -21,14 +27,20 @@ def test_training_config_builds(config):
     conf = load_config(config)
     recipe = config.parents[2]
     dumps = yaml.safe_load((recipe / "conf/feats.yaml").read_text())
-    finetune = bool((conf["model"].get("text_encoder") or {}).get("finetune"))
-    for stream in model_streams(conf["model"]):
-        if stream == "text" and finetune:
-            continue
-        assert conf["features"][stream] in dumps, f"features.{stream} names no dump of conf/feats.yaml"
-    if finetune:
-        pytest.skip("fine-tunes a hub model; its build needs the weights")
-    model = build_model(conf["model"], 4, {"audio": StreamInfo(32, 3), "text": StreamInfo(32, 1)})
+    infos, needs_hub = {}, []
+    for name in model_input_names(conf["model"]):
+        assert name in conf["inputs"], f"the model reads '{name}' but inputs: does not declare it"
+        spec = normalize_input_spec(name, conf["inputs"][name])
+        if spec["type"] == "dump":
+            assert spec["name"] in dumps, f"inputs.{name} names no dump of conf/feats.yaml"
+            infos[name] = InputInfo("dump", 32, 3)
+        else:
+            encoder = conf["model"]["encoders"][name]["model"]
+            needs_hub += [] if _local(encoder) else [encoder]
+            infos[name] = InputInfo(spec["type"])
+    if needs_hub:
+        pytest.skip(f"fine-tunes {needs_hub}, a hub model; its build needs the weights")
+    model = build_model(conf["model"], 4, infos)
     assert sum(p.numel() for p in model.parameters()) > 0
 
 

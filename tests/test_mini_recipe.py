@@ -11,7 +11,9 @@ from mer.scoring.metrics import score
 from tests.recipe_fixtures import copy_recipe, run_recipe
 
 CONFIGS = ["conf/tuning/train_text_only.yaml", "conf/tuning/train_audio_only.yaml",
-           "conf/tuning/train_memocmt_min.yaml", "conf/tuning/train_memocmt_faithful_min.yaml"]
+           "conf/tuning/train_memocmt_min.yaml", "conf/tuning/train_memocmt_faithful_min.yaml",
+           "conf/tuning/train_audio_finetune.yaml"]  # the last fine-tunes Whisper on raw audio
+PROBES = "whisper_l2:whisper:2"  # a combiner, scored and plotted like the trained configs
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +26,16 @@ def demo(tmp_path_factory) -> Path:
     feats = (recipe / "conf/feats.yaml").read_text().replace("whisper_input_seconds: 30", "whisper_input_seconds: 4")
     (recipe / "conf/feats_ci.yaml").write_text(feats)
     run_recipe(recipe, "--local_data_opts", "--utts_per_speaker 8", "--feats_config", "conf/feats_ci.yaml",
-               "--train_configs", " ".join(CONFIGS), "--train_args", "train.epochs=2", timeout=1500)
+               "--train_configs", " ".join(CONFIGS), "--probes", PROBES, "--train_args", "train.epochs=2",
+               timeout=1500)
     return recipe
 
 
 def test_every_stage_leaves_its_outputs(demo):
     exp = demo / "exp/fixed"
     for tag in ("train_text_only_train.epochs2", "train_memocmt_min_train.epochs2",
-                "train_memocmt_faithful_min_train.epochs2", "train_audio_only_train.epochs2"):
+                "train_memocmt_faithful_min_train.epochs2", "train_audio_only_train.epochs2",
+                "train_audio_finetune_train.epochs2"):
         fold = exp / tag / "fold1"
         for name in ("config.yaml", "best.pt", "checkpoint.pt", "train.log"):
             assert (fold / name).is_file(), fold / name
@@ -41,6 +45,10 @@ def test_every_stage_leaves_its_outputs(demo):
         assert sorted(p.name for p in (exp / tag / "plots").iterdir()) == sorted(
             f"fixed_{tag}_pooled_test_{kind}.png" for kind in ("confusion", "roc", "tsne"))
     assert (exp / "plots_test" / "tsne_side_by_side.png").is_file()
+    finetune = json.loads((exp / "train_audio_finetune_train.epochs2/fold1/decode_test/meta.json").read_text())
+    assert finetune["inputs"]["audio"]["type"] == "waveform"  # read from wav.scp, nothing dumped
+    probe = json.loads((exp / "probe_whisper_l2/fold1/decode_test/scores.json").read_text())
+    assert probe["system"] == "linear_probe" and (exp / "probe_whisper_l2/plots").is_dir()
     assert (demo / "dump/whisper/feats.scp").is_file() and (demo / "dump/minilm/feats.scp").is_file()
 
 
@@ -48,6 +56,7 @@ def test_results_md_rows_and_recomputed_scores(demo):
     results = (demo / "RESULTS.md").read_text()
     rows = [ln for ln in results.splitlines() if ln.startswith("| train_")]
     assert len(rows) == 2 * len(CONFIGS)  # per-fold-mean table and pooled table
+    assert sum("| probe_whisper_l2 |" in ln for ln in results.splitlines()) == 2
     assert all("| fixed |" in r for r in rows)
     for decode in (demo / "exp/fixed").glob("*/fold1/decode_test"):
         pred = dict(ln.split() for ln in (decode / "utt2pred").read_text().splitlines())

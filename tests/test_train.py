@@ -16,7 +16,7 @@ import torch
 
 from mer.models import build_model
 from mer.models.pooling import lengths_to_mask, pool
-from mer.models.streams import StreamInfo
+from mer.train.inputs import InputInfo
 from mer.train.config import experiment_tag, load_config
 from mer.train.data import BucketBatchSampler, rank_slice
 from tests.train_fixtures import LABELS, make_corpus, write_config
@@ -53,7 +53,7 @@ def corpus(tmp_path_factory) -> Path:
 
 # ------------------------------------------------------------------ models
 
-INFOS = {"audio": StreamInfo(16, 2), "text": StreamInfo(12, 1)}
+INFOS = {"audio": InputInfo("dump", 16, 2), "text": InputInfo("dump", 12, 1)}
 
 
 def batch_of(lengths_a, lengths_t, seed=0):
@@ -67,9 +67,9 @@ def batch_of(lengths_a, lengths_t, seed=0):
 
 
 @pytest.mark.parametrize("aggregation", ["cls", "mean", "min", "max"])
-def test_default_memocmt_ignores_padding(aggregation):
+def test_improved_memocmt_ignores_padding(aggregation):
     torch.manual_seed(0)
-    model = build_model({"name": "memocmt", "variant": "default", "aggregation": aggregation, "dim": 16,
+    model = build_model({"name": "memocmt", "variant": "improved", "aggregation": aggregation, "dim": 16,
                          "num_heads": 2, "ffn_dim": 32}, 4, INFOS).eval()
     alone = batch_of([7], [5])
     padded = batch_of([7, 11], [5, 9])  # the same first utterance, padded to longer partners
@@ -118,7 +118,7 @@ def test_unimodal_baselines_and_layer_mix():
         assert out.logits.shape == (2, 4)
     m = build_model({"name": "audio_only", "aggregation": "mean"}, 4, INFOS)
     assert m.stream.mix.weights.shape == (2,)  # two stored layers -> a learnable mix
-    with pytest.raises(ValueError, match="needs a 'text' feature dump"):
+    with pytest.raises(ValueError, match=r"reads input\(s\) \['text'\]"):
         build_model({"name": "memocmt"}, 4, {"audio": INFOS["audio"]})
 
 
@@ -242,14 +242,17 @@ def test_early_stopping_and_missing_features(corpus, tmp_path):
 
 
 def test_faithful_model_predicts_unbatched(corpus):
-    from mer.train.data import EmotionDataset, FeatureDump
+    from mer.train.data import EmotionDataset
+    from mer.train.inputs import DumpInput, FeatureDump
+    from mer.train.labels import LabelMap
+
     from mer.train.trainer import predict
 
-    dumps = {"audio": FeatureDump(corpus / "dump/audio"), "text": FeatureDump(corpus / "dump/text")}
-    data = EmotionDataset(corpus / "data/test", LABELS, dumps)
+    inputs = {n: DumpInput(n, FeatureDump(corpus / "dump" / n)) for n in ("audio", "text")}
+    data = EmotionDataset(corpus / "data/test", LabelMap(None, LABELS), inputs)
     torch.manual_seed(0)
     model = build_model({"name": "memocmt", "variant": "faithful", "aggregation": "min", "dim": 16,
-                         "num_heads": 2}, 4, {k: d.stream_info for k, d in dumps.items()})
+                         "num_heads": 2}, 4, {k: s.info for k, s in inputs.items()})
     asked_16 = predict(model, data, torch.device("cpu"), 16)
     one_by_one = predict(model, data, torch.device("cpu"), 1)
     assert torch.equal(asked_16["logits"], one_by_one["logits"])
@@ -265,8 +268,9 @@ def test_linear_probe_writes_scorable_decode_dirs(corpus, tmp_path):
     for part in ("train", "valid", "test"):
         shutil.copytree(corpus / "data" / part, proto / "fold1" / part)
     out = tmp_path / "exp/fixed/probe_audio_l0"
-    run([sys.executable, "-m", "mer.bin.linear_probe", "--dump", str(corpus / "dump/audio"), "--layer", "0",
-         "--protocol-dir", str(proto), "--out", str(out), "--labels", str(corpus / "data/all/labels")])
+    probe = [sys.executable, "-m", "mer.bin.combine", "--name", "linear_probe", "--set", "dump=audio",
+             "--dumpdir", str(corpus / "dump"), "--protocol-dir", str(proto)]
+    run([*probe, "--set", "layer=0", "--out", str(out)])
     dec = out / "fold1/decode_test"
     meta = json.loads((dec / "meta.json").read_text())
     assert meta["system"] == "linear_probe" and meta["modalities"] == "audio" and meta["num_utts"] == 20
@@ -274,7 +278,6 @@ def test_linear_probe_writes_scorable_decode_dirs(corpus, tmp_path):
     assert all(v.shape == (32,) for v in emb.values())  # mean+std of one 16-d layer
     run([sys.executable, "-m", "mer.bin.score", str(dec)])
     assert json.loads((dec / "scores.json").read_text())["ua"] > 0.5  # layer 0 carries the label
-    bad = subprocess.run([sys.executable, "-m", "mer.bin.linear_probe", "--dump", str(corpus / "dump/audio"),
-                          "--layer", "5", "--protocol-dir", str(proto), "--out", str(tmp_path / "x")],
+    bad = subprocess.run([*probe, "--set", "layer=5", "--out", str(tmp_path / "x")],
                          env=ENV, capture_output=True, text=True)
     assert bad.returncode != 0 and "stores 2 layers" in bad.stderr

@@ -52,13 +52,13 @@ def make_corpus(root: Path, num_speakers: int = 6, utts_per_speaker: int = 20, s
     return root
 
 
-def write_config(path: Path, *, model: str = "memocmt", variant: str = "default", aggregation: str = "mean",
+def write_config(path: Path, *, model: str = "memocmt", variant: str = "improved", aggregation: str = "mean",
                  epochs: int = 3, batch_size: int = 8, dropout: float = 0.1, extra: str = "") -> Path:
     streams = {"memocmt": "{audio: audio, text: text}", "audio_only": "{audio: audio}",
                "text_only": "{text: text}"}[model]
     path.write_text(f"""model: {{name: {model}, variant: {variant}, aggregation: {aggregation}, dim: 16, num_heads: 2,
         ffn_dim: 32, head_hidden: 16, dropout: {dropout}}}
-features: {streams}
+inputs: {streams}
 optim: {{lr: 3.0e-3}}
 scheduler: {{name: steplr, step_size: 30, gamma: 0.1}}
 train: {{epochs: {epochs}, batch_size: {batch_size}, bucketing: true, best_metric: ua}}

@@ -49,17 +49,19 @@ def train_throughput(recipe: Path, config: str, epochs: int, device: str) -> flo
     from mer.train.config import load_config
     from mer.train.data import open_datasets
     from mer.train.dist import DistContext, init_distributed
+    from mer.train.labels import LabelMap
     from mer.train.trainer import Trainer, seed_everything
 
     fold = next(sorted((recipe / "data").glob("*/fold1")).__iter__())
     conf = load_config(recipe / config, [f"train.epochs={epochs}"])
-    labels = (recipe / "data/all/labels").read_text().split()
-    dumps, (train, valid) = open_datasets(conf, recipe / "dump", labels, [fold / "train", fold / "valid"])
-    for d in dumps.values():  # read features before timing, as a long run has them cached
+    label_map = LabelMap(conf["labels"], (recipe / "data/all/labels").read_text().split())
+    labels = label_map.classes
+    inputs, (train, valid) = open_datasets(conf, recipe / "dump", label_map, [fold / "train", fold / "valid"])
+    for source in inputs.values():  # read features before timing, as a long run has them cached
         for u in train.utts:
-            d[u]
+            source.load(train.data, u)
     seed_everything(0)
-    model = build_model(conf["model"], len(labels), {k: d.stream_info for k, d in dumps.items()})
+    model = build_model(conf["model"], len(labels), {k: s.info for k, s in inputs.items()})
     ctx: DistContext = init_distributed(device)
     with tempfile.TemporaryDirectory() as exp:
         trainer = Trainer(conf, exp, model, train, valid, labels, ctx)

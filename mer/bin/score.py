@@ -33,6 +33,8 @@ def score_decode_dir(decode_dir: str | os.PathLike, ref: str | os.PathLike | Non
     result = {k: out.meta.get(k) for k in META_FIELDS}
     result["ref"] = str(Path(out.ref_path).resolve())
     result.update(metrics)
+    if out.out_of_set:
+        result["num_out_of_set"] = len(out.out_of_set)  # decoded, reference outside the classes: not scored
     return result
 
 

@@ -1,4 +1,4 @@
-"""Train an emotion model on dumped features.
+"""Train an emotion model on its named inputs (dumped features, raw audio, text).
 
 Usage:
   python -m mer.bin.train --config conf/tuning/train_memocmt_min.yaml \
@@ -22,6 +22,7 @@ from mer.data.kaldi_io import read_list
 from mer.models import build_model
 from mer.train.config import load_config, save_config
 from mer.train.data import open_datasets
+from mer.train.labels import LabelMap
 from mer.train.dist import cleanup, init_distributed
 from mer.train.trainer import Trainer, seed_everything
 from mer.utils.fileio import write_text_atomic
@@ -39,6 +40,11 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. train.epochs=3 (repeatable)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--test-dir", action="append", default=[],
+                   help="a test set of the fold (repeatable; default: the sibling `test` of --train-dir); "
+                        "with train.unit=dialogue no test dialogue may have turns in training")
+    p.add_argument("--skip-if-done", action="store_true",
+                   help="exit at once when EXP_DIR/train_summary.json exists (a finished run)")
     return p
 
 
@@ -58,9 +64,31 @@ def load_labels(path: str | None, train_dir: str) -> list[str]:
     return sorted(set(DataDir.load(train_dir).utt2emo.values()))
 
 
+def check_dialogue_protocol(train_dir: str, valid_dir: str, test_dirs: list[str]) -> None:
+    """Dialogue batches need every test dialogue wholly outside training: context from a test
+    dialogue seen in training would leak. (Train and valid may share a dialogue: valid only picks
+    the checkpoint.)"""
+    from mer.data.datadir import DataDir
+    from mer.data.dialogues import dialogue_split_violations
+
+    seen = DataDir.load(train_dir).subset([])  # train + valid, as one set
+    for d in (train_dir, valid_dir):
+        part = DataDir.load(d)
+        seen.utt2spk.update(part.utt2spk)
+        seen.extra.setdefault("utt2dialog", {}).update(part.extra.get("utt2dialog", {}))
+    for test_dir in test_dirs:
+        split = dialogue_split_violations({"train+valid": seen, "test": DataDir.load(test_dir)})
+        if split:
+            raise ValueError(f"train.unit is dialogue, but {len(split)} dialogue(s) of {test_dir} also have "
+                             f"turns in {train_dir} or {valid_dir} (e.g. {split[0]}); use a protocol that "
+                             f"keeps dialogues whole, or train.unit=utterance")
+
 
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
+    if args.skip_if_done and (Path(args.exp_dir) / "train_summary.json").is_file():
+        print(f"train: {args.exp_dir} already trained, skipping", file=sys.stderr)
+        return 0
     ctx = init_distributed(args.device)
     exp_dir = Path(args.exp_dir)
     if ctx.is_main:
@@ -69,17 +97,25 @@ def main(argv=None) -> int:
     setup_logging(exp_dir, ctx.is_main)
     log = logging.getLogger("mer.train")
     conf = load_config(args.config, args.override)
-    labels = load_labels(args.labels, args.train_dir)
+    label_map = LabelMap(conf["labels"], load_labels(args.labels, args.train_dir))
+    labels = label_map.classes
+    if conf["train"]["unit"] == "dialogue":
+        sibling = Path(args.train_dir).parent / "test"
+        tests = args.test_dir or ([str(sibling)] if (sibling / "utt2spk").is_file() else [])
+        check_dialogue_protocol(args.train_dir, args.valid_dir, tests)
     if ctx.is_main:
         save_config(conf, exp_dir / "config.yaml")
         write_text_atomic(exp_dir / "classes", "".join(f"{lab}\n" for lab in labels))
         log.info("%s", " ".join(sys.argv))
         log.info("world size %d, device %s, labels %s", ctx.world_size, ctx.device, labels)
     seed_everything(conf["train"]["seed"] + ctx.rank)
-    dumps, (train_set, valid_set) = open_datasets(conf, args.dumpdir, labels, [args.train_dir, args.valid_dir])
+    inputs, (train_set, valid_set) = open_datasets(conf, args.dumpdir, label_map, [args.train_dir, args.valid_dir])
+    for name, data in (("training", train_set), ("validation", valid_set)):
+        if len(data) == 0:
+            raise ValueError(f"the {name} set {data.data_dir} has no utterance inside the label set {labels}")
     # Same initial weights on every rank (DDP also broadcasts them, but resume needs them equal).
     seed_everything(conf["train"]["seed"])
-    model = build_model(conf["model"], len(labels), {k: d.stream_info for k, d in dumps.items()})
+    model = build_model(conf["model"], len(labels), {k: s.info for k, s in inputs.items()})
     seed_everything(conf["train"]["seed"] + ctx.rank)
     if ctx.is_main:
         n = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,48 +1,37 @@
-"""Model registry: a system is a module plus a config block `model: {name: ..., ...}`.
-
-To add a system, write a module whose class takes (num_classes, stream_infos, **config) and whose
-forward(batch) returns mer.models.memocmt.ModelOutput, and register it in MODELS.
+"""Model registry (WeNet's `init_model` table): a system is an `AbsEmotionModel` subclass registered
+with `@register_model(name)` in a module imported below, plus a config block `model: {name: ...}`.
 """
 from __future__ import annotations
 
-from torch import nn
+from mer.models import memocmt  # noqa: F401  (registers memocmt, audio_only, text_only)
+from mer.models.abs_model import MODEL_CLASSES, AbsEmotionModel, ModelOutput, register_model
+
+__all__ = ["MODEL_CLASSES", "AbsEmotionModel", "ModelOutput", "register_model", "build_model", "model_class",
+           "model_input_names"]
 
 
-def _memocmt(**kw):
-    from mer.models.memocmt import MemoCMT
-
-    return MemoCMT(**kw)
-
-
-def _audio_only(**kw):
-    from mer.models.memocmt import Unimodal
-
-    return Unimodal("audio", **kw)
-
-
-def _text_only(**kw):
-    from mer.models.memocmt import Unimodal
-
-    return Unimodal("text", **kw)
-
-
-MODELS = {"memocmt": _memocmt, "audio_only": _audio_only, "text_only": _text_only}
-
-
-def build_model(model_conf: dict, num_classes: int, stream_infos: dict) -> nn.Module:
-    conf = dict(model_conf)
-    name = conf.pop("name", None)
-    if name not in MODELS:
-        raise ValueError(f"model.name must be one of {', '.join(MODELS)}, got '{name}'")
-    return MODELS[name](num_classes=num_classes, stream_infos=stream_infos, **conf)
-
-
-def finetunes_text(model_conf: dict) -> bool:
-    """True when the model trains its own text encoder over raw text (no text dump)."""
-    return bool((model_conf.get("text_encoder") or {}).get("finetune"))
-
-
-def model_streams(model_conf: dict) -> tuple[str, ...]:
-    """Which feature streams a model config reads ('audio', 'text')."""
+def model_class(model_conf: dict) -> type[AbsEmotionModel]:
     name = model_conf.get("name")
-    return {"memocmt": ("audio", "text"), "audio_only": ("audio",), "text_only": ("text",)}[name]
+    if name not in MODEL_CLASSES:
+        raise ValueError(f"model.name must be one of {', '.join(sorted(MODEL_CLASSES))}, got '{name}'")
+    return MODEL_CLASSES[name]
+
+
+def model_input_names(model_conf: dict) -> tuple[str, ...]:
+    """The named inputs the configured model reads."""
+    return tuple(model_class(model_conf).input_names(model_conf))
+
+
+def build_model(model_conf: dict, num_classes: int, input_infos: dict) -> AbsEmotionModel:
+    """`input_infos`: name -> `mer.train.inputs.InputInfo` for every input the model reads."""
+    conf = dict(model_conf)
+    cls = model_class(conf)
+    conf.pop("name")
+    absent = [n for n in cls.input_names(model_conf) if n not in input_infos]
+    if absent:
+        raise ValueError(f"model '{model_conf['name']}' reads input(s) {absent}, but only "
+                         f"{sorted(input_infos) or 'none'} were given")
+    try:
+        return cls(num_classes=num_classes, input_infos=input_infos, **conf)
+    except TypeError as e:  # an unknown key in the model block: name it and the class
+        raise ValueError(f"config: model ({cls.__name__}): {e}") from None

@@ -1,10 +1,10 @@
 """MemoCMT (system A): cross-modal transformer fusion of speech and text, and its unimodal ablations.
 
-Two configurations (SPEC.md):
+Two configurations:
 - faithful: as the published code: one nn.MultiheadAttention per direction, then Linear,
   LayerNorm, Dropout; no residual, no feed-forward, no positional encoding, no padding mask;
   `cls` = position 0 of the concatenation (the first audio frame after attending to text).
-- default (improved): padding masks in attention and pooling, residual connections and a
+- improved: padding masks in attention and pooling, residual connections and a
   feed-forward block per direction, `cls` = the text encoder's [CLS] position.
 
 Both concatenate the two directions along time (n audio + m text positions) and reduce them with
@@ -12,22 +12,15 @@ cls / mean / min / max before MemoCMT's classifier head.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from mer.models.abs_model import AbsEmotionModel, ModelOutput, register_model
 from mer.models.layers import ClassifierHead
 from mer.models.pooling import AGGREGATIONS, pool
 from mer.models.streams import build_stream
 
-VARIANTS = ("faithful", "default")
-
-
-@dataclass
-class ModelOutput:
-    logits: torch.Tensor     # (B, C)
-    embedding: torch.Tensor  # (B, D) the pooled vector the head sees (saved for t-SNE)
+VARIANTS = ("faithful", "improved")
 
 
 class CrossAttentionBlock(nn.Module):
@@ -60,24 +53,30 @@ def _projection(in_dim: int, dim: int) -> nn.Module:
     return nn.Identity() if in_dim == dim else nn.Linear(in_dim, dim)
 
 
-class MemoCMT(nn.Module):
-    streams = ("audio", "text")
+def _check_choices(variant: str, aggregation: str) -> None:
+    if variant not in VARIANTS:
+        raise ValueError(f"model.variant must be one of {VARIANTS}, got '{variant}'")
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"model.aggregation must be one of {AGGREGATIONS}, got '{aggregation}'")
 
-    def __init__(self, num_classes: int, stream_infos: dict, variant: str = "default",
+
+@register_model("memocmt")
+class MemoCMT(AbsEmotionModel):
+    inputs = ("audio", "text")
+
+    def __init__(self, num_classes: int, input_infos: dict, variant: str = "improved",
                  aggregation: str = "min", dim: int | None = None, num_heads: int = 8, dropout: float = 0.05,
-                 head_hidden: int = 128, ffn_dim: int = 1024, text_encoder: dict | None = None,
+                 head_hidden: int = 128, ffn_dim: int = 1024, encoders: dict | None = None,
                  normalize_layers: bool = False):
         super().__init__()
-        if variant not in VARIANTS:
-            raise ValueError(f"model.variant must be one of {VARIANTS}, got '{variant}'")
-        if aggregation not in AGGREGATIONS:
-            raise ValueError(f"model.aggregation must be one of {AGGREGATIONS}, got '{aggregation}'")
+        _check_choices(variant, aggregation)
         self.variant, self.aggregation = variant, aggregation
-        self.improved = variant == "default"
+        self.improved = variant == "improved"
         # Without masks, padding a batch changes every output: run such a model unbatched.
         self.padding_sensitive = not self.improved
-        self.audio = build_stream("audio", None, stream_infos, normalize_layers)
-        self.text = build_stream("text", text_encoder, stream_infos, normalize_layers)
+        encoders = encoders or {}
+        self.audio = build_stream("audio", input_infos["audio"], encoders.get("audio"), normalize_layers)
+        self.text = build_stream("text", input_infos["text"], encoders.get("text"), normalize_layers)
         dim = dim or self.audio.out_dim
         self.audio_proj = _projection(self.audio.out_dim, dim)
         self.text_proj = _projection(self.text.out_dim, dim)
@@ -107,21 +106,25 @@ class MemoCMT(nn.Module):
         return ModelOutput(self.head(pooled), pooled)
 
 
-class Unimodal(nn.Module):
+class Unimodal(AbsEmotionModel):
     """Table 1 ablations: one encoder's output pooled straight into the same head."""
 
-    def __init__(self, modality: str, num_classes: int, stream_infos: dict, variant: str = "default",
+    modality = ""
+
+    @classmethod
+    def input_names(cls, conf: dict) -> tuple[str, ...]:
+        return (cls.modality,)
+
+    def __init__(self, num_classes: int, input_infos: dict, variant: str = "improved",
                  aggregation: str = "cls", dim: int | None = None, dropout: float = 0.05,
-                 head_hidden: int = 128, text_encoder: dict | None = None, normalize_layers: bool = False,
+                 head_hidden: int = 128, encoders: dict | None = None, normalize_layers: bool = False,
                  projection: str = "linear"):
         super().__init__()
-        if modality not in ("audio", "text"):
-            raise ValueError(f"modality must be audio or text, got '{modality}'")
-        self.modality, self.aggregation = modality, aggregation
-        self.improved = variant == "default"
+        _check_choices(variant, aggregation)
+        self.aggregation = aggregation
+        self.improved = variant == "improved"
         self.padding_sensitive = not self.improved
-        self.streams = (modality,)
-        self.stream = build_stream(modality, text_encoder if modality == "text" else None, stream_infos,
+        self.stream = build_stream(self.modality, input_infos[self.modality], (encoders or {}).get(self.modality),
                                    normalize_layers)
         dim = dim or self.stream.out_dim
         if projection not in ("linear", "mlp"):
@@ -135,3 +138,13 @@ class Unimodal(nn.Module):
         x, mask = self.stream(batch)
         pooled = pool(self.proj(x), self.aggregation, mask if self.improved else None)
         return ModelOutput(self.head(pooled), pooled)
+
+
+@register_model("audio_only")
+class AudioOnly(Unimodal):
+    modality = "audio"
+
+
+@register_model("text_only")
+class TextOnly(Unimodal):
+    modality = "text"

@@ -37,11 +37,17 @@ class DecodeOutputs:
     posteriors: np.ndarray | None            # (N, C) in `classes` order, or None if not saved
     meta: dict = field(default_factory=dict)
     ref_path: str | None = None
+    out_of_set: list[str] = field(default_factory=list)  # decoded, reference outside `classes`: not scored
     _embedding_loader: Callable[[], np.ndarray | None] | None = field(default=None, repr=False)
+    _output_loader: Callable[[str], np.ndarray | None] | None = field(default=None, repr=False)
 
     def embeddings(self) -> np.ndarray | None:
         """(N, D) pooled vectors in `utts` order, read on demand (they can be large)."""
         return self._embedding_loader() if self._embedding_loader else None
+
+    def output(self, name: str) -> np.ndarray | None:
+        """(N, K) extra per-utterance output `name` (`<name>.scp`) in `utts` order, or None."""
+        return self._output_loader(name) if self._output_loader else None
 
 
 def describe_mismatch(a_name: str, a: Sequence[str], b_name: str, b: Sequence[str]) -> str | None:
@@ -72,7 +78,8 @@ def read_classes(path: str | os.PathLike) -> list[str]:
     return classes
 
 
-def _read_labels(path: Path, classes: Sequence[str], classes_path: Path, what: str) -> dict[str, str]:
+def _read_labels(path: Path, classes: Sequence[str] | None, classes_path: Path, what: str) -> dict[str, str]:
+    """`classes=None`: any label is accepted (references may lie outside a model's label set)."""
     if not path.is_file():
         raise ScoringError(f"{path}: missing ({what})")
     try:
@@ -81,8 +88,8 @@ def _read_labels(path: Path, classes: Sequence[str], classes_path: Path, what: s
         raise ScoringError(str(e)) from e
     if not kv:
         raise ScoringError(f"{path}: no utterances")
-    known = set(classes)
-    for utt, label in kv.items():
+    known = set(classes or ())
+    for utt, label in kv.items() if classes is not None else ():
         if label not in known:
             raise ScoringError(f"{path}: utterance {utt} has label '{label}', which is not in "
                                f"{classes_path} ({' '.join(classes)})")
@@ -136,18 +143,27 @@ _PATH_RE = re.compile(r"(?:^|/)(?P<protocol>[^/]+)/(?P<config>[^/]+)/fold(?P<fol
 
 
 def write_decode_dir(out: str | os.PathLike, utts: Sequence[str], classes: Sequence[str],
-                     posteriors: np.ndarray, embeddings: np.ndarray, meta: dict,
-                     refs: Mapping[str, str] | None = None) -> None:
-    """Write what inference leaves for scoring and plots: classes, posteriors.{ark,scp},
-    embeddings.{ark,scp}, utt2pred (arg-max of the posteriors), utt2emo (when `refs` is given) and
-    meta.json, written last so that its presence means the dir is complete."""
+                     posteriors: np.ndarray, embeddings: np.ndarray | None, meta: dict,
+                     refs: Mapping[str, str] | None = None, extras: Mapping[str, np.ndarray] | None = None) -> None:
+    """Write what inference (or a combiner) leaves for scoring and plots: classes,
+    posteriors.{ark,scp}, embeddings.{ark,scp} (optional), one `<name>.{ark,scp}` per extra
+    per-utterance output, utt2pred (arg-max of the posteriors), utt2emo (the references of `utts`
+    that `refs` has) and meta.json, written last so that its presence means the dir is complete."""
     from mer.data.kaldi_io import write_kv
     from mer.utils.fileio import write_json_atomic, write_text_atomic
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "classes", "".join(f"{c}\n" for c in classes))
-    for name, mats in (("posteriors", posteriors), ("embeddings", embeddings)):
+    arrays = {"posteriors": posteriors, **({"embeddings": embeddings} if embeddings is not None else {}),
+              **(extras or {})}
+    clash = {"posteriors", "embeddings"} & set(extras or {})
+    if clash:
+        raise ValueError(f"{out}: an extra output may not be called {sorted(clash)}")
+    for stale in ({"embeddings"} - set(arrays)):  # a re-run without embeddings must not keep old ones
+        for suffix in (".scp", ".ark"):
+            (out / f"{stale}{suffix}").unlink(missing_ok=True)
+    for name, mats in arrays.items():
         scp_tmp = out / f"{name}.scp.tmp"
         with kaldiio.WriteHelper(f"ark,scp:{(out / f'{name}.ark').resolve()},{scp_tmp}") as w:
             for utt, vec in zip(utts, np.asarray(mats, dtype=np.float32)):
@@ -155,8 +171,8 @@ def write_decode_dir(out: str | os.PathLike, utts: Sequence[str], classes: Seque
         os.replace(scp_tmp, out / f"{name}.scp")
     write_kv(out / "utt2pred", {u: classes[int(i)] for u, i in zip(utts, np.asarray(posteriors).argmax(1))})
     if refs:
-        write_kv(out / "utt2emo", {u: refs[u] for u in utts})
-    write_json_atomic(out / "meta.json", {**meta, "num_utts": len(utts)})
+        write_kv(out / "utt2emo", {u: refs[u] for u in utts if refs.get(u) is not None})
+    write_json_atomic(out / "meta.json", {**meta, "num_utts": len(utts), "extra_outputs": sorted(extras or {})})
 
 
 def read_meta(decode_dir: str | os.PathLike) -> dict:
@@ -203,8 +219,9 @@ def _find_ref(decode_dir: Path, ref: str | os.PathLike | None) -> Path:
 
 
 def load_decode_dir(decode_dir: str | os.PathLike, ref: str | os.PathLike | None = None,
-                    need_posteriors: bool = False) -> DecodeOutputs:
-    """Load and cross-check a decode dir. Raises ScoringError naming the file and utterance."""
+                    need_posteriors: bool = False, keep_out_of_set: bool = False) -> DecodeOutputs:
+    """Load and cross-check a decode dir. Raises ScoringError naming the file and utterance.
+    `keep_out_of_set`: keep utterances whose reference is outside the classes (for combiners)."""
     d = Path(decode_dir)
     if not d.is_dir():
         raise ScoringError(f"{d}: not a directory")
@@ -212,28 +229,31 @@ def load_decode_dir(decode_dir: str | os.PathLike, ref: str | os.PathLike | None
     classes = read_classes(classes_path)
     pred = _read_labels(d / "utt2pred", classes, classes_path, "predictions from inference")
     ref_path = _find_ref(d, ref)
-    refs = _read_labels(ref_path, classes, classes_path, "reference labels")
+    refs = _read_labels(ref_path, None, classes_path, "reference labels")
     msg = describe_mismatch(str(d / "utt2pred"), list(pred), str(ref_path), list(refs))
     if msg:
         raise ScoringError(msg)
-    utts = sorted(pred, key=c_sort_key)
+    every = sorted(pred, key=c_sort_key)
+    # References outside the decoded label set (a 3-class model decoded on a 4-class test set, the
+    # context turns of a dialogue) are decoded but not scored.
+    known = set(classes)
+    rows = [i for i, u in enumerate(every) if keep_out_of_set or refs[u] in known]
+    if not rows:
+        raise ScoringError(f"{ref_path}: no reference label is one of {classes_path} ({' '.join(classes)})")
+    utts = [every[i] for i in rows]
 
-    post_scp = d / "posteriors.scp"
-    if post_scp.is_file():
-        posteriors = read_vectors(post_scp, utts, len(classes), "posterior vector")
-    elif need_posteriors:
-        raise ScoringError(f"{post_scp}: missing")
-    else:
-        posteriors = None
+    def vectors(name: str, dim: int | None, what: str) -> np.ndarray | None:
+        scp = d / f"{name}.scp"
+        return read_vectors(scp, every, dim, what)[rows] if scp.is_file() else None
 
-    emb_scp = d / "embeddings.scp"
-
-    def load_emb() -> np.ndarray | None:
-        return read_vectors(emb_scp, utts, None, "embedding") if emb_scp.is_file() else None
-
+    posteriors = vectors("posteriors", len(classes), "posterior vector")
+    if posteriors is None and need_posteriors:
+        raise ScoringError(f"{d / 'posteriors.scp'}: missing")
     return DecodeOutputs(path=str(d), utts=utts, refs=[refs[u] for u in utts], preds=[pred[u] for u in utts],
                          classes=classes, posteriors=posteriors, meta=read_meta(d), ref_path=str(ref_path),
-                         _embedding_loader=load_emb)
+                         out_of_set=[u for u in every if refs[u] not in known],
+                         _embedding_loader=lambda: vectors("embeddings", None, "embedding"),
+                         _output_loader=lambda name: vectors(name, None, name))
 
 
 def pool_outputs(parts: Mapping[str, DecodeOutputs], path: str = "pooled") -> DecodeOutputs:
@@ -259,18 +279,20 @@ def pool_outputs(parts: Mapping[str, DecodeOutputs], path: str = "pooled") -> De
             order = [p.classes.index(c) for c in classes]  # same set; reorder columns if needed
             posts.append(p.posteriors[:, order])
 
-    def load_emb() -> np.ndarray | None:
-        embs = [parts[n].embeddings() for n in names]
-        if any(e is None for e in embs):
+    def concat(what: str, get) -> np.ndarray | None:
+        arrays = [get(parts[n]) for n in names]
+        if any(a is None for a in arrays):
             return None
-        dims = {e.shape[1] for e in embs}
+        dims = {a.shape[1] for a in arrays}
         if len(dims) > 1:
-            raise ScoringError(f"cannot pool embeddings of {path}: dimensions differ across parts ({sorted(dims)})")
-        return np.concatenate(embs)
+            raise ScoringError(f"cannot pool {what} of {path}: dimensions differ across parts ({sorted(dims)})")
+        return np.concatenate(arrays)
 
     meta = dict(parts[names[0]].meta)
     meta["fold"] = None
     meta["pooled_from"] = names
     return DecodeOutputs(path=path, utts=utts, refs=refs, preds=preds, classes=list(classes),
                          posteriors=np.concatenate(posts) if have_post else None, meta=meta,
-                         _embedding_loader=load_emb)
+                         out_of_set=[f"{n}/{u}" for n in names for u in parts[n].out_of_set],
+                         _embedding_loader=lambda: concat("embeddings", lambda p: p.embeddings()),
+                         _output_loader=lambda name: concat(name, lambda p: p.output(name)))

@@ -13,15 +13,21 @@ import yaml
 
 DEFAULTS: dict = {
     "model": {"name": "memocmt"},
-    # Which dump (a folder under --dumpdir holding feats.scp) feeds which stream. A model that
-    # fine-tunes its text encoder reads raw text instead (model.text_encoder.finetune: true).
-    "features": {"audio": None, "text": None},
+    # The named inputs the model reads (mer.train.inputs): a dump name, or
+    # {type: dump|waveform|text, ...}. Inference may override them (test on ASR text, say).
+    "inputs": {},
+    # Label map and output classes (mer.train.labels); default: the data's label set as it is.
+    "labels": {"map": None, "classes": None},
     "optim": {"name": "adam", "lr": 1.0e-4, "betas": [0.9, 0.999], "eps": 1.0e-8, "weight_decay": 0.0,
-              "encoder_lr": None},  # encoder_lr: learning rate of a fine-tuned encoder (None: lr)
-    "scheduler": {"name": "steplr", "step_size": 30, "gamma": 0.1},  # steplr | none; stepped per epoch
+              "encoder_lr": None,          # learning rate of encoders trained in the model (None: lr)
+              "encoder_freeze_steps": 0},  # keep those encoders fixed for the first N optimiser steps
+    # steplr | none, stepped per epoch; warmup_steps: linear warm-up over the first optimiser steps.
+    "scheduler": {"name": "steplr", "step_size": 30, "gamma": 0.1, "warmup_steps": 0},
     "train": {
         "epochs": 100,
-        "batch_size": 1,              # global, across all processes
+        "unit": "utterance",          # utterance | dialogue: what one sample of a batch is
+        "batch_size": 1,              # samples per global batch, across all processes
+        "accum_grad": 1,              # batches per optimiser step
         "bucketing": False,           # length-sorted batches (padding masks handle the rest)
         "max_frames": None,           # cap on batch_size x longest sequence
         "grad_clip": None,            # max gradient norm

@@ -1,143 +1,130 @@
-"""Training data: a data dir's utterances with their dumped features, labels and text.
+"""Training data: a data dir's samples (utterances or whole dialogues) with their named inputs.
 
-Features come from dump dirs (`feats.scp` + `feats_info.json`) made by `mer.bin.dump_feats` on a
-superset of utterances (usually `data/all`), so one dump serves every fold of every protocol.
+Inputs (`mer.train.inputs`) come from dumps made once over `data/all`, the data dir's audio, or
+text files, so one dump serves every fold of every protocol. A batch is always one row per
+utterance; `dialog_lengths` gives the dialogue structure to models that use it.
 """
 from __future__ import annotations
 
-import json
+import logging
 import math
 import random
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from mer.data.datadir import DataDir
-from mer.models.streams import StreamInfo
+from mer.data.dialogues import dialogues
+from mer.train.inputs import open_inputs
+from mer.train.labels import LabelMap
+
+log = logging.getLogger("mer.train")
+UNITS = ("utterance", "dialogue")
 
 
-class FeatureDump:
-    """Lazy access to one dump directory."""
-
-    def __init__(self, path: str | Path, preload_max_mb: float = 2048):
-        import kaldiio
-
-        self.path = Path(path)
-        scp = self.path / "feats.scp"
-        if not scp.is_file():
-            raise FileNotFoundError(f"{scp} not found: run the feature-dumping stage (stage 2) first")
-        self.info = json.loads((self.path / "feats_info.json").read_text())
-        self.stream_info = StreamInfo.from_feats_info(self.info)
-        self._table = kaldiio.load_scp(str(scp))
-        self.num_frames = {k: int(v) for k, v in (ln.split() for ln in
-                           (self.path / "utt2num_frames").read_text().splitlines() if ln.strip())}
-        # Small dumps are read into memory once; large ones are read per access.
-        size_mb = sum(p.stat().st_size for p in self.path.rglob("*.ark")) / 2**20
-        self._cache: dict[str, np.ndarray] | None = {} if size_mb <= preload_max_mb else None
-
-    def __contains__(self, utt: str) -> bool:
-        return utt in self.num_frames
-
-    def __getitem__(self, utt: str) -> np.ndarray:
-        if self._cache is not None and utt in self._cache:
-            return self._cache[utt]
-        mat = np.array(self._table[utt], dtype=np.float32)  # a writable copy: torch wants one
-        if self._cache is not None:
-            self._cache[utt] = mat
-        return mat
-
-
-def open_dumps(conf: dict, dumpdir: str | Path) -> dict[str, FeatureDump]:
-    """The dumps a model config reads: every stream it uses except a fine-tuned text encoder."""
-    from mer.models import finetunes_text, model_streams
-
-    dumps = {}
-    for name in model_streams(conf["model"]):
-        if name == "text" and finetunes_text(conf["model"]):
-            continue
-        feat = conf["features"].get(name)
-        if not feat:
-            raise ValueError(f"config: the model reads '{name}' features but features.{name} is not set")
-        dumps[name] = FeatureDump(Path(dumpdir) / feat, conf["train"]["preload_max_mb"])
-    return dumps
-
-
-def open_datasets(conf: dict, dumpdir: str | Path, labels: list[str], data_dirs: list[str | Path],
-                  require_labels: bool = True) -> tuple[dict[str, FeatureDump], list["EmotionDataset"]]:
-    """The dumps of `conf` and one dataset per data dir, reading raw text where the model needs it."""
-    from mer.models import model_streams
-
-    dumps = open_dumps(conf, dumpdir)
-    raw_text = "text" in model_streams(conf["model"]) and "text" not in dumps
-    return dumps, [EmotionDataset(d, labels, dumps, need_raw_text=raw_text, require_labels=require_labels)
-                   for d in data_dirs]
+def open_datasets(conf: dict, dumpdir: str | Path, label_map: LabelMap, data_dirs: list[str | Path],
+                  training: bool = True) -> tuple[dict, list["EmotionDataset"]]:
+    """The inputs of `conf` and one dataset per data dir."""
+    inputs = open_inputs(conf, dumpdir)
+    unit = conf["train"]["unit"]
+    return inputs, [EmotionDataset(d, label_map, inputs, unit=unit, training=training) for d in data_dirs]
 
 
 class EmotionDataset(torch.utils.data.Dataset):
-    def __init__(self, data_dir: str | Path, labels: list[str], dumps: dict[str, FeatureDump],
-                 need_raw_text: bool = False, require_labels: bool = True):
+    """A data dir's utterances as samples: one utterance, or one dialogue's ordered turns.
+
+    `training`: every utterance must have a label; with single utterances, those outside the label
+    set are left out; in dialogues they stay as context (label -1, weight 0). For inference
+    (`training=False`) every utterance is kept and a missing label is -1.
+    """
+
+    def __init__(self, data_dir: str | Path, label_map: LabelMap, inputs: dict, unit: str = "utterance",
+                 training: bool = True):
+        if unit not in UNITS:
+            raise ValueError(f"config: train.unit must be one of {UNITS}, got '{unit}'")
         self.data = DataDir.load(data_dir)
         self.data_dir = str(data_dir)
-        self.labels = labels
-        self.label_index = {lab: i for i, lab in enumerate(labels)}
-        self.dumps = dumps
-        self.need_raw_text = need_raw_text
+        self.label_map, self.inputs, self.unit = label_map, inputs, unit
         utts = self.data.utts
-        missing = {name: [u for u in utts if u not in d] for name, d in dumps.items()}
-        for name, miss in missing.items():
+        if training:
+            unlabelled = [u for u in utts if u not in self.data.utt2emo]
+            if unlabelled:
+                raise ValueError(f"{data_dir}/utt2emo: no label for {len(unlabelled)} utterance(s), "
+                                 f"e.g. {unlabelled[0]}")
+        self.label = {u: label_map.index(self.data.utt2emo.get(u)) for u in utts}
+        self.outside = [u for u in utts if u in self.data.utt2emo and self.label[u] < 0]
+        if training and unit == "utterance":
+            utts = [u for u in utts if self.label[u] >= 0]
+            if self.outside:
+                log.info("%s: %d utterance(s) outside the label set %s left out (e.g. %s: '%s')", data_dir,
+                         len(self.outside), label_map.classes, self.outside[0],
+                         self.data.utt2emo[self.outside[0]])
+        for name, source in inputs.items():
+            miss = source.missing(self.data, utts)
             if miss:
-                raise ValueError(f"{len(miss)} utterance(s) of {data_dir} have no '{name}' features in "
-                                 f"{dumps[name].path} (e.g. {miss[0]}); dump them, or drop them with "
-                                 f"utils/fix_data_dir.sh --exclude {dumps[name].path}/failed {data_dir}")
-        if require_labels:
-            for u in utts:
-                lab = self.data.utt2emo.get(u)
-                if lab is None:
-                    raise ValueError(f"{data_dir}/utt2emo: no label for utterance {u}")
-                if lab not in self.label_index:
-                    raise ValueError(f"{data_dir}/utt2emo: utterance {u} has label '{lab}' outside the "
-                                     f"label set {labels}")
-        if need_raw_text and not self.data.text:
-            raise ValueError(f"{data_dir}/text is missing but the model reads raw text")
+                raise ValueError(f"{len(miss)} utterance(s) of {data_dir} have no '{name}' input "
+                                 f"(e.g. {miss[0]}); {source.remedy(str(data_dir))}")
         self.utts = utts
+        if unit == "dialogue":
+            keep = set(utts)
+            groups = dialogues(self.data)
+            lone = keep - {u for turns in groups.values() for u in turns}
+            if lone:
+                raise ValueError(f"{data_dir}/utt2dialog: {len(lone)} utterance(s) belong to no dialogue "
+                                 f"(e.g. {sorted(lone)[0]}), so train.unit=dialogue cannot place them")
+            self.samples = [[u for u in turns if u in keep] for turns in groups.values()]
+            self.samples = [s for s in self.samples if s]
+        else:
+            self.samples = [[u] for u in utts]
+        # Bucketing length: the first non-text input (frames, samples), else words; a dialogue: turns.
+        order = sorted(inputs, key=lambda n: inputs[n].info.type == "text")
+        self._length_input = inputs[order[0]] if order else None
 
     def __len__(self) -> int:
-        return len(self.utts)
+        return len(self.samples)
 
     def length(self, i: int) -> int:
-        """Sequence length used for bucketing: audio frames if there are any, else text tokens."""
-        utt = self.utts[i]
-        for name in ("audio", "text"):
-            if name in self.dumps:
-                return self.dumps[name].num_frames[utt]
-        return len(self.data.text.get(utt, "").split())
+        sample = self.samples[i]
+        if self.unit == "dialogue":
+            return len(sample)
+        return self._length_input.length(self.data, sample[0]) if self._length_input else 1
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, i: int) -> list[dict]:
         weight = 1.0
         if i < 0:  # a padding item from BucketBatchSampler: real data, zero weight in the loss
             i, weight = -1 - i, 0.0
-        utt = self.utts[i]
-        item = {"utt": utt, "label": self.label_index.get(self.data.utt2emo.get(utt, ""), -1), "weight": weight}
-        for name, dump in self.dumps.items():
-            item[name] = torch.from_numpy(dump[utt])
-        if self.need_raw_text:
-            item["text_raw"] = self.data.text.get(utt, "")
-        return item
+        items = []
+        for utt in self.samples[i]:
+            label = self.label[utt]
+            item = {"utt": utt, "label": label, "weight": weight if label >= 0 else 0.0}
+            for name, source in self.inputs.items():
+                item[name] = source.load(self.data, utt)
+            items.append(item)
+        return items
 
 
-def collate(items: list[dict]) -> dict:
-    """Pad each stream to the longest in the batch; lengths give the padding masks."""
+def collate(samples: list[list[dict]]) -> dict:
+    """Flatten samples (utterances or dialogues) into one row per utterance; each input padded by its
+    source, with lengths; `dialog_lengths` says how many consecutive rows each sample holds."""
+    items = [it for s in samples for it in s]
     batch = {"utts": [it["utt"] for it in items], "labels": torch.tensor([it["label"] for it in items]),
-             "weights": torch.tensor([it["weight"] for it in items])}
-    for name in ("audio", "text"):
-        if name in items[0]:
-            seqs = [it[name] for it in items]
-            batch[f"{name}_lengths"] = torch.tensor([s.shape[0] for s in seqs])
-            batch[name] = torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True)
-    if "text_raw" in items[0]:
-        batch["text_raw"] = [it["text_raw"] for it in items]
+             "weights": torch.tensor([it["weight"] for it in items]),
+             "dialog_lengths": torch.tensor([len(s) for s in samples])}
+    for name in items[0]:
+        if name in ("utt", "label", "weight"):
+            continue
+        values = [it[name] for it in items]
+        if isinstance(values[0], str):
+            batch[name], batch[f"{name}_lengths"] = list(values), torch.tensor(
+                [max(1, len(v.split())) for v in values])
+        else:
+            batch[name], batch[f"{name}_lengths"] = pad_sequences(values)
     return batch
+
+
+def pad_sequences(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    return (torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True),
+            torch.tensor([s.shape[0] for s in seqs]))
 
 
 class BucketBatchSampler(torch.utils.data.Sampler):

@@ -64,35 +64,63 @@ def amp_dtype(setting, device: torch.device):
 
 
 def build_optimizer(model: nn.Module, conf: dict) -> torch.optim.Optimizer:
+    """Adam(W) with two parameter groups: the model's own layers, and the pretrained encoders it trains
+    (`encoder_lr`, `encoder_freeze_steps`). Each group remembers its base learning rate."""
     if conf["name"] not in ("adam", "adamw"):
         raise ValueError(f"optim.name must be adam or adamw, got '{conf['name']}'")
-    enc_lr = conf.get("encoder_lr")
+    encoder_names = set(model.encoder_parameter_names()) if hasattr(model, "encoder_parameter_names") else set()
     enc, rest = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
-            (enc if ".encoder." in f".{name}" and enc_lr is not None else rest).append(p)
-    groups = [{"params": rest}] + ([{"params": enc, "lr": enc_lr}] if enc else [])
+            (enc if name in encoder_names else rest).append(p)
+    enc_lr = conf.get("encoder_lr") if conf.get("encoder_lr") is not None else conf["lr"]
+    groups = [{"params": rest, "base_lr": conf["lr"], "encoder": False}]
+    if enc:
+        groups.append({"params": enc, "lr": enc_lr, "base_lr": enc_lr, "encoder": True})
     cls = torch.optim.Adam if conf["name"] == "adam" else torch.optim.AdamW
     return cls(groups, lr=conf["lr"], betas=tuple(conf["betas"]), eps=conf["eps"],
                weight_decay=conf["weight_decay"])
 
 
-def build_scheduler(optimizer, conf: dict):
-    name = (conf or {}).get("name", "none")
-    if name == "steplr":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=conf["step_size"], gamma=conf["gamma"])
-    if name in ("none", None):
-        return None
-    raise ValueError(f"scheduler.name must be steplr or none, got '{name}'")
+class LRSchedule:
+    """Learning rate of each parameter group as a function of (optimiser step, epoch): a per-epoch
+    step decay, a linear warm-up over the first steps, and encoders held at zero while frozen."""
+
+    def __init__(self, sched: dict | None, encoder_freeze_steps: int = 0):
+        sched = sched or {}
+        self.name = sched.get("name", "none") or "none"
+        if self.name not in ("steplr", "none"):
+            raise ValueError(f"scheduler.name must be steplr or none, got '{self.name}'")
+        self.step_size, self.gamma = sched.get("step_size", 30), sched.get("gamma", 0.1)
+        self.warmup = int(sched.get("warmup_steps") or 0)
+        self.freeze = int(encoder_freeze_steps or 0)
+
+    def factor(self, step: int, epoch: int, encoder: bool) -> float:
+        if encoder and step < self.freeze:
+            return 0.0
+        f = self.gamma ** ((epoch - 1) // self.step_size) if self.name == "steplr" else 1.0
+        if self.warmup:
+            f *= min(1.0, (step + 1) / self.warmup)
+        return f
+
+    def apply(self, optimizer, step: int, epoch: int) -> None:
+        for group in optimizer.param_groups:
+            group["lr"] = group["base_lr"] * self.factor(step, epoch, group.get("encoder", False))
+
+
+def _forward(model, batch: dict, device: torch.device, amp):
+    with torch.autocast(device.type, dtype=amp) if amp else nullcontext():
+        return model(to_device(batch, device))
 
 
 @torch.no_grad()
 def predict(model: nn.Module, dataset: EmotionDataset, device: torch.device, batch_size: int,
             amp=None) -> dict:
-    """Logits, posteriors and pooled embeddings for every utterance of `dataset`, in its order.
+    """Per utterance of `dataset.utts` (in that order): logits, posteriors, labels, and the
+    embeddings and extra outputs the model gives (None / absent when it gives none).
 
-    A model without padding masks (MemoCMT `faithful`) sees one utterance at a time, as the
-    published code validates and tests with batch size 1.
+    A padding-sensitive model (MemoCMT `faithful`) sees one sample at a time, as the published code
+    validates and tests with batch size 1.
     """
     model.eval()
     if getattr(model, "padding_sensitive", False):
@@ -100,29 +128,37 @@ def predict(model: nn.Module, dataset: EmotionDataset, device: torch.device, bat
     lengths = [dataset.length(i) for i in range(len(dataset))]
     sampler = BucketBatchSampler(lengths, batch_size, shuffle=False, bucketing=batch_size > 1)
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
-    out = {"utts": [], "logits": [], "embeddings": [], "labels": []}
+    rows: dict[str, int] = {}
+    logits, labels, embeddings, extras = [], [], [], {}
     for batch in loader:
-        b = to_device(batch, device)
-        with torch.autocast(device.type, dtype=amp) if amp else nullcontext():
-            o = model(b)
-        out["utts"] += batch["utts"]
-        out["logits"].append(o.logits.float().cpu())
-        out["embeddings"].append(o.embedding.float().cpu())
-        out["labels"].append(batch["labels"])
-    order = {u: i for i, u in enumerate(out["utts"])}
-    perm = torch.tensor([order[u] for u in dataset.utts])
-    logits = torch.cat(out["logits"])[perm]
-    return {"utts": list(dataset.utts), "logits": logits, "posteriors": torch.softmax(logits, -1),
-            "embeddings": torch.cat(out["embeddings"])[perm], "labels": torch.cat(out["labels"])[perm]}
+        o = _forward(model, batch, device, amp)
+        for u in batch["utts"]:
+            rows[u] = len(rows)
+        logits.append(o.logits.float().cpu())
+        labels.append(batch["labels"])
+        if o.embedding is not None:
+            embeddings.append(o.embedding.float().cpu())
+        for name, value in o.extras.items():
+            extras.setdefault(name, []).append(value.float().cpu().reshape(len(batch["utts"]), -1))
+    perm = torch.tensor([rows[u] for u in dataset.utts], dtype=torch.long)
+    out_logits = torch.cat(logits)[perm]
+    return {"utts": list(dataset.utts), "logits": out_logits, "posteriors": torch.softmax(out_logits, -1),
+            "labels": torch.cat(labels)[perm],
+            "embeddings": torch.cat(embeddings)[perm] if embeddings else None,
+            "extras": {k: torch.cat(v)[perm] for k, v in extras.items()}}
 
 
 def evaluate(model, dataset, device, batch_size, labels: list[str], amp=None) -> dict:
+    """Validation loss (the model's own) and metrics over the utterances inside the label set."""
+    from mer.models.abs_model import ModelOutput
     from mer.scoring.metrics import score
 
     p = predict(model, dataset, device, batch_size, amp)
-    loss = nn.functional.cross_entropy(p["logits"], p["labels"]).item()
-    refs = [labels[i] for i in p["labels"].tolist()]
-    preds = [labels[i] for i in p["logits"].argmax(-1).tolist()]
+    keep = p["labels"] >= 0
+    logits, y = p["logits"][keep], p["labels"][keep]
+    loss = model.loss(ModelOutput(logits=logits), y).mean().item()
+    refs = [labels[i] for i in y.tolist()]
+    preds = [labels[i] for i in logits.argmax(-1).tolist()]
     s = score(refs, preds, labels=labels)
     return {"loss": loss, **{k: s[k] for k in ("wa", "ua", "macro_f1", "weighted_f1")}}
 
@@ -138,14 +174,14 @@ class Trainer:
         self.model = model.to(ctx.device)
         self.ddp = None
         if ctx.distributed:
-            from mer.models import finetunes_text
-
-            finetunes = finetunes_text(conf["model"])
+            trains_encoder = bool(self.model.encoder_parameter_names())
             self.ddp = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
-                find_unused_parameters=finetunes)  # a fine-tuned HF encoder has an unused pooler
+                find_unused_parameters=trains_encoder)  # a transformers encoder has an unused pooler
         self.optimizer = build_optimizer(self.model, conf["optim"])
-        self.scheduler = build_scheduler(self.optimizer, conf.get("scheduler"))
+        self.schedule = LRSchedule(conf.get("scheduler"), conf["optim"].get("encoder_freeze_steps", 0))
+        self.accum = int(self.tconf.get("accum_grad") or 1)
+        self.step = 0  # optimiser steps so far
         self.amp = amp_dtype(self.tconf["amp"], ctx.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp == torch.float16 else None
         self.sampler = BucketBatchSampler(
@@ -168,7 +204,7 @@ class Trainer:
 
     def save_checkpoint(self, epoch: int) -> None:
         state = {"epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+                 "step": self.step,
                  "scaler": self.scaler.state_dict() if self.scaler else None, "best": self.best,
                  "bad_epochs": self.bad_epochs, "history": self.history, "stopped": self.stopped,
                  "rng": rng_state()}
@@ -186,8 +222,7 @@ class Trainer:
         state = torch.load(self.ckpt_path, map_location=self.ctx.device, weights_only=False)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler and state["scheduler"]:
-            self.scheduler.load_state_dict(state["scheduler"])
+        self.step = state.get("step", 0)
         if self.scaler and state["scaler"]:
             self.scaler.load_state_dict(state["scaler"])
         self.best, self.bad_epochs = state["best"], state["bad_epochs"]
@@ -204,22 +239,30 @@ class Trainer:
         loader = torch.utils.data.DataLoader(self.train_set, batch_sampler=self.sampler, collate_fn=collate,
                                              num_workers=self.tconf["num_workers"])
         total_loss, total_n, correct, t0 = 0.0, 0.0, 0.0, time.time()
-        for batch in loader:
-            b = to_device(batch, self.ctx.device)
-            weights = b["weights"].float()
+        num_batches = len(loader)
+        self.optimizer.zero_grad(set_to_none=True)
+        for i, batch in enumerate(loader):
+            weights = batch["weights"].float().to(self.ctx.device)
+            labels = batch["labels"].to(self.ctx.device)
             # Mean over the *global* batch: each rank's summed loss is scaled so that DDP's
-            # gradient averaging gives exactly the one-process gradient.
-            n_global = self.ctx.all_sum(float(weights.sum()))
-            with torch.autocast(self.ctx.device.type, dtype=self.amp) if self.amp else nullcontext():
-                out = model(b)
-                ce = nn.functional.cross_entropy(out.logits.float(), b["labels"], reduction="none")
-                loss = (ce * weights).sum() * self.ctx.world_size / n_global
-            self.optimizer.zero_grad(set_to_none=True)
+            # gradient averaging gives exactly the one-process gradient; accumulated batches
+            # each count 1/accum of an optimiser step.
+            n_global = max(self.ctx.all_sum(float(weights.sum())), 1e-9)
+            out = _forward(model, batch, self.ctx.device, self.amp)
+            per_utt = self.model.loss(out, labels).float()
+            loss = (per_utt * weights).sum() * self.ctx.world_size / n_global / self.accum
             if self.scaler:
                 self.scaler.scale(loss).backward()
-                self.scaler.unscale_(self.optimizer)
             else:
                 loss.backward()
+            total_loss += float((per_utt.detach() * weights).sum())
+            total_n += float(weights.sum())
+            correct += float(((out.logits.argmax(-1) == labels).float() * weights).sum())
+            if (i + 1) % self.accum and i + 1 < num_batches:
+                continue
+            self.schedule.apply(self.optimizer, self.step, epoch)
+            if self.scaler:
+                self.scaler.unscale_(self.optimizer)
             if self.tconf["grad_clip"]:
                 nn.utils.clip_grad_norm_(self.model.parameters(), self.tconf["grad_clip"])
             if self.scaler:
@@ -227,9 +270,8 @@ class Trainer:
                 self.scaler.update()
             else:
                 self.optimizer.step()
-            total_loss += float((ce.detach() * weights).sum())
-            total_n += float(weights.sum())
-            correct += float(((out.logits.argmax(-1) == b["labels"]).float() * weights).sum())
+            self.optimizer.zero_grad(set_to_none=True)
+            self.step += 1
         elapsed = time.time() - t0
         total_loss, total_n, correct = (self.ctx.all_sum(x) for x in (total_loss, total_n, correct))
         return {"loss": total_loss / max(total_n, 1), "acc": correct / max(total_n, 1),
@@ -249,8 +291,6 @@ class Trainer:
                 break
             tr = self.train_epoch(epoch)
             lr = self.optimizer.param_groups[0]["lr"]
-            if self.scheduler:
-                self.scheduler.step()
             record = {"epoch": epoch, "lr": lr, **{f"train_{k}": v for k, v in tr.items()}}
             if self.ctx.is_main:
                 va = evaluate(self.model, self.valid_set, self.ctx.device, max(tc["batch_size"], 8),

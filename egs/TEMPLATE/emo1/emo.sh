@@ -5,7 +5,8 @@
 #   1 data preparation   local/data.sh: data/all (+ data/<protocol>/fold<k>/{train,valid,test})
 #   2 feature dumping    every entry of $feats_config, over data/all, to $dumpdir/<name>
 #   3 training           every config x fold -> $expdir/<protocol>/<config tag>/fold<k>
-#   4 inference          decode_<set> per test set: utt2pred, posteriors, embeddings
+#   4 inference          decode_<set> per test set: utt2pred, posteriors, embeddings; then the
+#                        combiners (systems made from decode dirs or dumps, linear probes among them)
 #   5 scoring            scores.json per decode dir, fold aggregates, RESULTS.md
 #   6 plots              confusion / ROC / t-SNE per config, pooled over folds, and side by side
 #
@@ -22,6 +23,7 @@ stop_stage=6        # last stage to run
 nj=4                # parallel jobs for feature dumping
 ngpu=0              # GPUs for training and inference (0: CPU); N > 1 runs torchrun with N processes
 nproc=0             # training processes (0: max(ngpu, 1)); >1 on CPU runs DDP over gloo
+train_nj=1          # folds trained at once (each with --ngpu GPUs of its own, through cuda_cmd)
 corpus=             # corpus name for stage 1 and the results (iemocap, esd, meld, mosei, emodb, synthetic)
 protocol=           # evaluation protocol: data/<protocol>/fold<k>
 folds=              # folds to run, e.g. "1 3" (default: every data/<protocol>/fold*)
@@ -34,9 +36,11 @@ expdir=exp          # experiments
 system=             # system name recorded with the results (e.g. memocmt)
 tolerate_failures=false  # true: utterances whose features fail are dropped from data/ (listed in dump/*/failed)
 local_data_opts=    # options passed to local/data.sh
-probes=             # linear-probe baselines run in stage 4 and scored with the models:
-                    # NAME:DUMP:LAYER[:POOL] ..., e.g. "whisper_l2:whisper:2 minilm_l4:minilm:4:mean"
-                    # (empty LAYER: the last; POOL: mean+std (default) or mean)
+combine_configs=    # combiners run in stage 4 after inference (conf/combine/*.yaml, `combiner:` block),
+                    # scored and plotted like trained configs; results in $expdir/<protocol>/<file stem>
+probes=             # shorthand for linear-probe combiners: NAME:DUMP:LAYER[:POOL] ..., e.g.
+                    # "whisper_l2:whisper:2 minilm_l4:minilm:4:mean" (empty LAYER: the last;
+                    # POOL: mean+std (default) or mean); results in $expdir/<protocol>/probe_NAME
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [options]   (stages: 1 data, 2 features, 3 train, 4 inference, 5 scoring, 6 plots)"
 
@@ -67,10 +71,22 @@ config_tag() {
   "${MER_PYTHON}" -m mer.bin.exp_tag "$1" ${overrides[@]+"${overrides[@]}"}
 }
 
-# Every system whose results stages 5 and 6 collect: the trained configs, then the probes.
+# Every system whose results stages 5 and 6 collect: the trained configs, then the combiners.
 result_dirs() {
   for config in ${train_configs}; do echo "${expdir}/${protocol}/$(config_tag "${config}")"; done
   for spec in ${probes}; do echo "${expdir}/${protocol}/probe_${spec%%:*}"; done
+  for config in ${combine_configs}; do echo "${expdir}/${protocol}/$(basename "${config}" .yaml)"; done
+}
+
+# Runs one combiner over every fold: combine OUT_NAME mer.bin.combine-options...
+combine() {
+  local name=$1; shift
+  log "Stage 4: combiner ${name}"
+  local fold_args=()
+  [ -n "${folds}" ] && read -r -a fold_args <<< "--folds ${folds}"
+  "${MER_PYTHON}" -m mer.bin.combine "$@" --protocol-dir "data/${protocol}" \
+    --exp-root "${expdir}/${protocol}" --out "${expdir}/${protocol}/${name}" --dumpdir "${dumpdir}" \
+    --test-sets ${test_sets} --corpus "${corpus}" ${fold_args[@]+"${fold_args[@]}"}
 }
 
 # ------------------------------------------------------------------ 1 data preparation
@@ -112,6 +128,28 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     printf '#!/usr/bin/env bash\ncd %q && ./run.sh --stage 3 --train_configs %q --train_args %q %s\n' \
       "${PWD}" "${config}" "${train_args}" "\"\$@\"" > "${expdir}/${protocol}/${tag}/run.sh"
     chmod +x "${expdir}/${protocol}/${tag}/run.sh"
+    launcher=("${MER_PYTHON}" -m mer.bin.train)
+    if [ "${nproc}" -gt 1 ]; then
+      launcher=("${MER_PYTHON}" -m torch.distributed.run --standalone --nproc_per_node "${nproc}"
+                -m mer.bin.train)
+    fi
+    labels=()
+    [ -f data/all/labels ] && labels=(--labels data/all/labels)
+    override_args=()
+    for o in ${overrides[@]+"${overrides[@]}"}; do override_args+=(--override "$o"); done
+    n_folds=$(fold_dirs | wc -l)
+    if [ "${train_nj}" -gt 1 ] && [ -z "${folds}" ] && [ "${n_folds}" -gt 1 ]; then
+      # One job array over folds 1..N, train_nj at a time, each with its own GPUs (cmd.sh's
+      # backend assigns them); finished folds return at once.
+      log "Stage 3: training ${tag} on ${n_folds} folds, ${train_nj} at a time"
+      ${cuda_cmd} --gpu "${ngpu}" --max-jobs-run "${train_nj}" JOB=1:"${n_folds}" \
+        "${expdir}/${protocol}/${tag}/foldJOB/log/train.log" \
+        "${launcher[@]}" --config "${config}" --train-dir "data/${protocol}/foldJOB/train" \
+        --valid-dir "data/${protocol}/foldJOB/valid" --dumpdir "${dumpdir}" \
+        --exp-dir "${expdir}/${protocol}/${tag}/foldJOB" --device "${device}" --skip-if-done \
+        ${labels[@]+"${labels[@]}"} ${override_args[@]+"${override_args[@]}"}
+      continue
+    fi
     for fold_dir in $(fold_dirs); do
       fold=$(basename "${fold_dir}")
       exp="${expdir}/${protocol}/${tag}/${fold}"
@@ -120,15 +158,6 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
         continue
       fi
       log "Stage 3: training ${tag} on ${fold_dir} -> ${exp}"
-      launcher=("${MER_PYTHON}" -m mer.bin.train)
-      if [ "${nproc}" -gt 1 ]; then
-        launcher=("${MER_PYTHON}" -m torch.distributed.run --standalone --nproc_per_node "${nproc}"
-                  -m mer.bin.train)
-      fi
-      labels=()
-      [ -f data/all/labels ] && labels=(--labels data/all/labels)
-      override_args=()
-      for o in ${overrides[@]+"${overrides[@]}"}; do override_args+=(--override "$o"); done
       ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" \
         "${launcher[@]}" --config "${config}" --train-dir "${fold_dir}/train" \
         --valid-dir "${fold_dir}/valid" --dumpdir "${dumpdir}" --exp-dir "${exp}" --device "${device}" \
@@ -157,13 +186,14 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   done
 fi
 
-if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ] && [ -n "${probes}" ]; then
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   for spec in ${probes}; do
     IFS=: read -r name dump layer pool <<< "${spec}"
-    log "Stage 4: linear probe ${name} on ${dumpdir}/${dump} layer ${layer:-last}"
-    "${MER_PYTHON}" -m mer.bin.linear_probe --dump "${dumpdir}/${dump}" ${layer:+--layer "${layer}"} \
-      --protocol-dir "data/${protocol}" --out "${expdir}/${protocol}/probe_${name}" \
-      --pool "${pool:-mean+std}" --test-sets ${test_sets} --corpus "${corpus}"
+    combine "probe_${name}" --name linear_probe --set "dump=${dump}" ${layer:+--set "layer=${layer}"} \
+      --set "pool=${pool:-mean+std}"
+  done
+  for config in ${combine_configs}; do
+    combine "$(basename "${config}" .yaml)" --config "${config}"
   done
 fi
 

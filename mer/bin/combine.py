@@ -1,0 +1,84 @@
+"""Run a combiner (a system made from other systems' decode dirs or from a dump) on every fold.
+
+Usage:
+  python -m mer.bin.combine --config conf/combine/hierarchy.yaml --protocol-dir data/si \
+      --exp-root exp/si --out exp/si/hierarchy [--test-sets valid test] [--set threshold=0.3]
+  python -m mer.bin.combine --name linear_probe --set dump=whisper --set layer=2 \
+      --protocol-dir data/loso --exp-root exp/loso --out exp/loso/probe_whisper_l2
+
+The YAML holds `combiner: {name: NAME, <settings>}`; `--set KEY=VALUE` overrides a setting (the
+value is read as YAML). Writes OUT/fold<k>/decode_<set>/ like `mer.bin.infer`; folds whose decode
+dirs are complete are skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+from mer.combine import build_combiner
+from mer.combine.base import FoldContext
+
+log = logging.getLogger("mer.combine")
+
+
+def load_settings(config: str | None, name: str | None, sets: list[str]) -> dict:
+    settings: dict = {}
+    if config:
+        with open(config, encoding="utf-8") as f:
+            conf = yaml.safe_load(f) or {}
+        if not isinstance(conf, dict) or not isinstance(conf.get("combiner"), dict) or set(conf) != {"combiner"}:
+            raise ValueError(f"{config}: a combiner config is a mapping with one key, `combiner:`")
+        settings = dict(conf["combiner"])
+    if name:
+        settings["name"] = name
+    for item in sets:
+        if "=" not in item:
+            raise ValueError(f"--set {item}: expected KEY=VALUE")
+        key, value = item.split("=", 1)
+        settings[key.strip()] = yaml.safe_load(value)
+    return settings
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="YAML with a `combiner:` block")
+    p.add_argument("--name", help="combiner name (instead of, or overriding, the config's)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    p.add_argument("--protocol-dir", required=True, help="data/<protocol> holding fold<k>/")
+    p.add_argument("--exp-root", help="exp/<protocol>: other systems' results (default: OUT's parent)")
+    p.add_argument("--out", required=True, help="exp/<protocol>/<name>")
+    p.add_argument("--dumpdir", default="dump")
+    p.add_argument("--test-sets", nargs="+", default=["test"])
+    p.add_argument("--folds", nargs="*", help="fold numbers (default: every fold<k>)")
+    p.add_argument("--corpus")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    combiner = build_combiner(load_settings(args.config, args.name, args.set))
+    folds = sorted(Path(args.protocol_dir).glob("fold*"), key=lambda f: int(f.name[4:]))
+    if args.folds:
+        folds = [f for f in folds if f.name[4:] in set(args.folds)]
+    if not folds:
+        raise ValueError(f"no fold*/ in {args.protocol_dir}")
+    out = Path(args.out)
+    for fold in folds:
+        fold_out = out / fold.name
+        if all((fold_out / f"decode_{s}" / "meta.json").is_file() for s in args.test_sets):
+            continue
+        ctx = FoldContext(fold_dir=fold, out_dir=fold_out, exp_root=Path(args.exp_root or out.parent),
+                          dumpdir=Path(args.dumpdir), test_sets=list(args.test_sets),
+                          meta={"protocol": Path(args.protocol_dir).name, "config": out.name,
+                                "fold": int(fold.name[4:]), "corpus": args.corpus})
+        combiner.run_fold(ctx)
+        log.info("%s %s done", out.name, fold.name)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"combine: error: {e}")

@@ -1,0 +1,68 @@
+"""The combiner contract and what a combiner sees of one fold."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from mer.data.datadir import DataDir
+from mer.scoring.decode_dir import DecodeOutputs, ScoringError, load_decode_dir, write_decode_dir
+
+
+@dataclass
+class FoldContext:
+    fold_dir: Path        # data/<protocol>/fold<k>: train, valid, test, ...
+    out_dir: Path         # exp/<protocol>/<name>/fold<k>: where this combiner writes decode_<set>/
+    exp_root: Path        # exp/<protocol>: other systems' results
+    dumpdir: Path
+    test_sets: list[str]
+    meta: dict = field(default_factory=dict)  # protocol, config, fold, corpus: recorded with results
+
+    def data(self, name: str) -> DataDir:
+        return DataDir.load(self.fold_dir / name)
+
+    def decode_dir(self, system: str, test_set: str) -> Path:
+        """Another system's decode dir for this fold (its config tag under the exp root)."""
+        d = self.exp_root / system / self.fold_dir.name / f"decode_{test_set}"
+        if not (d / "meta.json").is_file():
+            raise FileNotFoundError(f"{d} is not complete (no meta.json): train and decode '{system}' first, "
+                                    f"with '{test_set}' among the recipe's --test_sets")
+        return d
+
+    def load(self, system: str, test_set: str, ref: Path | None = None) -> DecodeOutputs:
+        """Another system's outputs on `test_set` (every decoded utterance, scored or not)."""
+        d = self.decode_dir(system, test_set)
+        try:
+            return load_decode_dir(d, ref=ref, need_posteriors=True, keep_out_of_set=True)
+        except ScoringError as e:
+            raise ValueError(str(e)) from e
+
+    def write(self, test_set: str, utts: list[str], classes: list[str], posteriors: np.ndarray,
+              refs: dict[str, str] | None, embeddings: np.ndarray | None = None, extras: dict | None = None,
+              **meta) -> None:
+        write_decode_dir(self.out_dir / f"decode_{test_set}", utts, classes, posteriors, embeddings,
+                         refs=refs, extras=extras, meta={**self.meta, "test_set": test_set, **meta})
+
+
+class AbsCombiner:
+    """Subclasses take their settings as keyword arguments and write every test set of a fold."""
+
+    name: ClassVar[str] = ""
+
+    def run_fold(self, ctx: FoldContext) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+COMBINERS: dict[str, type[AbsCombiner]] = {}
+
+
+def register_combiner(name: str):
+    def add(cls: type[AbsCombiner]) -> type[AbsCombiner]:
+        if not issubclass(cls, AbsCombiner):
+            raise TypeError(f"{cls.__name__} must subclass AbsCombiner")
+        cls.name = name
+        COMBINERS[name] = cls
+        return cls
+    return add

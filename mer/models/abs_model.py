@@ -1,0 +1,79 @@
+"""The contract between a system and the rest of the toolkit (ESPnet's AbsESPnetModel is the pattern).
+
+A system is a subclass of `AbsEmotionModel` registered under a name with `@register_model(name)`.
+It declares which named inputs it reads (the keys of a config's `inputs:` block), whether padding
+changes its outputs, and it owns its loss. The trainer, inference, scoring and plots only ever see
+`ModelOutput`: one row per utterance of the batch, also when the batch holds whole dialogues.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+
+@dataclass
+class ModelOutput:
+    logits: torch.Tensor                    # (N, C), one row per utterance of the batch (flat)
+    embedding: torch.Tensor | None = None   # (N, D) the vector the classifier sees (t-SNE), optional
+    # Per-utterance named outputs a system wants saved in its decode dir, each (N, K); e.g. the
+    # modality weights of an attention fusion. Written as `<name>.{ark,scp}`.
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class AbsEmotionModel(nn.Module):
+    """Base class of every system.
+
+    Subclasses take `(num_classes, input_infos, **model_config)` where `input_infos` maps each input
+    name of `input_names(model_config)` to what the data pipeline knows of it (`mer.train.inputs.InputInfo`).
+    """
+
+    # True when padding a batch changes a sample's output (no masks): such a model is validated and
+    # decoded one sample at a time.
+    padding_sensitive: bool = False
+    # Input names when they do not depend on the config; override `input_names` otherwise.
+    inputs: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def input_names(cls, conf: dict) -> tuple[str, ...]:
+        """The named inputs this model reads, given its `model:` config block."""
+        return cls.inputs
+
+    def forward(self, batch: dict) -> ModelOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def loss(self, output: ModelOutput, labels: torch.Tensor) -> torch.Tensor:
+        """Per-utterance loss (N,). Labels of -1 (context turns, padding) contribute zero.
+        The trainer weights and normalises these over the global batch."""
+        known = labels >= 0
+        ce = nn.functional.cross_entropy(output.logits.float(), labels.clamp(min=0), reduction="none")
+        return ce * known
+
+    def encoder_parameter_names(self) -> list[str]:
+        """Names of the parameters of pretrained encoders trained inside the model, which get
+        `optim.encoder_lr` and `optim.encoder_freeze_steps`. Default: every parameter under a
+        submodule called `encoder`."""
+        return [n for n, p in self.named_parameters() if p.requires_grad and ".encoder." in f".{n}"]
+
+    def describe(self) -> dict:
+        """Model-level values worth saving with every decode dir (JSON-able), e.g. learned layer
+        weights. Empty by default."""
+        return {}
+
+
+MODEL_CLASSES: dict[str, type[AbsEmotionModel]] = {}
+
+
+def register_model(name: str):
+    """Class decorator: make a system available to configs as `model: {name: NAME}`."""
+    def add(cls: type[AbsEmotionModel]) -> type[AbsEmotionModel]:
+        if name in MODEL_CLASSES and MODEL_CLASSES[name] is not cls:
+            raise ValueError(f"model name '{name}' is registered twice ({MODEL_CLASSES[name].__name__}, "
+                             f"{cls.__name__})")
+        if not issubclass(cls, AbsEmotionModel):
+            raise TypeError(f"{cls.__name__} must subclass AbsEmotionModel")
+        MODEL_CLASSES[name] = cls
+        return cls
+    return add

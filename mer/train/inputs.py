@@ -1,0 +1,241 @@
+"""Named model inputs: where each comes from, how one utterance is loaded, how a batch is padded.
+
+A config lists its inputs by name and type; the names are those the model reads
+(`AbsEmotionModel.input_names`):
+
+    inputs:
+      audio: whisper                          # shorthand for {type: dump, name: whisper}
+      context: {type: dump, name: whisper_base}
+      speech: {type: waveform, max_seconds: 20}   # raw audio from the data dir's wav.scp/segments
+      text: {type: text}                      # the data dir's `text`
+      asr: {type: text, dump: asr_tiny}       # <dumpdir>/asr_tiny/text (a transcription dump)
+      ref: {type: text, file: /path/to/text}  # any file of Kaldi `text` form
+
+Each source gives a length per utterance (frames, samples or words: used for bucketing) and loads
+one utterance (a tensor, or a string for text); `mer.train.data.collate` pads a batch into
+`batch[name]` with `batch[f"{name}_lengths"]`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mer.data.datadir import DataDir
+from mer.data.kaldi_io import read_kv
+
+INPUT_TYPES = ("dump", "waveform", "text")
+
+
+@dataclass
+class InputInfo:
+    """What a model needs to know of an input to build itself."""
+
+    type: str
+    dim: int | None = None        # dump: feature dimension of one layer
+    num_layers: int = 1           # dump: layers stored side by side
+    sample_rate: int | None = None  # waveform
+
+
+class FeatureDump:
+    """Lazy access to one dump directory (`feats.scp`, `utt2num_frames`, `feats_info.json`)."""
+
+    def __init__(self, path: str | Path, preload_max_mb: float = 2048):
+        import kaldiio
+
+        self.path = Path(path)
+        scp = self.path / "feats.scp"
+        if not scp.is_file():
+            raise FileNotFoundError(f"{scp} not found: run the feature-dumping stage (stage 2) first")
+        self.info = json.loads((self.path / "feats_info.json").read_text())
+        self._table = kaldiio.load_scp(str(scp))
+        self.num_frames = {k: int(v) for k, v in read_kv(self.path / "utt2num_frames").items()}
+        # Small dumps are read into memory once; large ones are read per access.
+        size_mb = sum(p.stat().st_size for p in self.path.rglob("*.ark")) / 2**20
+        self._cache: dict[str, np.ndarray] | None = {} if size_mb <= preload_max_mb else None
+
+    @property
+    def dim(self) -> int:
+        return int(self.info["dim"])
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.info.get("num_layers_stored", 1))
+
+    def __contains__(self, utt: str) -> bool:
+        return utt in self.num_frames
+
+    def __getitem__(self, utt: str) -> np.ndarray:
+        if self._cache is not None and utt in self._cache:
+            return self._cache[utt]
+        mat = np.array(self._table[utt], dtype=np.float32)  # a writable copy: torch wants one
+        if self._cache is not None:
+            self._cache[utt] = mat
+        return mat
+
+
+class DumpInput:
+    """Frames of a frozen encoder or a filterbank, dumped in stage 2."""
+
+    def __init__(self, name: str, dump: FeatureDump):
+        self.name, self.dump = name, dump
+        self.info = InputInfo("dump", dim=dump.dim, num_layers=dump.num_layers)
+
+    def describe(self) -> dict:
+        return {"type": "dump", "path": str(self.dump.path), **{k: self.dump.info.get(k) for k in
+                ("feature", "model", "layers", "dim", "num_layers_stored") if k in self.dump.info}}
+
+    def missing(self, data: DataDir, utts: list[str]) -> list[str]:
+        return [u for u in utts if u not in self.dump]
+
+    def remedy(self, data_dir: str) -> str:
+        return (f"dump them, or drop them with utils/fix_data_dir.sh --exclude {self.dump.path}/failed "
+                f"{data_dir}")
+
+    def length(self, data: DataDir, utt: str) -> int:
+        return self.dump.num_frames[utt]
+
+    def load(self, data: DataDir, utt: str) -> torch.Tensor:
+        return torch.from_numpy(self.dump[utt])
+
+
+class WaveformInput:
+    """Raw audio read through the one audio loader (`mer.data.audio`), for encoders trained in the model."""
+
+    def __init__(self, name: str, sample_rate: int = 16000, max_seconds: float | None = None):
+        self.name, self.sample_rate, self.max_seconds = name, sample_rate, max_seconds
+        self.info = InputInfo("waveform", sample_rate=sample_rate)
+        self._seconds: dict[str, float] = {}
+
+    def describe(self) -> dict:
+        return {"type": "waveform", "sample_rate": self.sample_rate, "max_seconds": self.max_seconds}
+
+    def missing(self, data: DataDir, utts: list[str]) -> list[str]:
+        def has_audio(u):
+            return (u in data.segments and data.segments[u].recording in data.wav_scp) or u in data.wav_scp
+        return [u for u in utts if not has_audio(u)]
+
+    def remedy(self, data_dir: str) -> str:
+        return f"check {data_dir}/wav.scp (and segments)"
+
+    def _duration(self, data: DataDir, utt: str) -> float:
+        """Seconds, from utt2dur or segments where the data dir has them, else from the file header."""
+        if utt not in self._seconds:
+            dur = data.extra.get("utt2dur", {}).get(utt)
+            if dur is not None:
+                self._seconds[utt] = float(dur)
+            elif utt in data.segments:
+                seg = data.segments[utt]
+                self._seconds[utt] = seg.end - max(seg.start, 0.0)
+            else:
+                self._seconds[utt] = self._header_seconds(data, utt)
+        return self._seconds[utt]
+
+    def _header_seconds(self, data: DataDir, utt: str) -> float:
+        import soundfile as sf
+
+        from mer.data.audio import AudioError, is_pipe
+
+        spec = data.wav_scp[utt].strip()
+        if not is_pipe(spec):
+            try:
+                return sf.info(spec).duration
+            except (sf.LibsndfileError, RuntimeError, OSError) as e:
+                raise AudioError(utt, spec, f"cannot read the audio header ({e})") from None
+        return len(self.load(data, utt)) / self.sample_rate  # a pipe: decode once to know
+
+    def length(self, data: DataDir, utt: str) -> int:
+        seconds = self._duration(data, utt)
+        if self.max_seconds:
+            seconds = min(seconds, self.max_seconds)
+        return max(1, int(seconds * self.sample_rate))
+
+    def load(self, data: DataDir, utt: str) -> torch.Tensor:
+        from mer.data.audio import load_utterance
+
+        wave = load_utterance(data, utt, target_sr=self.sample_rate)
+        if self.max_seconds:
+            wave = wave[: int(self.max_seconds * self.sample_rate)]  # the start: deterministic
+        self._seconds.setdefault(utt, len(wave) / self.sample_rate)
+        return torch.from_numpy(wave)
+
+
+class TextInput:
+    """Raw text: the data dir's transcripts, a transcription dump, or any Kaldi `text` file."""
+
+    def __init__(self, name: str, path: Path | None = None):
+        self.name, self.path = name, path
+        self.info = InputInfo("text")
+        self._table = read_kv(path, allow_empty_value=True) if path is not None else None
+
+    def describe(self) -> dict:
+        return {"type": "text", "source": str(self.path) if self.path else "data dir text"}
+
+    def _texts(self, data: DataDir) -> dict[str, str]:
+        return self._table if self._table is not None else data.text
+
+    def missing(self, data: DataDir, utts: list[str]) -> list[str]:
+        texts = self._texts(data)
+        return [u for u in utts if u not in texts]
+
+    def remedy(self, data_dir: str) -> str:
+        return f"add them to {self.path or data_dir + '/text'}"
+
+    def length(self, data: DataDir, utt: str) -> int:
+        return max(1, len(self._texts(data)[utt].split()))
+
+    def load(self, data: DataDir, utt: str) -> str:
+        return self._texts(data)[utt]
+
+
+def normalize_input_spec(name: str, spec) -> dict:
+    """`whisper` -> {type: dump, name: whisper}; checks the type and the keys of each type."""
+    if isinstance(spec, str):
+        spec = {"type": "dump", "name": spec}
+    if not isinstance(spec, dict) or spec.get("type") not in INPUT_TYPES:
+        raise ValueError(f"config: inputs.{name} must be a dump name or a mapping with type one of "
+                         f"{', '.join(INPUT_TYPES)}, got {spec!r}")
+    allowed = {"dump": {"type", "name"}, "waveform": {"type", "sample_rate", "max_seconds"},
+               "text": {"type", "dump", "file"}}[spec["type"]]
+    unknown = set(spec) - allowed
+    if unknown:
+        raise ValueError(f"config: inputs.{name}: unknown key(s) {sorted(unknown)} for type "
+                         f"{spec['type']}; allowed: {sorted(allowed)}")
+    if spec["type"] == "dump" and not spec.get("name"):
+        raise ValueError(f"config: inputs.{name}: a dump input needs `name` (a folder under the dump dir)")
+    if spec["type"] == "text" and spec.get("dump") and spec.get("file"):
+        raise ValueError(f"config: inputs.{name}: give `dump` or `file`, not both")
+    return spec
+
+
+def open_input(name: str, spec, dumpdir: str | Path, preload_max_mb: float = 2048):
+    spec = normalize_input_spec(name, spec)
+    if spec["type"] == "dump":
+        return DumpInput(name, FeatureDump(Path(dumpdir) / spec["name"], preload_max_mb))
+    if spec["type"] == "waveform":
+        return WaveformInput(name, int(spec.get("sample_rate") or 16000), spec.get("max_seconds"))
+    path = None
+    if spec.get("dump"):
+        path = Path(dumpdir) / spec["dump"] / "text"
+    elif spec.get("file"):
+        path = Path(spec["file"])
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"{path} not found (inputs.{name}): run the stage that writes it")
+    return TextInput(name, path)
+
+
+def open_inputs(conf: dict, dumpdir: str | Path) -> dict:
+    """Every input the config's model reads, opened; an input the model reads but the config does
+    not declare is an error that names both."""
+    from mer.models import model_input_names
+
+    declared = conf.get("inputs") or {}
+    wanted = model_input_names(conf["model"])
+    absent = [n for n in wanted if n not in declared]
+    if absent:
+        raise ValueError(f"config: model '{conf['model'].get('name')}' reads input(s) {absent} but "
+                         f"`inputs:` declares only {sorted(declared) or 'none'}")
+    return {n: open_input(n, declared[n], dumpdir, conf["train"]["preload_max_mb"]) for n in wanted}
