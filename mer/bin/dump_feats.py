@@ -66,15 +66,20 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--compress", type=int, default=0,
                    help="kaldiio compression_method (0 = none; 3 = 2-byte, ~1e-4 error)")
+    add_job_options(p)
+    p.add_argument("data_dir", nargs="?")
+    p.add_argument("out_dir", nargs="?")
+    return p
+
+
+def add_job_options(p: argparse.ArgumentParser) -> None:
+    """--nj, --cmd, --tolerate-failures and the internal --job (also used by mer.bin.transcribe)."""
     p.add_argument("--nj", type=int, default=1)
     p.add_argument("--cmd", default=os.environ.get("MER_CMD", ""),
                    help="job launcher with Kaldi's run.pl interface (default: local processes)")
     p.add_argument("--tolerate-failures", action="store_true",
                    help="exit 0 even when some utterances failed (they are still listed in OUT_DIR/failed)")
     p.add_argument("--job", type=int, help=argparse.SUPPRESS)  # internal: run only this job
-    p.add_argument("data_dir", nargs="?")
-    p.add_argument("out_dir", nargs="?")
-    return p
 
 
 def apply_feats_config(args, parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -311,8 +316,13 @@ def main(argv: list[str] | None = None) -> int:
     n_failed = merge(args)
     n_ok = sum(1 for _ in open(Path(args.out_dir) / "feats.scp", encoding="utf-8"))
     log.info("dumped %d utterances to %s/feats.scp; %d failed", n_ok, args.out_dir, n_failed)
+    return failures_exit_status("dump_feats", n_failed, args)
+
+
+def failures_exit_status(prog: str, n_failed: int, args) -> int:
+    """1 when utterances failed (they are in OUT_DIR/failed), unless --tolerate-failures; else 0."""
     if n_failed:
-        msg = (f"dump_feats: {n_failed} utterance(s) failed, listed in {args.out_dir}/failed; drop them with "
+        msg = (f"{prog}: {n_failed} utterance(s) failed, listed in {args.out_dir}/failed; drop them with "
                f"utils/fix_data_dir.sh --exclude {args.out_dir}/failed {args.data_dir}")
         if not args.tolerate_failures:
             print(msg, file=sys.stderr)
