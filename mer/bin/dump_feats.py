@@ -12,7 +12,9 @@ command line win over it.
 
 TYPE: fbank (Kaldi-compatible, 80 bins, 10 ms), mfcc, logmel, hf (a transformers speech encoder:
 HuBERT, wav2vec 2.0, WavLM, Whisper's encoder trimmed to the real length), hf-text (token-level
-hidden states of a transformers text encoder over DATA_DIR/text).
+hidden states of a transformers text encoder over DATA_DIR/text), asr (a transcription, not
+features: Whisper's hypotheses in OUT_DIR/text via mer.bin.transcribe; options model, beam_size,
+batch_size, language).
 
 Writes OUT_DIR/feats.scp (one float32 matrix frames x dim per utterance; with several layers they
 stand side by side: frames x (n_layers * dim)), OUT_DIR/utt2num_frames, OUT_DIR/feats_info.json,
@@ -53,7 +55,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML file of named dump settings (see above)")
     p.add_argument("--name", help="which entry of --config to use")
     p.add_argument("--list", action="store_true", help="print the entry names of --config and exit")
-    p.add_argument("--feature", choices=FEATURE_TYPES)
+    p.add_argument("--feature", choices=(*FEATURE_TYPES, "asr"))
     p.add_argument("--model", help="hub id, local directory or short name (minilm, whisper-tiny.en)")
     p.add_argument("--layers", default="last", help="last | all | comma-separated hidden-state indices")
     p.add_argument("--num-mel-bins", type=int, default=80)
@@ -63,18 +65,25 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8, help="utterances per encoder forward")
     p.add_argument("--max-batch-seconds", type=float, default=120.0,
                    help="cap on the summed audio duration of one batch")
+    p.add_argument("--beam-size", type=int, default=1, help="asr: 1 greedy, N > 1 beam search")
+    p.add_argument("--language", help="asr: language of a multilingual Whisper model, e.g. en")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--compress", type=int, default=0,
                    help="kaldiio compression_method (0 = none; 3 = 2-byte, ~1e-4 error)")
+    add_job_options(p)
+    p.add_argument("data_dir", nargs="?")
+    p.add_argument("out_dir", nargs="?")
+    return p
+
+
+def add_job_options(p: argparse.ArgumentParser) -> None:
+    """--nj, --cmd, --tolerate-failures and the internal --job (also used by mer.bin.transcribe)."""
     p.add_argument("--nj", type=int, default=1)
     p.add_argument("--cmd", default=os.environ.get("MER_CMD", ""),
                    help="job launcher with Kaldi's run.pl interface (default: local processes)")
     p.add_argument("--tolerate-failures", action="store_true",
                    help="exit 0 even when some utterances failed (they are still listed in OUT_DIR/failed)")
     p.add_argument("--job", type=int, help=argparse.SUPPRESS)  # internal: run only this job
-    p.add_argument("data_dir", nargs="?")
-    p.add_argument("out_dir", nargs="?")
-    return p
 
 
 def apply_feats_config(args, parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -300,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     if args.nj < 1:
         raise SystemExit("--nj must be >= 1")
+    if args.feature == "asr":  # OUT_DIR/text (+ failed, settings.json) instead of feats.scp
+        from mer.bin.transcribe import run as transcribe
+
+        return transcribe(args)
     if args.job is not None:
         run_job(args, args.job, args.nj)
         return 0  # failures are collected by merge()
@@ -311,8 +324,13 @@ def main(argv: list[str] | None = None) -> int:
     n_failed = merge(args)
     n_ok = sum(1 for _ in open(Path(args.out_dir) / "feats.scp", encoding="utf-8"))
     log.info("dumped %d utterances to %s/feats.scp; %d failed", n_ok, args.out_dir, n_failed)
+    return failures_exit_status("dump_feats", n_failed, args)
+
+
+def failures_exit_status(prog: str, n_failed: int, args) -> int:
+    """1 when utterances failed (they are in OUT_DIR/failed), unless --tolerate-failures; else 0."""
     if n_failed:
-        msg = (f"dump_feats: {n_failed} utterance(s) failed, listed in {args.out_dir}/failed; drop them with "
+        msg = (f"{prog}: {n_failed} utterance(s) failed, listed in {args.out_dir}/failed; drop them with "
                f"utils/fix_data_dir.sh --exclude {args.out_dir}/failed {args.data_dir}")
         if not args.tolerate_failures:
             print(msg, file=sys.stderr)
