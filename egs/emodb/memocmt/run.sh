@@ -6,7 +6,11 @@
 set -euo pipefail
 
 train_configs="conf/tuning/train_audio_mean.yaml"  # also: conf/tuning/train_audio_max.yaml
-probes="logmel:logmel: whisper_l2:whisper:2 whisper_last:whisper:"
+probes="
+  logmel:logmel:
+  whisper_l2:whisper:2
+  whisper_last:whisper:
+"
 
 export HF_HUB_OFFLINE=1  # Whisper tiny.en is local (tools/models)
 ./emo.sh --corpus emodb --system memocmt --protocol loso --nj 2 --train_configs "${train_configs}" \

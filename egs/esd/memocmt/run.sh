@@ -5,6 +5,16 @@
 set -euo pipefail
 
 protocol=lo2so   # default protocol; --protocol on the command line picks another (local/data.sh lists them)
-train_configs="conf/tuning/train_improved_memocmt_cls.yaml conf/tuning/train_improved_memocmt_max.yaml conf/tuning/train_improved_memocmt_mean.yaml conf/tuning/train_improved_memocmt_min.yaml conf/tuning/train_improved_memocmt_min_bertft.yaml conf/tuning/train_faithful_memocmt_cls.yaml conf/tuning/train_faithful_memocmt_max.yaml conf/tuning/train_faithful_memocmt_mean.yaml conf/tuning/train_faithful_memocmt_min.yaml"
+train_configs="
+  conf/tuning/train_improved_memocmt_cls.yaml
+  conf/tuning/train_improved_memocmt_max.yaml
+  conf/tuning/train_improved_memocmt_mean.yaml
+  conf/tuning/train_improved_memocmt_min.yaml
+  conf/tuning/train_improved_memocmt_min_bertft.yaml
+  conf/tuning/train_faithful_memocmt_cls.yaml
+  conf/tuning/train_faithful_memocmt_max.yaml
+  conf/tuning/train_faithful_memocmt_mean.yaml
+  conf/tuning/train_faithful_memocmt_min.yaml
+"
 
 ./emo.sh --corpus esd --system memocmt --protocol "${protocol}" --train_configs "${train_configs}" "$@"

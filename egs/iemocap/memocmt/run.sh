@@ -5,6 +5,20 @@
 set -euo pipefail
 
 protocol=loso   # default protocol; --protocol on the command line picks another (local/data.sh lists them)
-train_configs="conf/tuning/train_improved_audio_only.yaml conf/tuning/train_improved_memocmt_cls.yaml conf/tuning/train_improved_memocmt_max.yaml conf/tuning/train_improved_memocmt_mean.yaml conf/tuning/train_improved_memocmt_min.yaml conf/tuning/train_improved_memocmt_min_bertft.yaml conf/tuning/train_improved_text_only.yaml conf/tuning/train_faithful_audio_only.yaml conf/tuning/train_faithful_memocmt_cls.yaml conf/tuning/train_faithful_memocmt_max.yaml conf/tuning/train_faithful_memocmt_mean.yaml conf/tuning/train_faithful_memocmt_min.yaml conf/tuning/train_faithful_text_only.yaml"
+train_configs="
+  conf/tuning/train_improved_audio_only.yaml
+  conf/tuning/train_improved_memocmt_cls.yaml
+  conf/tuning/train_improved_memocmt_max.yaml
+  conf/tuning/train_improved_memocmt_mean.yaml
+  conf/tuning/train_improved_memocmt_min.yaml
+  conf/tuning/train_improved_memocmt_min_bertft.yaml
+  conf/tuning/train_improved_text_only.yaml
+  conf/tuning/train_faithful_audio_only.yaml
+  conf/tuning/train_faithful_memocmt_cls.yaml
+  conf/tuning/train_faithful_memocmt_max.yaml
+  conf/tuning/train_faithful_memocmt_mean.yaml
+  conf/tuning/train_faithful_memocmt_min.yaml
+  conf/tuning/train_faithful_text_only.yaml
+"
 
 ./emo.sh --corpus iemocap --system memocmt --protocol "${protocol}" --train_configs "${train_configs}" "$@"

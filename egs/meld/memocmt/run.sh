@@ -6,6 +6,16 @@ set -euo pipefail
 
 protocol=official   # default protocol; --protocol on the command line picks another (local/data.sh lists them)
 test_sets="valid test"  # Table 5 reports the validation and the test set
-train_configs="conf/tuning/train_improved_memocmt_cls.yaml conf/tuning/train_improved_memocmt_max.yaml conf/tuning/train_improved_memocmt_mean.yaml conf/tuning/train_improved_memocmt_min.yaml conf/tuning/train_improved_memocmt_min_bertft.yaml conf/tuning/train_faithful_memocmt_cls.yaml conf/tuning/train_faithful_memocmt_max.yaml conf/tuning/train_faithful_memocmt_mean.yaml conf/tuning/train_faithful_memocmt_min.yaml"
+train_configs="
+  conf/tuning/train_improved_memocmt_cls.yaml
+  conf/tuning/train_improved_memocmt_max.yaml
+  conf/tuning/train_improved_memocmt_mean.yaml
+  conf/tuning/train_improved_memocmt_min.yaml
+  conf/tuning/train_improved_memocmt_min_bertft.yaml
+  conf/tuning/train_faithful_memocmt_cls.yaml
+  conf/tuning/train_faithful_memocmt_max.yaml
+  conf/tuning/train_faithful_memocmt_mean.yaml
+  conf/tuning/train_faithful_memocmt_min.yaml
+"
 
 ./emo.sh --corpus meld --system memocmt --protocol "${protocol}" --train_configs "${train_configs}" --test_sets "${test_sets}" "$@"

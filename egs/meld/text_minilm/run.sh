@@ -5,7 +5,10 @@
 # MELD.Raw or just the folder with the three CSVs; it defaults to ../shared/data/meld when present.
 set -euo pipefail
 
-train_configs="conf/tuning/train_text_frozen_mean.yaml conf/tuning/train_text_finetune_mean.yaml"
+train_configs="
+  conf/tuning/train_text_frozen_mean.yaml
+  conf/tuning/train_text_finetune_mean.yaml
+"
 probes="minilm_l4:minilm:4:mean"
 
 here=$(pwd -P)
