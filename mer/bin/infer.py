@@ -66,7 +66,10 @@ def main(argv=None) -> int:
     device = pick_device(args.device)
     inputs, (data,) = open_datasets(conf, args.dumpdir, label_map, [args.data_dir], training=False)
     model = build_model(conf["model"], len(labels), {k: s.info for k, s in inputs.items()})
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, or not a checkpoint
+        raise ValueError(f"{ckpt}: cannot be read ({e.__class__.__name__}: {e})") from None
     model.load_state_dict(state["model"])
     model.to(device)
     p = predict(model, data, device, args.batch_size, amp_dtype(conf["train"]["amp"], device))
@@ -90,5 +93,5 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:  # bad data, config, checkpoint or output dir: a message
         sys.exit(f"infer: error: {e}")

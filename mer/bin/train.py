@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -24,7 +25,8 @@ from mer.train.config import load_config, save_config
 from mer.train.data import open_datasets
 from mer.train.labels import LabelMap
 from mer.train.dist import cleanup, init_distributed
-from mer.train.trainer import Trainer, seed_everything
+from mer.train.trainer import Trainer, TrainingDiverged, seed_everything
+from mer.utils.lock import DirLock, LockHeld
 from mer.utils.fileio import write_text_atomic
 
 
@@ -91,8 +93,19 @@ def main(argv=None) -> int:
         return 0
     ctx = init_distributed(args.device)
     exp_dir = Path(args.exp_dir)
+    lock = None
     if ctx.is_main:
         exp_dir.mkdir(parents=True, exist_ok=True)
+        # One trainer per exp dir: a second one (a re-run while an orphan still trains) stops here.
+        lock = DirLock(exp_dir, f"experiment dir {exp_dir}").acquire()
+    try:
+        return _train(args, ctx, exp_dir)
+    finally:
+        if lock:
+            lock.release()
+
+
+def _train(args, ctx, exp_dir: Path) -> int:
     ctx.barrier()
     setup_logging(exp_dir, ctx.is_main)
     log = logging.getLogger("mer.train")
@@ -129,9 +142,11 @@ def main(argv=None) -> int:
 
 
 def cli() -> int:
+    # SIGTERM (a killed stage, a cluster's time limit) unwinds like an exception: the lock is released.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         return main()
-    except (ValueError, FileNotFoundError) as e:  # bad config or data: a message, not a traceback
+    except (ValueError, OSError, LockHeld, TrainingDiverged) as e:  # a message, not a traceback
         print(f"train: error: {e}", file=sys.stderr)
         return 1
 

@@ -38,6 +38,7 @@ DEFAULTS: dict = {
         "num_workers": 0,
         "keep_epoch_checkpoints": 0,  # also keep epochN.pt for the last N epochs
         "preload_max_mb": 2048,       # dumps up to this size are read into memory
+        "max_bad_steps": 0,           # batches with a non-finite loss skipped before training stops
     },
 }
 
@@ -84,7 +85,11 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> dict:
             raise ValueError(f"{path}: unknown top-level section(s) {sorted(unknown)}; "
                              f"known: {sorted(DEFAULTS)}")
         deep_update(conf, user)
-    return apply_overrides(conf, list(overrides))
+    apply_overrides(conf, list(overrides))
+    from mer.train.schema import validate_config
+
+    source = str(path or "config") + (f" (with overrides {' '.join(overrides)})" if overrides else "")
+    return validate_config(conf, source)
 
 
 def save_config(conf: dict, path: str | Path) -> None:

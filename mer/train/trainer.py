@@ -163,6 +163,10 @@ def evaluate(model, dataset, device, batch_size, labels: list[str], amp=None) ->
     return {"loss": loss, **{k: s[k] for k in ("wa", "ua", "macro_f1", "weighted_f1")}}
 
 
+class TrainingDiverged(RuntimeError):
+    """A non-finite loss: training stops, the last good checkpoint stays."""
+
+
 class Trainer:
     def __init__(self, conf: dict, exp_dir: str | Path, model: nn.Module, train_set: EmotionDataset,
                  valid_set: EmotionDataset, labels: list[str], ctx: DistContext):
@@ -182,6 +186,8 @@ class Trainer:
         self.schedule = LRSchedule(conf.get("scheduler"), conf["optim"].get("encoder_freeze_steps", 0))
         self.accum = int(self.tconf.get("accum_grad") or 1)
         self.step = 0  # optimiser steps so far
+        self.bad_steps = 0  # batches skipped for a non-finite loss
+        self._check_valid_classes()
         self.amp = amp_dtype(self.tconf["amp"], ctx.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp == torch.float16 else None
         self.sampler = BucketBatchSampler(
@@ -219,9 +225,16 @@ class Trainer:
     def maybe_resume(self) -> None:
         if not self.ckpt_path.is_file():
             return
-        state = torch.load(self.ckpt_path, map_location=self.ctx.device, weights_only=False)
+        try:
+            state = torch.load(self.ckpt_path, map_location=self.ctx.device, weights_only=False)
+        except Exception as e:  # truncated or foreign file: name it rather than show a traceback
+            raise ValueError(f"{self.ckpt_path}: cannot be read to resume ({e.__class__.__name__}: {e}); "
+                             f"restore it, or remove it to train from the start") from None
         self.model.load_state_dict(state["model"])
+        base_lrs = [g["base_lr"] for g in self.optimizer.param_groups]
         self.optimizer.load_state_dict(state["optimizer"])
+        for group, base_lr in zip(self.optimizer.param_groups, base_lrs):
+            group["base_lr"] = base_lr  # the config's learning rate holds, not the checkpoint's
         self.step = state.get("step", 0)
         if self.scaler and state["scaler"]:
             self.scaler.load_state_dict(state["scaler"])
@@ -251,6 +264,9 @@ class Trainer:
             out = _forward(model, batch, self.ctx.device, self.amp)
             per_utt = self.model.loss(out, labels).float()
             loss = (per_utt * weights).sum() * self.ctx.world_size / n_global / self.accum
+            if self.ctx.all_sum(float(not torch.isfinite(loss))):
+                self._bad_step(epoch, i, float(loss), batch["utts"])
+                continue
             if self.scaler:
                 self.scaler.scale(loss).backward()
             else:
@@ -276,6 +292,28 @@ class Trainer:
         total_loss, total_n, correct = (self.ctx.all_sum(x) for x in (total_loss, total_n, correct))
         return {"loss": total_loss / max(total_n, 1), "acc": correct / max(total_n, 1),
                 "seconds": elapsed, "utts_per_second": total_n / max(elapsed, 1e-9)}
+
+    def _bad_step(self, epoch: int, index: int, loss: float, utts: list[str]) -> None:
+        """Skip a batch whose loss is not finite, up to train.max_bad_steps, then stop."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.bad_steps += 1
+        where = (f"epoch {epoch}, batch {index + 1} (optimiser step {self.step}), loss {loss}, "
+                 f"utterances {', '.join(utts[:3])}{' ...' if len(utts) > 3 else ''}")
+        if self.bad_steps > int(self.tconf.get("max_bad_steps") or 0):
+            raise TrainingDiverged(f"non-finite training loss at {where}; {self.exp_dir}/checkpoint.pt keeps the "
+                                   f"last good epoch. Lower optim.lr, set train.grad_clip, or allow skipped "
+                                   f"batches with train.max_bad_steps")
+        log.warning("skipping a batch with a non-finite loss (%d of at most %s): %s", self.bad_steps,
+                    self.tconf.get("max_bad_steps"), where)
+
+    def _check_valid_classes(self) -> None:
+        if not self.ctx.is_main:
+            return
+        present = {self.labels[i] for i in set(self.valid_set.label.values()) if i >= 0}
+        missing = [c for c in self.labels if c not in present]
+        if missing:
+            log.warning("the validation set %s has no utterance of class(es) %s: the checkpoint is chosen "
+                        "on %d of %d classes", self.valid_set.data_dir, missing, len(present), len(self.labels))
 
     def fit(self) -> dict:
         tc = self.tconf
