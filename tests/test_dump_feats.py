@@ -316,7 +316,9 @@ def models(tmp_path_factory):
         .save_pretrained(root / "wav2vec2")
     tr.Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
                                 return_attention_mask=True).save_pretrained(root / "wav2vec2")
-    tr.WavLMModel(tr.WavLMConfig(**common, num_buckets=32)).save_pretrained(root / "wavlm")
+    tr.WavLMModel(tr.WavLMConfig(**common, num_buckets=32)).save_pretrained(root / "wavlm")  # group norm
+    tr.WavLMModel(tr.WavLMConfig(**common, num_buckets=32, feat_extract_norm="layer", do_stable_layer_norm=True)) \
+        .save_pretrained(root / "wavlm_ln")  # layer norm (large-style), bare dir: raw waveforms + mask
     tr.WhisperModel(tr.WhisperConfig(
         d_model=HIDDEN, encoder_layers=NUM_LAYERS, decoder_layers=1, encoder_attention_heads=2,
         decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, num_mel_bins=80, vocab_size=100,
@@ -438,6 +440,86 @@ def test_hf_cli_bad_layer_and_missing_model(models, speech_data, tmp_path):
         run_main("--feature", "hf", "--model", tmp_path / "no-such-model", "--device", "cpu", data, tmp_path / "o3")
 
 
+def whisper_reference(model_dir: Path, wave: np.ndarray, positions: int) -> np.ndarray:
+    """The last hidden state of a WhisperEncoder built for `positions` output frames (config and
+    sliced position table), on the mel frames of `wave` zero-padded to 2 * positions frames."""
+    import torch
+    import transformers as tr
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+    full = tr.WhisperModel.from_pretrained(model_dir).get_encoder()
+    config = tr.WhisperConfig.from_pretrained(model_dir, max_source_positions=positions)
+    enc = WhisperEncoder(config).eval()
+    state = full.state_dict()
+    state["embed_positions.weight"] = state["embed_positions.weight"][:positions]
+    enc.load_state_dict(state)
+    fe = tr.WhisperFeatureExtractor.from_pretrained(model_dir)
+    mel = fe(wave, sampling_rate=16000, return_tensors="pt", padding="max_length", max_length=positions * 320)
+    assert mel.input_features.shape[-1] == 2 * positions
+    with torch.inference_mode():
+        return enc(mel.input_features).last_hidden_state[0].numpy()
+
+
+def test_hf_whisper_utterance_window(models, speech_data, tmp_path):
+    data, waves = speech_data
+    feats = dump_hf(models / "whisper", data, tmp_path / "out", "--whisper-input-seconds", "utterance")
+    padded = dump_hf(models / "whisper", data, tmp_path / "padded")
+    for utt, w in waves.items():
+        n = math.ceil(len(w) / 320)
+        assert feats[utt].shape == (n, HIDDEN), utt
+        np.testing.assert_allclose(feats[utt], whisper_reference(models / "whisper", w, n), atol=2e-4, rtol=0)
+        assert np.abs(feats[utt] - padded[utt]).max() > 1e-2  # the window changes the features
+    info = json.loads((tmp_path / "out" / "feats_info.json").read_text())
+    assert info["whisper_input_seconds"] == "utterance"
+    opts = json.loads((tmp_path / "out" / "split1" / "options.json").read_text())
+    assert opts["whisper_input_seconds"] == "utterance"
+    # the settings stamp keeps the other window out of this dump dir
+    with pytest.raises(SystemExit, match="whisper_input_seconds: 'utterance' -> 30.0"):
+        run_main("--feature", "hf", "--model", models / "whisper", "--device", "cpu", data, tmp_path / "out")
+
+
+def test_hf_whisper_utterance_groups_equal_lengths(models):
+    """Only utterances with the same number of frames share a forward; each comes out as if alone."""
+    from mer.features.hf import HFSpeechEncoder
+
+    enc = HFSpeechEncoder(str(models / "whisper"), layers="all", device="cpu", whisper_input_seconds="utterance")
+    shapes = []
+    enc.model.conv1.register_forward_hook(lambda m, i, o: shapes.append(tuple(i[0].shape)))
+    rng = np.random.RandomState(0)
+    waves = [rng.uniform(-.3, .3, n).astype(np.float32) for n in (16000, 8000, 15990, 8000, 3200)]
+    together = enc(waves)
+    # 16000 and 15990 samples both give 50 frames; the two 8000-sample waves 25
+    assert sorted(shapes) == [(1, 80, 20), (2, 80, 50), (2, 80, 100)]
+    for w, mat in zip(waves, together):
+        assert mat.shape == (math.ceil(len(w) / 320), (NUM_LAYERS + 1) * HIDDEN)
+        np.testing.assert_allclose(mat, enc([w])[0], atol=1e-5, rtol=0)
+
+
+def test_parse_whisper_window():
+    from mer.features import parse_whisper_window
+
+    assert parse_whisper_window("utterance") == parse_whisper_window(" Utterance ") == "utterance"
+    assert parse_whisper_window(30) == parse_whisper_window("30") == parse_whisper_window("30s") == 30.0
+    assert isinstance(parse_whisper_window(30), float) and parse_whisper_window("2.5") == 2.5
+    for bad in (0, -1, "half", "", None, True, float("nan")):
+        with pytest.raises(ValueError, match="positive number of seconds"):
+            parse_whisper_window(bad)
+
+
+@pytest.mark.parametrize("option, value", [("--whisper-input-seconds", "0"), ("--whisper-input-seconds", "half")])
+def test_whisper_window_bad_values(speech_data, tmp_path, option, value, capsys):
+    data, _ = speech_data
+    with pytest.raises(SystemExit):
+        run_main("--feature", "hf", "--model", "x", option, value, data, tmp_path / "out")
+    assert "'utterance' or a positive number of seconds" in capsys.readouterr().err
+    conf = tmp_path / "feats.yaml"
+    conf.write_text("w:\n  feature: hf\n  model: x\n  whisper_input_seconds: 1 minute\n")
+    with pytest.raises(SystemExit):
+        run_main("--config", conf, "--name", "w", data, tmp_path / "out")
+    err = capsys.readouterr().err
+    assert "feats.yaml: entry 'w'" in err and "'1 minute'" in err
+
+
 def test_hf_whisper_short_window(models, speech_data, tmp_path):
     data, waves = speech_data
     feats = dump_hf(models / "whisper", data, tmp_path / "out", "--whisper-input-seconds", "2")
@@ -450,6 +532,77 @@ def test_hf_whisper_all_layers(models, speech_data, tmp_path):
     feats = dump_hf(models / "whisper", data, tmp_path / "out", "--layers", "all")
     for utt, w in waves.items():
         assert feats[utt].shape == (math.ceil(len(w) / 320), (NUM_LAYERS + 1) * HIDDEN)
+
+
+# ----------------------------------------------------- batching: which families, and that it is exact
+
+def dump_batch_sizes(monkeypatch, *args) -> list[int]:
+    """Run dump_feats in-process; return the number of utterances in each encoder call."""
+    from mer.features import hf
+
+    sizes: list[int] = []
+    for cls in (hf.HFSpeechEncoder, hf.HFTextEncoder):
+        def spy(self, inputs, _call=cls.__call__):
+            sizes.append(len(inputs))
+            return _call(self, inputs)
+        monkeypatch.setattr(cls, "__call__", spy)
+    run_main(*args)
+    return sizes
+
+
+@pytest.fixture(scope="module")
+def text_data(tmp_path_factory):
+    d = DataDir()
+    for utt, t in {"t1": "Hello world", "t2": "I am so happy today", "t3": "what a day it is not fine at all",
+                   "t4": "sad"}.items():
+        d.add(utt, "s", text=t)
+    path = tmp_path_factory.mktemp("text") / "data"
+    d.save(path)
+    return path
+
+
+@pytest.mark.parametrize("name, extra", [
+    ("bert", ()), ("wav2vec2", ()), ("wavlm_ln", ("--layers", "all")), ("whisper", ()),
+    ("whisper", ("--whisper-input-seconds", "utterance", "--layers", "all")),
+])
+def test_batched_dumps_equal_unbatched(models, speech_data, text_data, tmp_path, monkeypatch, name, extra):
+    """Text encoders, layer-norm speech encoders and Whisper run several utterances per call (padded,
+    with attention masks where the model takes one) and store what each gives alone."""
+    feature, data = ("hf-text", text_data) if name == "bert" else ("hf", speech_data[0])
+    common = ("--feature", feature, "--model", models / name, "--device", "cpu", "--tolerate-failures", *extra)
+    batched = dump_batch_sizes(monkeypatch, *common, "--batch-size", "8", data, tmp_path / "b8")
+    single = dump_batch_sizes(monkeypatch, *common, "--batch-size", "1", data, tmp_path / "b1")
+    assert max(batched) > 1 and max(single) == 1
+    a, b = load_feats(tmp_path / "b8"), load_feats(tmp_path / "b1")
+    assert set(a) == set(b) and len(a) >= 3
+    lengths = {m.shape[0] for m in a.values()}
+    assert len(lengths) >= 3  # real padding happened within the batch
+    for utt in a:
+        np.testing.assert_allclose(a[utt], b[utt], atol=1e-4, rtol=0, err_msg=f"{name} {utt}")
+
+
+@pytest.mark.parametrize("name", ["hubert", "wavlm"])
+def test_group_norm_encoders_are_not_batched(models, speech_data, tmp_path, monkeypatch, name):
+    import torch
+    import transformers as tr
+
+    from mer.features.hf import HFSpeechEncoder
+
+    data, waves = speech_data
+    assert not HFSpeechEncoder(str(models / name), device="cpu").batchable
+    sizes = dump_batch_sizes(monkeypatch, "--feature", "hf", "--model", models / name, "--device", "cpu",
+                             "--batch-size", "8", "--tolerate-failures", data, tmp_path / "out")
+    assert sizes and max(sizes) == 1
+    # why: with a group-norm front end, padding changes the output even with an attention mask
+    model = tr.AutoModel.from_pretrained(models / name).eval()
+    short, long_ = waves["u1"], waves["u3"]
+    x = torch.zeros(2, len(long_))
+    x[0, :len(short)], x[1] = torch.from_numpy(short), torch.from_numpy(long_)
+    mask = torch.tensor([[1] * len(short) + [0] * (len(long_) - len(short)), [1] * len(long_)])
+    with torch.inference_mode():
+        alone = model(torch.from_numpy(short)[None]).last_hidden_state[0]
+        padded = model(x, attention_mask=mask).last_hidden_state[0, :alone.shape[0]]
+    assert float((alone - padded).abs().max()) > 1e-2
 
 
 def test_encoders_are_frozen_in_eval_mode(models):

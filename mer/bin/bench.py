@@ -2,12 +2,14 @@
 
 Usage:
   python -m mer.bin.bench --recipe egs/mini/memocmt [--epochs 2] [--dump-utts 48] [--device auto]
+      [--dumps-only]
 
 Needs the recipe's stages 1-2 (data and dumps); runs them first if they are missing. Prints:
   - training utterances per second of the `faithful` configuration (batch size 1) and of the
     default one (length-bucketed batches), timed over --epochs epochs on fold1's training set;
   - the real-time factor (processing seconds / audio seconds) of dumping each encoder of the
-    recipe's conf/feats.yaml, measured afresh on --dump-utts utterances;
+    recipe's conf/feats.yaml, measured afresh on --dump-utts utterances; a Whisper entry is also
+    timed with the other input window (`utterance` beside 30 s, or 30 s beside `utterance`);
   - last, `train speedup vs batch-1: X.Xx`.
 On a GPU the training figures use mixed precision as the trainer does.
 """
@@ -71,6 +73,22 @@ def train_throughput(recipe: Path, config: str, epochs: int, device: str) -> flo
     return max(rates)  # the first epoch includes warm-up; take the steady rate
 
 
+def dump_variants(feats: dict) -> list[tuple[str, str, list[str]]]:
+    """(label, entry, extra dump_feats args): each entry as configured, and each Whisper entry with
+    the other input window too, so both settings are timed on the same utterances."""
+    from mer.features import WHISPER_UTTERANCE, parse_whisper_window
+
+    out = []
+    for name, opts in feats.items():
+        out.append((name, name, []))
+        opts = opts or {}
+        if opts.get("feature") == "hf" and "whisper" in str(opts.get("model", "")):
+            window = parse_whisper_window(opts.get("whisper_input_seconds", 30))
+            other = "30" if window == WHISPER_UTTERANCE else WHISPER_UTTERANCE
+            out.append((f"{name} (whisper_input_seconds {other})", name, ["--whisper-input-seconds", other]))
+    return out
+
+
 def dump_rtf(recipe: Path, n_utts: int, device: str) -> dict[str, dict]:
     import yaml
 
@@ -83,15 +101,16 @@ def dump_rtf(recipe: Path, n_utts: int, device: str) -> dict[str, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         sub = Path(tmp) / "data"
         data.subset(utts).save(sub)
-        for name in feats:
+        for i, (label, name, extra) in enumerate(dump_variants(feats)):
+            dump = Path(tmp) / f"dump{i}"
             t0 = time.time()
             subprocess.run([sys.executable, "-m", "mer.bin.dump_feats", "--config", str(recipe / "conf/feats.yaml"),
-                            "--name", name, "--device", device, str(sub), str(Path(tmp) / name)],
+                            "--name", name, "--device", device, *extra, str(sub), str(dump)],
                            check=True, capture_output=True, cwd=recipe)
             wall = time.time() - t0
-            info = json.loads((Path(tmp) / name / "feats_info.json").read_text())
+            info = json.loads((dump / "feats_info.json").read_text())
             audio_s = info.get("audio_seconds") or _audio_seconds(data, utts)
-            out[name] = {"rtf": info["job_seconds"] / audio_s, "rtf_with_model_load": wall / audio_s,
+            out[label] = {"rtf": info["job_seconds"] / audio_s, "rtf_with_model_load": wall / audio_s,
                          "utts": len(utts), "audio_seconds": audio_s}
     return out
 
@@ -108,6 +127,7 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--dump-utts", type=int, default=48)
     p.add_argument("--device", default="auto")
+    p.add_argument("--dumps-only", action="store_true", help="time the feature dumps, not training")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     recipe = Path(args.recipe).resolve()
@@ -117,6 +137,8 @@ def main(argv=None) -> int:
     for name, r in dump_rtf(recipe, args.dump_utts, device).items():
         print(f"dump {name}: RTF {r['rtf']:.4f} ({r['rtf_with_model_load']:.4f} with model loading) "
               f"over {r['utts']} utterances, {r['audio_seconds']:.1f} s of audio")
+    if args.dumps_only:
+        return 0
     faithful = train_throughput(recipe, FAITHFUL, args.epochs, device)
     default = train_throughput(recipe, DEFAULT, args.epochs, device)
     print(f"train faithful (batch 1): {faithful:.1f} utt/s")

@@ -16,6 +16,13 @@ hidden states of a transformers text encoder over DATA_DIR/text), asr (a transcr
 features: Whisper's hypotheses in OUT_DIR/text via mer.bin.transcribe; options model, beam_size,
 batch_size, language).
 
+Batching: text encoders and layer-norm speech encoders run length-sorted batches with attention
+masks; group-norm speech encoders (wav2vec 2.0 / HuBERT base) one utterance at a time, since
+padding changes their outputs. Whisper (`--whisper-input-seconds`): with a window in seconds
+(30 = the model's own) every utterance is padded to it; with `utterance` each is encoded at its own
+length (2 mel frames per 20 ms output frame), and only utterances of the same length share a
+forward pass, since Whisper's encoder has no attention mask.
+
 Writes OUT_DIR/feats.scp (one float32 matrix frames x dim per utterance; with several layers they
 stand side by side: frames x (n_layers * dim)), OUT_DIR/utt2num_frames, OUT_DIR/feats_info.json,
 and OUT_DIR/failed (`utt<TAB>reason`) for utterances that could not be processed. Every good
@@ -42,12 +49,19 @@ import numpy as np
 from mer.data.audio import AudioError, load_utterance
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import c_sort_key, read_kv, write_kv
-from mer.features import FEATURE_TYPES
+from mer.features import FEATURE_TYPES, parse_whisper_window
 from mer.utils.fileio import atomic_open, write_json_atomic
 
 log = logging.getLogger("dump_feats")
 # Audio is read this many utterances at a time, then length-sorted into batches.
 READ_CHUNK = 256
+
+
+def _whisper_window(value: str):
+    try:
+        return parse_whisper_window(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -56,11 +70,14 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="which entry of --config to use")
     p.add_argument("--list", action="store_true", help="print the entry names of --config and exit")
     p.add_argument("--feature", choices=(*FEATURE_TYPES, "asr"))
-    p.add_argument("--model", help="hub id, local directory or short name (minilm, whisper-tiny.en)")
+    p.add_argument("--model", help="hub id, local directory or short name (minilm, whisper-tiny.en, whisper-base)")
     p.add_argument("--layers", default="last", help="last | all | comma-separated hidden-state indices")
     p.add_argument("--num-mel-bins", type=int, default=80)
-    p.add_argument("--whisper-input-seconds", type=float, default=30.0,
-                   help="Whisper's input window; 30 (default) is the original model, less is faster")
+    p.add_argument("--whisper-input-seconds", type=_whisper_window, default=30.0,
+                   help="Whisper's input window: seconds (30, the default, is the window the model "
+                        "was trained on: every utterance padded to it; less is faster but changes "
+                        "the features) or 'utterance': each utterance's own length, so the cost "
+                        "follows the audio")
     p.add_argument("--clean-text", action="store_true", help="hf-text: drop bracketed tags like [LAUGHTER]")
     p.add_argument("--batch-size", type=int, default=8, help="utterances per encoder forward")
     p.add_argument("--max-batch-seconds", type=float, default=120.0,
@@ -103,6 +120,10 @@ def apply_feats_config(args, parser: argparse.ArgumentParser, argv: list[str]) -
             parser.error(f"{args.config}: entry '{args.name}' has unknown option '{key}'")
         if key not in given:
             setattr(args, key, True if value is True else value)
+    try:  # YAML gives 30 or "utterance"; the settings stamp compares one normal form
+        args.whisper_input_seconds = parse_whisper_window(args.whisper_input_seconds)
+    except ValueError as e:
+        parser.error(f"{args.config}: entry '{args.name}': {e}")
 
 
 # ---------------------------------------------------------------- one job

@@ -4,15 +4,23 @@
 -> frame-level hidden states. `HFTextEncoder`: a text encoder (BERT, RoBERTa, MiniLM) -> token-level
 hidden states of `text`. Models are named by hub id or local directory and loaded with
 `from_pretrained`; they run in eval mode under inference_mode.
+
+Batches: text encoders and layer-norm speech encoders take padded batches with attention masks;
+group-norm speech encoders are not `batchable` (padding changes their outputs). Whisper's encoder
+sees either a fixed window (30 s: the model's own, every utterance padded to it) or, with
+`whisper_input_seconds="utterance"`, each utterance's own length; it has no attention mask, so then
+only utterances of equal length share a forward pass.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 
 import numpy as np
 import torch
 
+from mer.features import WHISPER_UTTERANCE, parse_whisper_window
 from mer.features.layers import parse_layers
 from mer.utils.device import pick_device
 
@@ -47,7 +55,7 @@ class HFSpeechEncoder:
     kind = "audio"
 
     def __init__(self, model: str, layers: str = "last", device: str = "auto",
-                 whisper_input_seconds: float = 30.0):
+                 whisper_input_seconds: float | str = 30.0):
         from transformers import AutoConfig, AutoModel
 
         self.source = _resolve(model)
@@ -62,7 +70,6 @@ class HFSpeechEncoder:
         # Group-norm conv front ends (HuBERT/wav2vec2 base) give different outputs for padded
         # input even with an attention mask, so those models see one utterance at a time.
         self.pad_safe = self.is_whisper or getattr(config, "feat_extract_norm", "layer") != "group"
-        self.whisper_input_seconds = whisper_input_seconds
         if self.is_whisper:
             from transformers import WhisperFeatureExtractor
 
@@ -70,7 +77,11 @@ class HFSpeechEncoder:
                 self.fe = WhisperFeatureExtractor.from_pretrained(self.source)
             except OSError:
                 self.fe = WhisperFeatureExtractor(feature_size=config.num_mel_bins)
-            self._shorten_whisper(whisper_input_seconds)
+            self.whisper_input_seconds = parse_whisper_window(whisper_input_seconds)
+            self.full_positions = config.max_source_positions
+            # A fixed window of P output positions (2P mel frames), or None: each utterance's own.
+            self.window = (None if self.whisper_input_seconds == WHISPER_UTTERANCE else
+                           min(int(round(self.whisper_input_seconds * 50)), self.full_positions))
         else:
             self.fe = None
             try:
@@ -80,18 +91,22 @@ class HFSpeechEncoder:
             except (OSError, ValueError):
                 pass  # a bare model dir: feed raw waveforms
 
-    def _shorten_whisper(self, seconds: float) -> None:
-        """Whisper pads every input to 30 s. A shorter window (fewer positions) is much faster but
-        changes the features; 30 s (the default) reproduces the original model."""
-        positions = int(round(seconds * 50))
-        full = self.model.config.max_source_positions
-        if positions >= full:
-            self.n_mel_frames = 2 * full
+    @contextlib.contextmanager
+    def _whisper_positions(self, n: int):
+        """Let the encoder take 2n mel frames: it insists on exactly 2 * config.max_source_positions
+        frames and adds all of embed_positions, so both are cut to n (sliced, not copied) for the call.
+        Less than the full window is faster but changes the features: the model was trained on 30 s."""
+        enc = self.model
+        full_emb, full_n = enc.embed_positions, enc.config.max_source_positions
+        if n == full_n:
+            yield
             return
-        self.model.embed_positions.weight.data = self.model.embed_positions.weight.data[:positions].clone()
-        self.model.embed_positions.num_embeddings = positions
-        self.model.config.max_source_positions = positions
-        self.n_mel_frames = 2 * positions
+        enc.embed_positions = torch.nn.Embedding.from_pretrained(full_emb.weight[:n], freeze=True)
+        enc.config.max_source_positions = n
+        try:
+            yield
+        finally:
+            enc.embed_positions, enc.config.max_source_positions = full_emb, full_n
 
     def info(self) -> dict:
         return {"model": self.source, "layers": self.layers, "dim": self.dim,
@@ -109,20 +124,34 @@ class HFSpeechEncoder:
         return self._ssl(waves)
 
     def _whisper(self, waves: list[np.ndarray]) -> list[np.ndarray]:
-        max_samples = self.n_mel_frames * 160
+        max_samples = (self.window or self.full_positions) * WHISPER_SAMPLES_PER_FRAME
         if any(len(w) > max_samples for w in waves):
             log.warning("audio longer than Whisper's %.0f s window is cut to it", max_samples / 16000)
         waves = [w[:max_samples] for w in waves]
-        feats = self.fe(waves, sampling_rate=16000, return_tensors="pt", padding="max_length",
-                        max_length=max_samples, truncation=True).input_features
-        feats = feats[..., : self.n_mel_frames].to(self.device)
-        out = self.model(feats, output_hidden_states=True)
-        states = _hidden_states(out)
-        result = []
-        for i, w in enumerate(waves):
-            n = min(math.ceil(len(w) / WHISPER_SAMPLES_PER_FRAME), out.last_hidden_state.shape[1])
-            result.append(_stack_layers(states, self.layers, i, max(n, 1)))
+        # Output frames per utterance: 20 ms each, the last one partly padding.
+        frames = [max(1, math.ceil(len(w) / WHISPER_SAMPLES_PER_FRAME)) for w in waves]
+        if self.window is not None:  # every utterance padded to one window: one batch, exact
+            states = self._whisper_encode(waves, self.window)
+            return [_stack_layers(states, self.layers, i, n) for i, n in enumerate(frames)]
+        # The utterance's own length. Whisper's encoder has no attention mask, so padding one
+        # utterance to another's length would change its features: only utterances with the same
+        # number of frames share a forward pass.
+        result: list[np.ndarray | None] = [None] * len(waves)
+        for n in sorted(set(frames)):
+            group = [i for i, f in enumerate(frames) if f == n]
+            states = self._whisper_encode([waves[i] for i in group], n)
+            for j, i in enumerate(group):
+                result[i] = _stack_layers(states, self.layers, j, n)
         return result
+
+    def _whisper_encode(self, waves: list[np.ndarray], positions: int) -> list[torch.Tensor]:
+        """Hidden states of the encoder over `positions` output frames (waves zero-padded to them)."""
+        samples = positions * WHISPER_SAMPLES_PER_FRAME  # -> exactly 2 * positions mel frames
+        feats = self.fe(waves, sampling_rate=16000, return_tensors="pt", padding="max_length",
+                        max_length=samples, truncation=True).input_features
+        with self._whisper_positions(positions):
+            out = self.model(feats.to(self.device), output_hidden_states=True)
+        return _hidden_states(out)
 
     def _ssl(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         lengths = torch.tensor([len(w) for w in waves])
