@@ -32,9 +32,12 @@ unit:
 lint:
 	$(VENV)/bin/shellcheck -x -S warning $(SHELL_SCRIPTS)
 
-## bench: training and feature-dumping throughput on the demo data
+## bench: training and feature-dumping throughput on the demo data; with a GPU visible, also the
+## GPU benchmark (dump RTF of a HuBERT-base-sized encoder, MemoCMT training with and without AMP)
 bench: install
 	$(PY) -m mer.bin.bench --recipe egs/mini/memocmt
+	@if $(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then \
+	  $(PY) -m mer.bin.bench_gpu; else echo "bench_gpu: no GPU visible, GPU figures not measured"; fi
 
 clean-demo:
 	cd egs/mini/memocmt && rm -rf data dump exp RESULTS.md

@@ -344,3 +344,24 @@ def test_a_combiner_reads_other_systems_decode_dirs(corpus, tmp_path):
     assert json.loads((exp / "avg/fold1/decode_test/scores.json").read_text())["num_utts"] == 20
     with pytest.raises(FileNotFoundError, match="train and decode 'missing' first"):
         ctx.load("missing", "test")
+
+
+def test_finetuned_whisper_stream_starts_from_the_dumped_features():
+    """The stream that fine-tunes Whisper on raw audio computes, before training, exactly what the
+    feature stage dumps at the utterance's own length: one model, two ways in."""
+    from mer.features.hf import HFSpeechEncoder
+    from mer.models.streams import build_stream
+    from mer.pretrained import is_complete, models_dir
+
+    if not is_complete(models_dir() / "whisper-tiny.en"):
+        pytest.skip("tools/models/whisper-tiny.en is not prepared (tools/install.sh)")
+    wave = (0.1 * np.random.default_rng(0).normal(size=24000)).astype("f4")
+    dumped = HFSpeechEncoder("whisper-tiny.en", layers="all", device="cpu", whisper_input_seconds="utterance")([wave])[0]
+    stream = build_stream("audio", InputInfo("waveform", sample_rate=16000),
+                          {"model": "whisper-tiny.en", "layers": "weighted"}).eval()
+    captured = {}
+    stream.mix.register_forward_pre_hook(lambda mod, args: captured.setdefault("states", args[0]))
+    with torch.no_grad():
+        stream({"audio": torch.from_numpy(wave)[None], "audio_lengths": torch.tensor([len(wave)])})
+    assert captured["states"][0].shape == dumped.shape
+    assert torch.allclose(captured["states"][0], torch.from_numpy(dumped), atol=1e-5)
