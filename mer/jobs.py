@@ -16,12 +16,12 @@ Job array
     dashes in names equal underscores.
 
 Command
-    The arguments are joined with spaces into one string that ``bash -c`` runs, so shell syntax
-    passed as separate words works as in Kaldi: ``$cmd log/x.log sort a.txt \\| uniq \\> b.txt``.
-    An argument is re-quoted (and so arrives as one literal word) when it is empty or contains
-    white space, a quote or a backslash: ``"ark:gunzip -c x.JOB.gz |"`` reaches the program as
-    one argument. Other arguments are pasted verbatim, so ``|``, ``>``, ``&&``, ``$VAR`` and
-    globs in them are interpreted by the job's shell.
+    The arguments are joined into one string that ``bash -c`` runs. Every argument is quoted and
+    reaches the program as one literal word (``"ark:gunzip -c x.JOB.gz |"``, a path with a space,
+    ``;`` or ``$(...)`` in it), except an argument that is exactly a shell operator (``|``, ``>``,
+    ``>>``, ``<``, ``&&``, ``||``, ``;``, ``2>&1``): pipelines passed as separate words work as
+    in Kaldi: ``$cmd log/x.log sort a.txt \\| uniq \\> b.txt``. ``$VAR`` and globs are not
+    expanded (run ``bash -c '...'`` as the command for that).
 
 Log files
     The log directory is created. Each log starts with ``# <command>`` and ``# Started at
@@ -133,7 +133,9 @@ _LOCAL_IGNORED = {"mem", "time", "config"}
 _TAIL_LINES = 20
 _JOB_RANGE = re.compile(r"^([A-Za-z_]\w*)=(\d+):(\d+)$")
 _JOB_SINGLE = re.compile(r"^([A-Za-z_]\w*)=(\d+)$")
-_NEEDS_QUOTING = re.compile(r"[\s'\"\\]")
+# Words passed to the job's shell as operators (Kaldi's `$cmd log sort a \\| uniq \\> b`); every
+# other argument is quoted.
+SHELL_OPERATORS = frozenset({"|", "||", "&&", ";", ">", ">>", "<", "2>", "2>>", "2>&1", "&>", "|&"})
 
 
 class UsageError(Exception):
@@ -147,11 +149,12 @@ class Interrupted(Exception):
 
 
 def shell_join(args: Sequence[str]) -> str:
-    """Join arguments into one ``bash -c`` string the way Kaldi's run.pl does, but safer.
+    """Join arguments into one ``bash -c`` string, each one quoted so it stays one literal word.
 
-    Arguments that are empty or contain white space, quotes or backslashes are quoted so they
-    stay one literal word; the rest (including ``|``, ``>``, ``$VAR``) are pasted verbatim."""
-    return " ".join(shlex.quote(a) if not a or _NEEDS_QUOTING.search(a) else a for a in args)
+    Only an argument that is exactly a shell operator (``|``, ``>``, ``&&``, ...) is pasted as the
+    operator, so Kaldi-style pipelines given as separate words still work; a path holding ``;``,
+    ``$(...)`` or a space can never run anything."""
+    return " ".join(a if a in SHELL_OPERATORS else shlex.quote(a) for a in args)
 
 
 def _date() -> str:
@@ -321,6 +324,24 @@ class _SignalTrap:
         return False
 
 
+def _die_with_parent(parent_pid: int):
+    """preexec_fn for a job: SIGTERM when this backend dies, however it dies (a SIGKILL of the
+    stage's driver included), so a killed stage leaves no orphan jobs writing into its outputs.
+    Jobs run in their own session (so that the backend can stop each one's process group), which
+    a group kill of the driver would not reach. Linux only; elsewhere a no-op."""
+    def arm():
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent_pid:  # the backend died before the line above: go now
+            os._exit(143)
+    return arm
+
+
 class LocalBackend:
     name = "local"
 
@@ -390,7 +411,8 @@ class LocalBackend:
                         env["CUDA_VISIBLE_DEVICES"] = slot
                     proc = subprocess.Popen(["bash", "-c", command], stdin=subprocess.DEVNULL,
                                             stdout=out, stderr=subprocess.STDOUT, env=env,
-                                            start_new_session=True)
+                                            start_new_session=True,
+                                            preexec_fn=_die_with_parent(os.getpid()))
                     running[job] = (proc, JobResult(job, log, None), out, time.monotonic(), slot)
                 for job in list(running):
                     proc, res, out, t0, slot = running[job]

@@ -64,7 +64,7 @@ def job_sh(tmp_path: Path) -> Path:
 
 def test_shell_join():
     assert jobs.shell_join(["echo", "a b", "", "it's", "x\\y", "|", "$HOME", ">", "o"]) == \
-        "echo 'a b' '' 'it'\"'\"'s' 'x\\y' | $HOME > o"
+        "echo 'a b' '' 'it'\"'\"'s' 'x\\y' | '$HOME' > o"
 
 
 def test_parse_job_args():
@@ -129,9 +129,17 @@ def test_local_quoting(tmp_path):
     proc = sh([LOCAL, "log/q.log", "printf", "<%s>\\n", "a b", "it's", "", "$HOME", "x\\y",
                "|", "tr", "a-z", "A-Z", ">", "out.txt"], tmp_path)
     assert proc.returncode == 0, proc.stderr
-    # "a b" stays one word, quotes and backslashes survive, $HOME and the pipe are the shell's
-    assert (tmp_path / "out.txt").read_text() == \
-        f"<A B>\n<IT'S>\n<>\n<{os.environ['HOME'].upper()}>\n<X\\Y>\n"
+    # "a b" stays one word, quotes and backslashes survive, $HOME is literal, the pipe is the shell's
+    assert (tmp_path / "out.txt").read_text() == "<A B>\n<IT'S>\n<>\n<$HOME>\n<X\\Y>\n"
+
+
+def test_a_path_never_runs_as_shell(tmp_path):
+    # an output dir named `a;b` or holding `$(...)` is one literal argument, not a command
+    for name in ("a;touch pwned", "$(touch pwned2)"):
+        proc = sh([LOCAL, "log/p.log", "mkdir", "-p", name], tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / name).is_dir()
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
 
 
 def test_local_concurrency_limit(tmp_path, job_sh):
@@ -165,7 +173,7 @@ def test_local_failure_summary_and_tail(tmp_path):
     assert tail[:2] == ["14", "15"]  # exactly the last 20 lines of the log
     for j, code in ((1, 0), (2, 1), (3, 1)):
         check_log(tmp_path / f"log/f.{j}.log",
-                  f"seq 30 ; echo job {j} ; [ {j} -eq 1 ]", code)
+                  f"seq 30 ; echo job {j} ; '[' {j} -eq 1 ']'", code)
 
 
 def test_local_gpu_assignment(tmp_path, job_sh):
@@ -284,8 +292,8 @@ def sbatch_argv(tmp_path: Path) -> list[str]:
 def test_slurm_maps_options_and_collects_results(tmp_path, slurm_env):
     (tmp_path / "path.sh").write_text("export FROM_PATH_SH=yes\n")
     proc = sh([SLURM, "--mem", "2G", "--num-threads", "2", "--gpu", "1", "--time", "4:00:00",
-               "--max-jobs-run", "2", "JOB=1:3", "exp/log/x.JOB.log", "echo", "job", "JOB",
-               "$FROM_PATH_SH"], tmp_path, env=slurm_env)
+               "--max-jobs-run", "2", "JOB=1:3", "exp/log/x.JOB.log", "bash", "-c",
+               "echo job JOB $FROM_PATH_SH"], tmp_path, env=slurm_env)
     assert proc.returncode == 0, proc.stderr
     argv = sbatch_argv(tmp_path)
     joined = " ".join(argv)
@@ -295,7 +303,7 @@ def test_slurm_maps_options_and_collects_results(tmp_path, slurm_env):
     qdir = tmp_path / "exp/log/q"
     assert argv[-1] == str(qdir / "x.sh") and (qdir / "x.sh").is_file()
     for j in (1, 2, 3):
-        text = check_log(tmp_path / f"exp/log/x.{j}.log", f"echo job {j} $FROM_PATH_SH", 0,
+        text = check_log(tmp_path / f"exp/log/x.{j}.log", f"bash -c 'echo job {j} $FROM_PATH_SH'", 0,
                          threads=2)
         assert f"\njob {j} yes\n" in text  # ran in the recipe dir, after ./path.sh
         assert f"(Slurm job 4242_{j})" in text
@@ -375,3 +383,22 @@ def test_shellcheck_wrappers():
     proc = subprocess.run([sc, "-S", "warning", "-x", LOCAL, SLURM], capture_output=True,
                           text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_killing_the_backend_ends_its_jobs(tmp_path):
+    # a SIGKILL of the launcher (a killed stage driver) must not leave the job running
+    marker = tmp_path / "alive"
+    launcher = subprocess.Popen([LOCAL, "log/k.log", "bash", "-c", f"exec sleep 31.4159; touch {marker}"],
+                                cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.time() + 20
+    pids = []
+    while time.time() < deadline and not pids:
+        out = subprocess.run(["pgrep", "-f", "^sleep 31.4159"], capture_output=True, text=True).stdout.split()
+        pids = [int(p) for p in out]
+        time.sleep(0.1)
+    assert pids, "the job did not start"
+    launcher.kill()  # local_cmd.sh execs the backend: this SIGKILLs the backend itself
+    launcher.wait()
+    time.sleep(1.0)
+    still = subprocess.run(["pgrep", "-f", "^sleep 31.4159"], capture_output=True, text=True).stdout.split()
+    assert not still, f"orphan job(s) still running: {still}"
