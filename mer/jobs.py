@@ -98,8 +98,10 @@ __all__ = [
     "SlurmBackend",
     "SlurmConfig",
     "UsageError",
+    "die_with_parent",
     "main",
     "parse_job_args",
+    "run_array",
     "shell_join",
     "summarize_failures",
     "visible_gpus",
@@ -324,7 +326,7 @@ class _SignalTrap:
         return False
 
 
-def _die_with_parent(parent_pid: int):
+def die_with_parent(parent_pid: int):
     """preexec_fn for a job: SIGTERM when this backend dies, however it dies (a SIGKILL of the
     stage's driver included), so a killed stage leaves no orphan jobs writing into its outputs.
     Jobs run in their own session (so that the backend can stop each one's process group), which
@@ -340,6 +342,15 @@ def _die_with_parent(parent_pid: int):
         if os.getppid() != parent_pid:  # the backend died before the line above: go now
             os._exit(143)
     return arm
+
+
+def run_array(cmd: str, nj: int, log_pattern: str | os.PathLike, job_cmd: Sequence[str]) -> int:
+    """Run `job_cmd` (holding JOB) as jobs JOB=1..nj through `cmd`, a launcher with run.pl's
+    interface (cmd.sh's feats_cmd; empty: local processes). The launcher, and through it every job,
+    ends with the calling process, however that ends. Returns the launcher's exit status."""
+    launcher = shlex.split(cmd) if cmd else [sys.executable, "-m", "mer.bin.run_jobs", "--backend", "local"]
+    return subprocess.run([*launcher, f"JOB=1:{nj}", str(log_pattern), *job_cmd],
+                          preexec_fn=die_with_parent(os.getpid())).returncode
 
 
 class LocalBackend:
@@ -412,7 +423,7 @@ class LocalBackend:
                     proc = subprocess.Popen(["bash", "-c", command], stdin=subprocess.DEVNULL,
                                             stdout=out, stderr=subprocess.STDOUT, env=env,
                                             start_new_session=True,
-                                            preexec_fn=_die_with_parent(os.getpid()))
+                                            preexec_fn=die_with_parent(os.getpid()))
                     running[job] = (proc, JobResult(job, log, None), out, time.monotonic(), slot)
                 for job in list(running):
                     proc, res, out, t0, slot = running[job]

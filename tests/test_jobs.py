@@ -399,6 +399,10 @@ def test_killing_the_backend_ends_its_jobs(tmp_path):
     assert pids, "the job did not start"
     launcher.kill()  # local_cmd.sh execs the backend: this SIGKILLs the backend itself
     launcher.wait()
-    time.sleep(1.0)
-    still = subprocess.run(["pgrep", "-f", "^sleep 31.4159"], capture_output=True, text=True).stdout.split()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        still = subprocess.run(["pgrep", "-f", "^sleep 31.4159"], capture_output=True, text=True).stdout.split()
+        if not still:
+            break
+        time.sleep(0.2)
     assert not still, f"orphan job(s) still running: {still}"

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from mer.bin.dump_feats import READ_CHUNK, _batches, job_utts
 from mer.data.audio import TARGET_SR, AudioError, load_utterance
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import DataFileError, c_sort_key, read_kv, write_kv
+from mer.jobs import run_array
 from mer.utils.fileio import atomic_open, write_json_atomic, write_text_atomic
 
 log = logging.getLogger("transcribe")
@@ -214,11 +213,10 @@ def launch_jobs(out_dir: Path, nj: int, cmd: str, job_args: list[str]) -> None:
     if all(job_paths(out_dir, nj, j)["done"].is_file() for j in range(1, nj + 1)):
         log.info("all %d jobs already done", nj)
         return
-    launcher = shlex.split(cmd) if cmd else [sys.executable, "-m", "mer.bin.run_jobs", "--backend", "local"]
-    job_cmd = [sys.executable, "-m", "mer.bin.transcribe", *job_args, "--job", "JOB"]
-    log.info("running %d job(s): %s", nj, " ".join(launcher))
+    log.info("running %d job(s): %s", nj, cmd or "local processes")
     # Finished jobs return at once (their .done marker), so the launcher can run 1..nj plainly.
-    rc = subprocess.run([*launcher, f"JOB=1:{nj}", str(out_dir / "log" / "transcribe.JOB.log"), *job_cmd]).returncode
+    rc = run_array(cmd, nj, out_dir / "log" / "transcribe.JOB.log",
+                   [sys.executable, "-m", "mer.bin.transcribe", *job_args, "--job", "JOB"])
     if rc != 0:
         raise TranscriptionError(f"some transcription jobs failed; see {out_dir}/log/ "
                                  f"(finished jobs and utterances are kept)")

@@ -38,8 +38,6 @@ import argparse
 import json
 import logging
 import os
-import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -50,7 +48,9 @@ from mer.data.audio import AudioError, load_utterance
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import c_sort_key, read_kv, write_kv
 from mer.features import FEATURE_TYPES, parse_whisper_window
-from mer.utils.fileio import atomic_open, write_json_atomic
+from mer.jobs import run_array
+from mer.utils.fileio import atomic_open, write_json_atomic, write_text_atomic
+from mer.utils.lock import DirLock, LockHeld
 
 log = logging.getLogger("dump_feats")
 # Audio is read this many utterances at a time, then length-sorted into batches.
@@ -82,6 +82,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8, help="utterances per encoder forward")
     p.add_argument("--max-batch-seconds", type=float, default=120.0,
                    help="cap on the summed audio duration of one batch")
+    p.add_argument("--max-utt-seconds", type=float, default=600.0,
+                   help="longer utterances fail (listed in OUT_DIR/failed) instead of exhausting memory")
     p.add_argument("--beam-size", type=int, default=1, help="asr: 1 greedy, N > 1 beam search")
     p.add_argument("--language", help="asr: language of a multilingual Whisper model, e.g. en")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -156,11 +158,16 @@ def _batches(items: list[tuple[str, object, float]], batch_size: int, max_second
 FEATURE_OPTIONS = ("feature", "model", "layers", "num_mel_bins", "whisper_input_seconds", "clean_text", "compress")
 
 
-def check_options(args, split_dir: Path) -> None:
-    """Refuse to mix features made with different settings in one OUT_DIR."""
+def check_options(args, split_dir: Path, data: DataDir) -> list[str]:
+    """Refuse to mix features made with different settings, or for other utterances, in one OUT_DIR.
+
+    Returns the utterance list the jobs split: the one stamped when this dump began (so that every
+    job of a resumed dump covers the same utterances), which must include every utterance the data
+    dir has now. Utterances removed since (failed ones that fix_data_dir dropped, say) stay dumped.
+    """
     wanted = {k: getattr(args, k) for k in FEATURE_OPTIONS}
     wanted["data_dir"] = str(Path(args.data_dir).resolve())
-    stamp = split_dir / "options.json"
+    stamp, stamped_utts = split_dir / "options.json", split_dir / "utts"
     if stamp.is_file():
         have = json.loads(stamp.read_text())
         diff = {k: (have.get(k), v) for k, v in wanted.items() if have.get(k) != v}
@@ -168,40 +175,60 @@ def check_options(args, split_dir: Path) -> None:
             raise SystemExit(f"dump_feats: {split_dir.parent} holds jobs made with other settings "
                              f"({', '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in diff.items())}); "
                              f"remove it or choose another OUT_DIR")
-    else:
-        split_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(stamp, wanted)
+        if stamped_utts.is_file():
+            utts = stamped_utts.read_text(encoding="utf-8").split()
+            added = sorted(set(data.utts) - set(utts), key=c_sort_key)
+            if added:
+                raise SystemExit(f"dump_feats: {args.data_dir} has {len(added)} utterance(s) that were not in it "
+                                 f"when {split_dir.parent} was dumped (e.g. {', '.join(added[:3])}); remove "
+                                 f"{split_dir.parent} to dump again, or dump into another OUT_DIR")
+            return utts
+    split_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(stamped_utts, "".join(f"{u}\n" for u in data.utts))
+    write_json_atomic(stamp, wanted)
+    return data.utts
 
 
 def run_job(args, job: int, nj: int) -> int:
     """Extract features of job `job`; returns the number of failed utterances."""
+    out_dir = Path(args.out_dir)
+    paths = job_paths(out_dir, nj, job)
+    data = DataDir.load(args.data_dir)
+    all_utts = check_options(args, paths["ark"].parent, data)
+    if paths["done"].is_file():
+        log.info("job %d/%d already done, skipping", job, nj)
+        return len(read_kv(paths["failed"], allow_empty_value=True)) if paths["failed"].stat().st_size else 0
+    # A job writes under temporary names, renamed when complete; its lock keeps a second writer
+    # (an orphan of a killed run on a cluster, say) from truncating the same files.
+    with DirLock(paths["ark"].parent, f"job {job} of {out_dir}", name=f".lock.{job}"):
+        return _run_job(args, job, nj, data, job_utts(all_utts, nj, job), paths)
+
+
+def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dict[str, Path]) -> int:
     import kaldiio
     from tqdm import tqdm
 
     from mer.features import build_extractor
 
-    out_dir = Path(args.out_dir)
-    paths = job_paths(out_dir, nj, job)
-    check_options(args, paths["ark"].parent)
-    if paths["done"].is_file():
-        log.info("job %d/%d already done, skipping", job, nj)
-        return len(read_kv(paths["failed"], allow_empty_value=True)) if paths["failed"].stat().st_size else 0
-    paths["ark"].parent.mkdir(parents=True, exist_ok=True)
-    data = DataDir.load(args.data_dir)
-    utts = job_utts(data.utts, nj, job)
+    present = set(data.utt2spk)
+    gone = [u for u in utts if u not in present]
+    utts = [u for u in utts if u in present]
     try:
         extractor = build_extractor(args.feature, args.model, args.layers, args.device, args.num_mel_bins,
                                     args.whisper_input_seconds, args.clean_text)
     except (ValueError, OSError) as e:  # bad --layers, no --model, a model that cannot be loaded
         raise SystemExit(f"dump_feats: cannot set up --feature {args.feature}: {e}") from None
     batch_size = args.batch_size if getattr(extractor, "batchable", True) else 1
+    if gone:  # removed from the data dir after this dump began: nothing to dump for them
+        log.info("job %d: %d utterance(s) no longer in %s (e.g. %s)", job, len(gone), args.data_dir, gone[0])
     failed: dict[str, str] = {}
     frames: dict[str, str] = {}
     scp_tmp = paths["scp"].with_suffix(".scp.tmp")
+    ark_tmp = paths["ark"].with_suffix(".ark.tmp")
     t0, audio_seconds = time.time(), 0.0
     bar = tqdm(total=len(utts), desc=f"{args.feature} job {job}/{nj}", unit="utt",
                mininterval=1 if sys.stderr.isatty() else 30, disable=None)
-    with kaldiio.WriteHelper(f"ark,scp:{paths['ark'].resolve()},{scp_tmp}",
+    with kaldiio.WriteHelper(f"ark,scp:{ark_tmp.resolve()},{scp_tmp}",
                              compression_method=args.compress or None) as writer:
         for start in range(0, len(utts), READ_CHUNK):
             items = []
@@ -213,7 +240,16 @@ def run_job(args, job: int, nj: int) -> int:
                         items.append((utt, data.text[utt], float(len(data.text[utt]))))
                     else:
                         wave = load_utterance(data, utt)
-                        items.append((utt, wave, len(wave) / 16000))
+                        seconds = len(wave) / 16000
+                        if seconds > args.max_utt_seconds:
+                            raise ValueError(f"utterance {utt} is {seconds:.1f} s long, more than "
+                                             f"--max-utt-seconds {args.max_utt_seconds:g} (a whole recording "
+                                             f"instead of a segment?)")
+                        limit = getattr(extractor, "max_input_seconds", None)
+                        if limit and seconds > limit:
+                            log.warning("utterance %s: %.1f s is longer than the encoder's %.0f s window; "
+                                        "only its first %.0f s are encoded", utt, seconds, limit, limit)
+                        items.append((utt, wave, seconds))
                 except (AudioError, ValueError) as e:
                     failed[utt] = str(e)
                     log.warning("%s", e)
@@ -237,8 +273,13 @@ def run_job(args, job: int, nj: int) -> int:
         info["audio_seconds"] = round(audio_seconds, 3)
         info["rtf"] = round(elapsed / audio_seconds, 5)
     write_json_atomic(paths["info"], info)
+    # The scp names the temporary ark: point it at the final name, then rename both.
+    tmp_name, final_name = str(ark_tmp.resolve()), str(paths["ark"].resolve())
+    lines = scp_tmp.read_text(encoding="utf-8").splitlines()
+    write_text_atomic(scp_tmp, "".join(ln.replace(tmp_name + ":", final_name + ":") + "\n" for ln in lines))
+    os.replace(ark_tmp, paths["ark"])
     os.replace(scp_tmp, paths["scp"])
-    paths["done"].write_text(f"{len(frames)}\n")
+    write_text_atomic(paths["done"], f"{len(frames)}\n")
     log.info("job %d/%d: %d dumped, %d failed, %.1f s", job, nj, len(frames), len(failed), elapsed)
     return len(failed)
 
@@ -277,16 +318,52 @@ def launch_jobs(args, argv: list[str]) -> None:
     if not pending:
         log.info("all %d jobs already done", args.nj)
         return
-    cmd = shlex.split(args.cmd) if args.cmd else [sys.executable, "-m", "mer.bin.run_jobs", "--backend", "local"]
-    job_cmd = [sys.executable, "-m", "mer.bin.dump_feats", *argv, "--job", "JOB"]
-    log_path = out_dir / "log" / "dump.JOB.log"
-    log.info("running %d job(s): %s", args.nj, " ".join(cmd))
+    log.info("running %d job(s): %s", args.nj, args.cmd or "local processes")
     # Finished jobs are skipped inside the job itself, so the launcher can run 1..nj plainly.
-    rc = subprocess.run([*cmd, f"JOB=1:{args.nj}", str(log_path), *job_cmd]).returncode
+    rc = run_array(args.cmd, args.nj, out_dir / "log" / "dump.JOB.log",
+                   [sys.executable, "-m", "mer.bin.dump_feats", *argv, "--job", "JOB"])
     if rc != 0:
         # Jobs that fail as a whole (bad model path, out of memory) leave no .done marker;
         # the launcher has printed the tail of the first failed log.
         raise SystemExit(f"dump_feats: some jobs failed; see {out_dir}/log/ (finished jobs are kept)")
+
+
+def verify_job(paths: dict[str, Path], job: int) -> list[str]:
+    """The job's scp lines, after checking that they point inside its complete ark: one entry per
+    dumped utterance, offsets increasing within the file, the first and last matrices readable
+    with the frame counts recorded. A failed check names the job and what is wrong."""
+    import kaldiio
+
+    lines = [ln for ln in paths["scp"].read_text(encoding="utf-8").splitlines() if ln.strip()]
+    frames = read_kv(paths["frames"]) if paths["frames"].stat().st_size else {}
+    done = int(paths["done"].read_text().strip() or 0)
+    where = f"dump_feats: job {job} ({paths['scp']})"
+    if not len(lines) == len(frames) == done:
+        raise SystemExit(f"{where}: {len(lines)} scp entries, {len(frames)} frame counts, {done} recorded as "
+                         f"done: the job's output is incomplete; remove {paths['done']} to redo the job")
+    size = paths["ark"].stat().st_size if paths["ark"].is_file() else -1
+    offsets = []
+    for ln in lines:
+        utt, _, entry = ln.partition(" ")
+        ark, _, offset = entry.rpartition(":")
+        if Path(ark).resolve() != paths["ark"].resolve() or not offset.isdigit() or not int(offset) < size:
+            raise SystemExit(f"{where}: utterance {utt} points to {entry}, outside {paths['ark']} "
+                             f"({size} bytes); remove {paths['done']} to redo the job")
+        offsets.append(int(offset))
+    if any(b <= a for a, b in zip(offsets, offsets[1:])):
+        raise SystemExit(f"{where}: offsets are not increasing (the ark was written twice?); remove "
+                         f"{paths['done']} to redo the job")
+    for ln in (lines[:1] + lines[-1:]) if lines else []:
+        utt, _, entry = ln.partition(" ")
+        try:
+            rows = kaldiio.load_mat(entry).shape[0]
+        except Exception as e:  # noqa: BLE001 - a cut ark fails in several ways
+            raise SystemExit(f"{where}: utterance {utt} cannot be read from {entry} ({e}); remove "
+                             f"{paths['done']} to redo the job") from None
+        if str(rows) != frames.get(utt):
+            raise SystemExit(f"{where}: utterance {utt} has {rows} frames in the ark but {frames.get(utt)} in "
+                             f"{paths['frames']}; remove {paths['done']} to redo the job")
+    return lines
 
 
 def merge(args) -> int:
@@ -296,7 +373,7 @@ def merge(args) -> int:
         p = job_paths(out_dir, nj, j)
         if not p["done"].is_file():
             raise SystemExit(f"dump_feats: job {j} has not finished ({p['done']} missing)")
-        scp_lines += [ln for ln in p["scp"].read_text(encoding="utf-8").splitlines() if ln.strip()]
+        scp_lines += verify_job(p, j)
         frames.update(read_kv(p["frames"]) if p["frames"].stat().st_size else {})
         for ln in p["failed"].read_text(encoding="utf-8").splitlines():
             utt, _, reason = ln.partition("\t")
@@ -334,15 +411,21 @@ def main(argv: list[str] | None = None) -> int:
         from mer.bin.transcribe import run as transcribe
 
         return transcribe(args)
-    if args.job is not None:
-        run_job(args, args.job, args.nj)
-        return 0  # failures are collected by merge()
-    Path(args.out_dir).mkdir(parents=True, exist_ok=True)
-    if args.nj == 1:
-        run_job(args, 1, 1)
-    else:
-        launch_jobs(args, argv)
-    n_failed = merge(args)
+    try:
+        if args.job is not None:
+            run_job(args, args.job, args.nj)
+            return 0  # failures are collected by merge()
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+        # One driver per dump dir: a second run stops here, naming the one already writing.
+        with DirLock(args.out_dir, f"dump dir {args.out_dir}", log=log):
+            check_options(args, Path(args.out_dir) / f"split{args.nj}", DataDir.load(args.data_dir))
+            if args.nj == 1:
+                run_job(args, 1, 1)
+            else:
+                launch_jobs(args, argv)
+            n_failed = merge(args)
+    except (LockHeld, OSError, ValueError) as e:  # held lock, unwritable OUT_DIR, bad data dir file
+        raise SystemExit(f"dump_feats: error: {e}") from None
     n_ok = sum(1 for _ in open(Path(args.out_dir) / "feats.scp", encoding="utf-8"))
     log.info("dumped %d utterances to %s/feats.scp; %d failed", n_ok, args.out_dir, n_failed)
     return failures_exit_status("dump_feats", n_failed, args)
@@ -361,4 +444,8 @@ def failures_exit_status(prog: str, n_failed: int, args) -> int:
 
 
 if __name__ == "__main__":
+    import signal
+
+    # SIGTERM (a stopped stage, a cluster's time limit) unwinds: the dump dir's lock is released.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     sys.exit(main())

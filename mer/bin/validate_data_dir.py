@@ -28,13 +28,17 @@ def get_parser() -> argparse.ArgumentParser:
                              "(default: DIR/labels when present)")
     parser.add_argument("--no-wav", action="store_true", help="wav.scp is not required (text-only dir)")
     parser.add_argument("--no-text", action="store_true", help="text is not required")
+    parser.add_argument("--no-pipes", action="store_true",
+                        help="reject wav.scp commands ('... |'): reading such an entry runs it in a shell, "
+                             "so check corpora from untrusted sources with this")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     try:
-        result = check_data_dir(args.dir, labels=args.labels, no_wav=args.no_wav, no_text=args.no_text)
+        result = check_data_dir(args.dir, labels=args.labels, no_wav=args.no_wav, no_text=args.no_text,
+                                no_pipes=args.no_pipes)
     except (OSError, ValueError) as exc:
         print(f"validate_data_dir: {exc}", file=sys.stderr)
         return 2

@@ -9,14 +9,18 @@ are resampled. A `segments` entry cuts [start, end) seconds out of the recording
 from __future__ import annotations
 
 import io
+import logging
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
 
+log = logging.getLogger("mer.audio")
 TARGET_SR = 16000
+_SAMPLE_BYTES = {"PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8, "PCM_U8": 1, "PCM_S8": 1}
 # A segment may end this far past the end of its recording (rounding in the corpus' times).
 SEGMENT_END_TOLERANCE_S = 0.05
 
@@ -90,6 +94,7 @@ def load_audio(spec: str, cut: Cut | None = None, *, utt: str | None = None,
             raise AudioError(utt, spec, "file not found") from None
         except (sf.LibsndfileError, RuntimeError) as e:
             raise AudioError(utt, spec, f"not a readable audio file ({e})") from None
+        _warn_if_truncated(info, spec, utt)
         if cut is None:
             data, sr = _read(spec, spec, utt)
         else:
@@ -103,6 +108,20 @@ def load_audio(spec: str, cut: Cut | None = None, *, utt: str | None = None,
     if not np.all(np.isfinite(wave)):
         raise AudioError(utt, spec, "samples are NaN or infinite")
     return resample(np.ascontiguousarray(wave, dtype=np.float32), sr, target_sr)
+
+
+_SHOULD_BE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M)
+
+
+def _warn_if_truncated(info, spec: str, utt: str | None) -> None:
+    """libsndfile reads what a cut file holds and says so only in its header report: pass it on."""
+    m = _SHOULD_BE.search(getattr(info, "extra_info", "") or "")
+    if m and int(m.group(2)) < int(m.group(1)):
+        promised, held = int(m.group(1)), int(m.group(2))
+        bytes_per_second = info.samplerate * info.channels * max(1, _SAMPLE_BYTES.get(info.subtype, 2))
+        log.warning("%s%s: truncated: its header promises %.3f s of audio, the file holds %.3f s; using "
+                    "what is there", f"utterance {utt}: " if utt else "", spec, promised / bytes_per_second,
+                    held / bytes_per_second)
 
 
 def _cut_bounds(num_frames: int, sr: int, cut: Cut, spec: str, utt: str | None) -> tuple[int, int]:

@@ -31,7 +31,7 @@ def read_kv(path: str | os.PathLike, allow_empty_value: bool = False) -> dict[st
     Raises DataFileError on a duplicate key or a line without a value.
     """
     out: dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark is not part of the first key
         for lineno, line in enumerate(f, 1):
             line = line.rstrip("\r\n")
             if not line.strip():

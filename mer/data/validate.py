@@ -14,7 +14,9 @@ Checked:
 - spk2utt agrees with utt2spk; spk2gender/cmvn.scp hold exactly its speakers;
 - segments: `<utt> <recording> <start> <end>` with end > start >= 0 and the recording in wav.scp
   (wav.scp is then keyed by recording, as are reco2dur and reco2file_and_channel);
-- wav.scp: a command must end in `|`; no `~` paths;
+- wav.scp: a command must end in `|` (with no_pipes, commands are errors: Kaldi runs them with a
+  shell when the audio is read, so a corpus from an untrusted source is checked with --no-pipes);
+  no `~` paths;
 - utt2emo labels are within the recipe's label set: the one given, else DIR/labels (one label
   per line, written by corpus preparation) when present;
 - utt2dur, reco2dur, utt2num_frames, utt2num_samples hold positive numbers;
@@ -55,6 +57,7 @@ class ScannedFile:
     entries: list[Entry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # encoding, line ends, empty lines
     first: dict[str, Entry] = field(default_factory=dict)  # first entry of each key
+    notes: list[str] = field(default_factory=list)  # harmless things worth a warning (a byte-order mark)
 
     @property
     def name(self) -> str:
@@ -73,6 +76,9 @@ def scan_file(path: str | os.PathLike) -> ScannedFile:
         lines.pop()
     else:
         sf.problems.append(f"{sf.path}:{len(lines)}: no newline at the end of the file")
+    if lines and lines[0].startswith(b"\xef\xbb\xbf"):  # a byte-order mark (Windows editors) is no part of the key
+        lines[0] = lines[0][3:]
+        sf.notes.append(f"{sf.path}:1: a UTF-8 byte-order mark was ignored")
     for lineno, raw in enumerate(lines, 1):
         try:
             line = raw.decode("utf-8")
@@ -249,12 +255,15 @@ def _check_segments(rep: _Report, seg: ScannedFile, wav: ScannedFile | None) -> 
                      f"{_count_note(len(unused), 'unused')}; {FIX_HINT} drops them")
 
 
-def _check_wav_values(rep: _Report, wav: ScannedFile) -> None:
+def _check_wav_values(rep: _Report, wav: ScannedFile, no_pipes: bool = False) -> None:
     for e in wav.entries:
         v = e.value
         if not v:
             continue  # reported as a missing value
-        if v.endswith("|"):
+        if v.endswith("|") and no_pipes:
+            rep.error(f"{wav.path}:{e.lineno}: '{e.key}' is a command ('... |'), which reading the audio "
+                      f"would run; --no-pipes allows only file paths", wav.path, "wav")
+        elif v.endswith("|"):
             if not v[:-1].strip():
                 rep.error(f"{wav.path}:{e.lineno}: empty command before '|'", wav.path, "wav")
         elif "|" in v or len(v.split()) > 1:
@@ -319,7 +328,7 @@ def _check_speaker_warnings(rep: _Report, utt2spk: ScannedFile) -> None:
 
 
 def check_data_dir(path: str | os.PathLike, labels: str | os.PathLike | Iterable[str] | None = None,
-                   no_wav: bool = False, no_text: bool = False) -> ValidationResult:
+                   no_wav: bool = False, no_text: bool = False, no_pipes: bool = False) -> ValidationResult:
     """Validate a data dir; return its errors and warnings (see the module docstring)."""
     d = Path(path)
     rep = _Report()
@@ -343,6 +352,8 @@ def check_data_dir(path: str | os.PathLike, labels: str | os.PathLike | Iterable
         sf = files[name] = scan_file(d / name)
         for problem in sf.problems:
             rep.error(problem, sf.path, "format")
+        for note in sf.notes:
+            rep.warn(note)
         _check_keys(rep, sf, allow_empty_value=(name == "text"))
 
     utt2spk = files.get("utt2spk")
@@ -362,7 +373,7 @@ def check_data_dir(path: str | os.PathLike, labels: str | os.PathLike | Iterable
     if seg is not None:
         _check_segments(rep, seg, wav)
     if wav is not None:
-        _check_wav_values(rep, wav)
+        _check_wav_values(rep, wav, no_pipes)
         for name in PER_RECO_FILES:
             if name in files:
                 _check_same_keys(rep, wav, files[name], what="recording")

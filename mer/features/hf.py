@@ -117,6 +117,13 @@ class HFSpeechEncoder:
     def batchable(self) -> bool:
         return self.pad_safe
 
+    @property
+    def max_input_seconds(self) -> float | None:
+        """Audio past this is not encoded (Whisper's window); None: no limit."""
+        if not self.is_whisper:
+            return None
+        return (self.window or self.full_positions) * WHISPER_SAMPLES_PER_FRAME / 16000
+
     @torch.inference_mode()
     def __call__(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         if self.is_whisper:
@@ -125,8 +132,8 @@ class HFSpeechEncoder:
 
     def _whisper(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         max_samples = (self.window or self.full_positions) * WHISPER_SAMPLES_PER_FRAME
-        if any(len(w) > max_samples for w in waves):
-            log.warning("audio longer than Whisper's %.0f s window is cut to it", max_samples / 16000)
+        if any(len(w) > max_samples for w in waves):  # the dump names each such utterance
+            log.debug("audio longer than Whisper's %.0f s window is cut to it", max_samples / 16000)
         waves = [w[:max_samples] for w in waves]
         # Output frames per utterance: 20 ms each, the last one partly padding.
         frames = [max(1, math.ceil(len(w) / WHISPER_SAMPLES_PER_FRAME)) for w in waves]

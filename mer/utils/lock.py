@@ -30,8 +30,8 @@ def _alive(pid: int) -> bool:
 
 class DirLock:
     def __init__(self, directory: str | os.PathLike, what: str = "this directory", wait_seconds: float = 0.0,
-                 log=None):
-        self.path = Path(directory) / ".lock"
+                 log=None, name: str = ".lock"):
+        self.path = Path(directory) / name
         self.what, self.wait_seconds, self.log = what, wait_seconds, log
         self.held = False
 
