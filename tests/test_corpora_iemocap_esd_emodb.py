@@ -1,12 +1,13 @@
 """Corpus preparation for IEMOCAP, ESD and EmoDB.
 
 IEMOCAP and ESD are licensed, so they are tested on fake miniatures built here with every
-pitfall of /work/shared/reference/corpora.md (sections 1, 2, 6); the expected counts below were
+known pitfall of these corpora; the expected counts below were
 worked out by hand from the miniature's table, not from the code. EmoDB is open: the real corpus
-is used when `<repo>/../shared/data/emodb` exists, and its published counts are asserted.
+is used when the EMODB variable points at a copy, and its published counts are asserted.
 """
 from __future__ import annotations
 
+import os
 import codecs
 import shlex
 from collections import Counter
@@ -25,7 +26,7 @@ from mer.data.dialogues import dialogues
 from mer.data.text import clean_transcript
 
 REPO = Path(__file__).resolve().parents[1]
-EMODB_DIR = REPO.parent / "shared" / "data" / "emodb"
+EMODB_DIR = Path(os.environ.get("EMODB", "/nonexistent"))  # the real corpus, where EMODB points (.ci/run)
 
 
 def write_wav(path: Path, seconds: float = 0.2, rate: int = 16000) -> None:
@@ -457,7 +458,7 @@ def test_emodb_miniature_labels_and_problems(tmp_path):
 
 
 needs_emodb = pytest.mark.skipif(not (EMODB_DIR / "wav").is_dir(),
-                                 reason=f"real EmoDB not found at {EMODB_DIR}")
+                                 reason=f"real EmoDB not found at {EMODB_DIR} (set EMODB to a copy)")
 
 
 @needs_emodb

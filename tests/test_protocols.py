@@ -2,7 +2,7 @@
 
 Data dirs are built in memory with each corpus's real speaker structure (IEMOCAP: 5 sessions x
 F/M; ESD: speakers 0011-0020 with the ReadMe's genders; MELD/MOSEI: a utt2split column); EmoDB
-also runs on the real corpus when `<repo>/../shared/data/emodb` exists. The expected folds below
+also runs on the real corpus when the EMODB variable points at a copy. The expected folds below
 (which speaker tests and validates where) are written out by hand from the protocol definitions.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from mer.data.protocols import (DEFAULT_PROTOCOL, PROTOCOLS, ProtocolError, get_
                                 random_split, speaker_independent, split_column, write_protocol)
 
 REPO = Path(__file__).resolve().parents[1]
-EMODB_DIR = REPO.parent / "shared" / "data" / "emodb"
+EMODB_DIR = Path(os.environ.get("EMODB", "/nonexistent"))  # the real corpus, where EMODB points (.ci/run)
 PARTS = ("train", "valid", "test")
 
 

@@ -2,6 +2,7 @@
 # The shared stage driver of every emotion recipe. A recipe's run.sh sets its corpus, protocol,
 # feature dumps and training configs and calls this script; every stage can be re-run alone.
 #
+#   0 download           local/download.sh, where the corpus is open (run it by hand: --stage 0)
 #   1 data preparation   local/data.sh: data/all (+ data/<protocol>/fold<k>/{train,valid,test})
 #   2 feature dumping    every entry of $feats_config, over data/all, to $dumpdir/<name>
 #   3 training           every config x fold -> $expdir/<protocol>/<config tag>/fold<k>
@@ -42,7 +43,7 @@ probes=             # shorthand for linear-probe combiners: NAME:DUMP:LAYER[:POO
                     # "whisper_l2:whisper:2 minilm_l4:minilm:4:mean" (empty LAYER: the last;
                     # POOL: mean+std (default) or mean); results in $expdir/<protocol>/probe_NAME
 # shellcheck disable=SC2034  # read by parse_options.sh
-help_message="Usage: $0 [options]   (stages: 1 data, 2 features, 3 train, 4 inference, 5 scoring, 6 plots)"
+help_message="Usage: $0 [options]   (stages: 0 download, 1 data, 2 features, 3 train, 4 inference, 5 scoring, 6 plots)"
 
 log "$0 $*"
 . utils/parse_options.sh
@@ -88,6 +89,16 @@ combine() {
     --exp-root "${expdir}/${protocol}" --out "${expdir}/${protocol}/${name}" --dumpdir "${dumpdir}" \
     --test-sets ${test_sets} --corpus "${corpus}" ${fold_args[@]+"${fold_args[@]}"}
 }
+
+# ------------------------------------------------------------------ 0 download
+if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
+  if [ -x local/download.sh ]; then
+    log "Stage 0: download (local/download.sh)"
+    local/download.sh
+  else
+    log "Stage 0: this recipe's corpus is not open: put it where db.sh says"
+  fi
+fi
 
 # ------------------------------------------------------------------ 1 data preparation
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then

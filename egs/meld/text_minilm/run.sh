@@ -2,7 +2,7 @@
 # Real-data check: the MELD text-only ablation on MELD's real CSVs (no media needed), MiniLM,
 # official train/dev/test split, 7 classes. Frozen and fine-tuned MiniLM models beside a linear
 # probe (logistic regression on mean-pooled MiniLM layer 4). $MELD (db.sh) may point at the full
-# MELD.Raw or just the folder with the three CSVs; it defaults to ../shared/data/meld when present.
+# MELD.Raw or just the folder with the three CSVs (stage 0 downloads the CSVs there).
 set -euo pipefail
 
 train_configs="
@@ -11,12 +11,6 @@ train_configs="
 "
 probes="minilm_l4:minilm:4:mean"
 
-here=$(pwd -P)
-shared_meld="${here}/../../../../shared/data/meld/data/MELD"
-if [ -z "${MELD:-}" ] && [ -d "${shared_meld}" ]; then
-  MELD=$(cd "${shared_meld}" && pwd)
-  export MELD
-fi
 export HF_HUB_OFFLINE=1  # MiniLM is local (tools/models)
 ./emo.sh --corpus meld --system text_only --protocol official --nj 2 --train_configs "${train_configs}" \
   --probes "${probes}" --test_sets "valid test" "$@"
