@@ -344,13 +344,29 @@ def die_with_parent(parent_pid: int):
     return arm
 
 
-def run_array(cmd: str, nj: int, log_pattern: str | os.PathLike, job_cmd: Sequence[str]) -> int:
+def run_array(cmd: str, nj: int, log_pattern: str | os.PathLike, job_cmd: Sequence[str],
+              progress=None, total: int = 0, desc: str = "") -> int:
     """Run `job_cmd` (holding JOB) as jobs JOB=1..nj through `cmd`, a launcher with run.pl's
     interface (cmd.sh's feats_cmd; empty: local processes). The launcher, and through it every job,
-    ends with the calling process, however that ends. Returns the launcher's exit status."""
+    ends with the calling process, however that ends. Returns the launcher's exit status.
+
+    `progress()`, if given, returns how many of `total` items the jobs have done so far (the jobs
+    write it to files, so it works through any backend that shares the file system); one progress
+    line over all jobs is shown on stderr while they run."""
     launcher = shlex.split(cmd) if cmd else [sys.executable, "-m", "mer.bin.run_jobs", "--backend", "local"]
-    return subprocess.run([*launcher, f"JOB=1:{nj}", str(log_pattern), *job_cmd],
-                          preexec_fn=die_with_parent(os.getpid())).returncode
+    proc = subprocess.Popen([*launcher, f"JOB=1:{nj}", str(log_pattern), *job_cmd],
+                            preexec_fn=die_with_parent(os.getpid()))
+    if progress is None:
+        return proc.wait()
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=desc, unit="utt", dynamic_ncols=True,
+              mininterval=1.0 if sys.stderr.isatty() else 60.0) as bar:
+        while proc.poll() is None:
+            time.sleep(1.0)
+            bar.update(max(0, min(total, progress()) - bar.n))
+        bar.update(max(0, min(total, progress()) - bar.n))
+    return proc.returncode
 
 
 class LocalBackend:

@@ -3,6 +3,7 @@ a changed data dir refused, no orphan jobs after a killed driver."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -156,3 +157,14 @@ def test_byte_order_mark_and_no_pipes(tmp_path):
     assert check_data_dir(data, no_text=True).errors == []
     errors = check_data_dir(data, no_text=True, no_pipes=True).errors
     assert len(errors) == 1 and "'u002' is a command" in errors[0]
+
+
+def test_one_progress_line_over_all_jobs(tmp_path):
+    data = make_data(tmp_path, 10)
+    out = tmp_path / "dump"
+    proc = dump(data, out, "--nj", "2", "--cmd", "utils/local_cmd.sh")
+    err = proc.communicate(timeout=300)[1]
+    assert proc.returncode == 0, err
+    bars = [ln for ln in err.replace("\r", "\n").splitlines() if ln.startswith("fbank dump:")]
+    assert bars and "10/10" in bars[-1]  # utterances done / total
+    assert re.search(r"\d(utt/s|s/utt)\]", bars[-1])  # and the rate

@@ -25,19 +25,29 @@ from mer.utils.fileio import write_json_atomic
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mer.bin.aggregate_scores", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("exp_config_dir", help="exp/<protocol>/<config>, holding fold1..foldK")
-    parser.add_argument("--test-set", default="test", help="decode_<set> to aggregate (default: test)")
+    parser.add_argument("exp_config_dir", nargs="+", help="exp/<protocol>/<config>, holding fold1..foldK "
+                                                          "(several: one process aggregates all)")
+    parser.add_argument("--test-set", nargs="+", default=["test"],
+                        help="decode_<set> to aggregate (default: test; several allowed)")
     parser.add_argument("--expected-folds", type=int, default=None, metavar="N",
                         help="the protocol's number of folds; fewer scored folds mark the result incomplete")
     args = parser.parse_args(argv)
     if args.expected_folds is not None and args.expected_folds < 1:
         parser.error("--expected-folds must be >= 1")
+    failed = 0
+    for config_dir in args.exp_config_dir:
+        for test_set in args.test_set:
+            failed += _aggregate_one(config_dir, test_set, args.expected_folds)
+    return 1 if failed else 0
+
+
+def _aggregate_one(config_dir: str, test_set: str, expected_folds: int | None) -> int:
     try:
-        result = aggregate(args.exp_config_dir, args.test_set, args.expected_folds)
+        result = aggregate(config_dir, test_set, expected_folds)
     except ScoringError as e:
         print(f"mer.bin.aggregate_scores: error: {e}", file=sys.stderr)
         return 1
-    path = Path(args.exp_config_dir) / f"scores_{args.test_set}.json"
+    path = Path(config_dir) / f"scores_{test_set}.json"
     write_json_atomic(path, result)
     m, s = result["mean"], result["std"]
 

@@ -134,7 +134,8 @@ def job_paths(out_dir: Path, nj: int, job: int) -> dict[str, Path]:
     split = out_dir / f"split{nj}"
     return {"ark": split / f"feats.{job}.ark", "scp": split / f"feats.{job}.scp",
             "frames": split / f"utt2num_frames.{job}", "failed": split / f"failed.{job}",
-            "info": split / f"feats_info.{job}.json", "done": split / f".done.{job}"}
+            "info": split / f"feats_info.{job}.json", "done": split / f".done.{job}",
+            "progress": split / f"progress.{job}"}
 
 
 def job_utts(utts: list[str], nj: int, job: int) -> list[str]:
@@ -197,6 +198,7 @@ def run_job(args, job: int, nj: int) -> int:
     all_utts = check_options(args, paths["ark"].parent, data)
     if paths["done"].is_file():
         log.info("job %d/%d already done, skipping", job, nj)
+        paths["progress"].write_text(f"{len(job_utts(all_utts, nj, job))}\n")
         return len(read_kv(paths["failed"], allow_empty_value=True)) if paths["failed"].stat().st_size else 0
     # A job writes under temporary names, renamed when complete; its lock keeps a second writer
     # (an orphan of a killed run on a cluster, say) from truncating the same files.
@@ -226,6 +228,7 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
     scp_tmp = paths["scp"].with_suffix(".scp.tmp")
     ark_tmp = paths["ark"].with_suffix(".ark.tmp")
     t0, audio_seconds = time.time(), 0.0
+    processed = 0
     bar = tqdm(total=len(utts), desc=f"{args.feature} job {job}/{nj}", unit="utt",
                mininterval=1 if sys.stderr.isatty() else 30, disable=None)
     with kaldiio.WriteHelper(f"ark,scp:{ark_tmp.resolve()},{scp_tmp}",
@@ -254,6 +257,7 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
                     failed[utt] = str(e)
                     log.warning("%s", e)
                     bar.update(1)
+                    processed += 1
             for batch in _batches(items, batch_size, args.max_batch_seconds if extractor.kind == "audio"
                                   else float("inf")):
                 for utt, mat in _extract(extractor, batch, failed):
@@ -261,6 +265,8 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
                     frames[utt] = str(mat.shape[0])
                 audio_seconds += sum(b[2] for b in batch) if extractor.kind == "audio" else 0.0
                 bar.update(len(batch))
+                processed += len(batch)
+                paths["progress"].write_text(f"{processed}\n")  # read by the driver's progress line
     bar.close()
     elapsed = time.time() - t0
     write_kv(paths["frames"], frames)
@@ -320,12 +326,26 @@ def launch_jobs(args, argv: list[str]) -> None:
         return
     log.info("running %d job(s): %s", args.nj, args.cmd or "local processes")
     # Finished jobs are skipped inside the job itself, so the launcher can run 1..nj plainly.
+    split = out_dir / f"split{args.nj}"
+    total = len((split / "utts").read_text(encoding="utf-8").split()) if (split / "utts").is_file() else 0
     rc = run_array(args.cmd, args.nj, out_dir / "log" / "dump.JOB.log",
-                   [sys.executable, "-m", "mer.bin.dump_feats", *argv, "--job", "JOB"])
+                   [sys.executable, "-m", "mer.bin.dump_feats", *argv, "--job", "JOB"],
+                   progress=lambda: jobs_progress(split), total=total, desc=f"{args.feature} {out_dir.name}")
     if rc != 0:
         # Jobs that fail as a whole (bad model path, out of memory) leave no .done marker;
         # the launcher has printed the tail of the first failed log.
         raise SystemExit(f"dump_feats: some jobs failed; see {out_dir}/log/ (finished jobs are kept)")
+
+
+def jobs_progress(split: Path) -> int:
+    """Utterances the jobs of a dump have processed so far (their progress.J files)."""
+    done = 0
+    for f in split.glob("progress.*"):
+        try:
+            done += int(f.read_text().strip() or 0)
+        except (OSError, ValueError):  # being rewritten right now
+            pass
+    return done
 
 
 def verify_job(paths: dict[str, Path], job: int) -> list[str]:

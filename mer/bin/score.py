@@ -41,19 +41,26 @@ def score_decode_dir(decode_dir: str | os.PathLike, ref: str | os.PathLike | Non
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mer.bin.score", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("decode_dir", help="exp/<protocol>/<config>/fold<k>/decode_<set>")
-    parser.add_argument("--ref", default=None, help="reference utt2emo (default: DECODE_DIR/utt2emo)")
+    parser.add_argument("decode_dir", nargs="+",
+                        help="exp/<protocol>/<config>/fold<k>/decode_<set> (several: one process scores all)")
+    parser.add_argument("--ref", default=None, help="reference utt2emo (default: DECODE_DIR/utt2emo; "
+                                                    "only with one DECODE_DIR)")
     args = parser.parse_args(argv)
-    try:
-        result = score_decode_dir(args.decode_dir, args.ref)
-    except ScoringError as e:
-        print(f"mer.bin.score: error: {e}", file=sys.stderr)
-        return 1
-    path = Path(args.decode_dir) / "scores.json"
-    write_json_atomic(path, result)
-    print(f"{path}: {result['num_utts']} utts  UA {100 * result['ua']:.2f}  WA {100 * result['wa']:.2f}  "
-          f"macro-F1 {100 * result['macro_f1']:.2f}")
-    return 0
+    if args.ref and len(args.decode_dir) > 1:
+        parser.error("--ref goes with a single DECODE_DIR")
+    failed = 0
+    for decode_dir in args.decode_dir:
+        try:
+            result = score_decode_dir(decode_dir, args.ref)
+        except ScoringError as e:  # the others are still scored
+            print(f"mer.bin.score: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        path = Path(decode_dir) / "scores.json"
+        write_json_atomic(path, result)
+        print(f"{path}: {result['num_utts']} utts  UA {100 * result['ua']:.2f}  WA {100 * result['wa']:.2f}  "
+              f"macro-F1 {100 * result['macro_f1']:.2f}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

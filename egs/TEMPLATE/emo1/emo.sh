@@ -212,14 +212,17 @@ fi
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   log "Stage 5: scoring"
   n_folds=$(fold_dirs | wc -l)
-  for d in $(result_dirs); do
+  mapfile -t systems < <(result_dirs)
+  decode_dirs=()
+  for d in "${systems[@]}"; do
     for set in ${test_sets}; do
-      for fold_dir in $(fold_dirs); do
-        "${MER_PYTHON}" -m mer.bin.score "${d}/$(basename "${fold_dir}")/decode_${set}"
-      done
-      "${MER_PYTHON}" -m mer.bin.aggregate_scores "${d}" --test-set "${set}" --expected-folds "${n_folds}"
+      for fold_dir in $(fold_dirs); do decode_dirs+=("${d}/$(basename "${fold_dir}")/decode_${set}"); done
     done
   done
+  # One process each for every fold of every system (a Python start per decode dir costs minutes).
+  "${MER_PYTHON}" -m mer.bin.score "${decode_dirs[@]}"
+  # shellcheck disable=SC2086  # test_sets is a list
+  "${MER_PYTHON}" -m mer.bin.aggregate_scores "${systems[@]}" --test-set ${test_sets} --expected-folds "${n_folds}"
   "${MER_PYTHON}" -m mer.bin.make_results . --exp "${expdir}" --out RESULTS.md
   log "results: ${PWD}/RESULTS.md"
 fi
