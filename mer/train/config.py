@@ -39,6 +39,7 @@ DEFAULTS: dict = {
         "keep_epoch_checkpoints": 0,  # also keep epochN.pt for the last N epochs
         "preload_max_mb": 2048,       # dumps up to this size are read into memory
         "max_bad_steps": 0,           # batches with a non-finite loss skipped before training stops
+        "log_interval_seconds": 30,   # progress within an epoch is logged this often
     },
 }
 

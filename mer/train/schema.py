@@ -24,7 +24,7 @@ SECTIONS: dict[str, dict[str, object]] = {
               "bucketing": bool, "max_frames": Optional[int], "grad_clip": Optional[float],
               "early_stopping_patience": Optional[int], "best_metric": METRICS, "seed": int,
               "amp": Union[bool, Literal["auto"]], "num_workers": int, "keep_epoch_checkpoints": int,
-              "preload_max_mb": float, "max_bad_steps": int},
+              "preload_max_mb": float, "max_bad_steps": int, "log_interval_seconds": float},
     "labels": {"map": Optional[dict[str, str]], "classes": Optional[list[str]]},
 }
 POSITIVE = {"optim.lr", "train.epochs", "train.batch_size", "train.accum_grad", "scheduler.step_size"}

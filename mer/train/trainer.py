@@ -253,6 +253,7 @@ class Trainer:
                                              num_workers=self.tconf["num_workers"])
         total_loss, total_n, correct, t0 = 0.0, 0.0, 0.0, time.time()
         num_batches = len(loader)
+        interval, last_log = float(self.tconf.get("log_interval_seconds") or 0), time.time()
         self.optimizer.zero_grad(set_to_none=True)
         for i, batch in enumerate(loader):
             weights = batch["weights"].float().to(self.ctx.device)
@@ -274,6 +275,12 @@ class Trainer:
             total_loss += float((per_utt.detach() * weights).sum())
             total_n += float(weights.sum())
             correct += float(((out.logits.argmax(-1) == labels).float() * weights).sum())
+            if interval and self.ctx.is_main and time.time() - last_log >= interval:
+                last_log = time.time()
+                elapsed = last_log - t0
+                log.info("epoch %d: batch %d/%d, %.1f utt/s, train loss so far %.4f, about %.0f s left", epoch,
+                         i + 1, num_batches, total_n / elapsed * self.ctx.world_size,
+                         total_loss / max(total_n, 1), elapsed / (i + 1) * (num_batches - i - 1))
             if (i + 1) % self.accum and i + 1 < num_batches:
                 continue
             self.schedule.apply(self.optimizer, self.step, epoch)

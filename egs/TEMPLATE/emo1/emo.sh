@@ -90,8 +90,19 @@ combine() {
     --test-sets ${test_sets} --corpus "${corpus}" ${fold_args[@]+"${fold_args[@]}"}
 }
 
+# The time of each stage, printed at the end.
+stage_times=()
+current_stage=
+current_start=${SECONDS}
+mark_stage() {  # mark_stage N: stage N starts now (and the one before it ends)
+  [ -n "${current_stage}" ] && stage_times+=("${current_stage} $(( SECONDS - current_start )) s")
+  current_stage=$1
+  current_start=${SECONDS}
+}
+
 # ------------------------------------------------------------------ 0 download
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
+  mark_stage 0
   if [ -x local/download.sh ]; then
     log "Stage 0: download (local/download.sh)"
     local/download.sh
@@ -102,6 +113,7 @@ fi
 
 # ------------------------------------------------------------------ 1 data preparation
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+  mark_stage 1
   log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
   # shellcheck disable=SC2086  # options are word-split on purpose
   local/data.sh --protocol "${protocol}" ${local_data_opts}
@@ -112,6 +124,7 @@ fi
 
 # ------------------------------------------------------------------ 2 feature dumping
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+  mark_stage 2
   log "Stage 2: feature dumping (${feats_config})"
   for name in $("${MER_PYTHON}" -m mer.bin.dump_feats --config "${feats_config}" --list); do
     log "dump ${name} -> ${dumpdir}/${name}"
@@ -131,6 +144,7 @@ fi
 
 # ------------------------------------------------------------------ 3 training
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+  mark_stage 3
   [ -n "${train_configs}" ] || die "--train_configs is empty"
   for config in ${train_configs}; do
     tag=$(config_tag "${config}")
@@ -179,6 +193,7 @@ fi
 
 # ------------------------------------------------------------------ 4 inference
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+  mark_stage 4
   for config in ${train_configs}; do
     tag=$(config_tag "${config}")
     for fold_dir in $(fold_dirs); do
@@ -210,6 +225,7 @@ fi
 
 # ------------------------------------------------------------------ 5 scoring
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+  mark_stage 5
   log "Stage 5: scoring"
   n_folds=$(fold_dirs | wc -l)
   mapfile -t systems < <(result_dirs)
@@ -229,6 +245,7 @@ fi
 
 # ------------------------------------------------------------------ 6 plots
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+  mark_stage 6
   log "Stage 6: plots (from saved outputs only)"
   mapfile -t config_dirs < <(result_dirs)
   for set in ${test_sets}; do
@@ -242,4 +259,6 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   done
   log "plots: ${PWD}/${expdir}/${protocol}/plots_* and ${PWD}/${expdir}/${protocol}/*/plots"
 fi
+mark_stage ""
+[ "${#stage_times[@]}" -eq 0 ] || log "time per stage: $(IFS=,; echo "${stage_times[*]}" | sed 's/,/, /g')"
 log "Successfully finished stages ${stage}-${stop_stage}"
