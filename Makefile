@@ -13,6 +13,10 @@ SHELL_SCRIPTS = $(shell git ls-files '*.sh' 'egs/*/*/run.sh' 'egs/*/*/local/*.sh
 
 .PHONY: install demo test unit lint bench clean-demo
 
+# The end of the demo: mer.bin.pack and the console script mer-recognize (both from .venv).
+DEMO_PACK = $(CURDIR)/$(PY) -m mer.bin.pack
+DEMO_RECOGNIZE = $(CURDIR)/$(VENV)/bin/mer-recognize
+
 install:
 	tools/install.sh --test
 
@@ -22,6 +26,11 @@ demo: install
 	@echo
 	@echo "Results: egs/mini/memocmt/RESULTS.md"
 	@echo "Plots:   egs/mini/memocmt/exp/fixed/plots_test/ and egs/mini/memocmt/exp/fixed/*/plots/"
+	@echo
+	@echo "The end product: MemoCMT packed into one archive, run on a test recording outside the recipe:"
+	cd egs/mini/memocmt && $(DEMO_PACK) exp/fixed/train_memocmt_faithful_min exp/fixed/train_memocmt_faithful_min/model.tar.gz
+	cd egs/mini/memocmt && $(DEMO_RECOGNIZE) --model exp/fixed/train_memocmt_faithful_min/model.tar.gz \
+	  --text-file data/fixed/fold1/test/text "$$(head -n 1 data/fixed/fold1/test/wav.scp | cut -d' ' -f2)"
 
 ## test: the whole test suite (unit tests, corpus miniatures, the demo recipe on a tiny setting) and shellcheck
 test: install lint unit

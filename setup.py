@@ -12,4 +12,6 @@ setup(
         "torch", "torchaudio", "transformers", "kaldiio", "sentencepiece", "pyyaml", "numpy",
         "matplotlib", "scikit-learn", "soundfile", "tqdm", "tensorboard",
     ],
+    # Run a packed model (mer.bin.pack) on recordings without a recipe.
+    entry_points={"console_scripts": ["mer-recognize = mer.bin.recognize:cli"]},
 )

@@ -157,6 +157,9 @@ def _batches(items: list[tuple[str, object, float]], batch_size: int, max_second
 
 # Options that change the features: finished jobs are only reused when these are the same.
 FEATURE_OPTIONS = ("feature", "model", "layers", "num_mel_bins", "whisper_input_seconds", "clean_text", "compress")
+# Recorded with them in feats_info.json ("settings"), so the extractor can be rebuilt elsewhere
+# (mer.features.build_extractor_from_settings) and batch the way the dump did.
+BATCHING_OPTIONS = ("batch_size", "max_batch_seconds")
 
 
 def check_options(args, split_dir: Path, data: DataDir) -> list[str]:
@@ -408,7 +411,8 @@ def merge(args) -> int:
             f.write(f"{utt}\t{failed[utt]}\n")
     info = {k: v for k, v in infos[0].items() if k not in ("num_utts", "num_failed", "seconds", "audio_seconds", "rtf")}
     info.update(num_utts=len(frames), num_failed=len(failed), nj=nj, data_dir=str(Path(args.data_dir).resolve()),
-                job_seconds=sum(i["seconds"] for i in infos))
+                job_seconds=sum(i["seconds"] for i in infos),
+                settings={k: getattr(args, k) for k in FEATURE_OPTIONS + BATCHING_OPTIONS})
     audio_s = sum(i.get("audio_seconds", 0.0) for i in infos)
     if audio_s:
         info.update(audio_seconds=round(audio_s, 3), rtf=round(info["job_seconds"] / audio_s, 5))

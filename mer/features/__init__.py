@@ -48,3 +48,29 @@ def build_extractor(feature: str, model: str | None = None, layers: str = "last"
                                    whisper_input_seconds=whisper_input_seconds)
         return HFTextEncoder(model, layers=layers, device=device, clean_text=clean_text)
     raise ValueError(f"unknown feature type '{feature}'; choose from {', '.join(FEATURE_TYPES)}")
+
+
+def build_extractor_from_settings(settings: dict, device: str = "auto"):
+    """The extractor a dump was made with, from the settings it recorded (`read_dump_settings`):
+    the same code as `dump_feats`, so features computed later equal the dump's."""
+    import inspect
+
+    known = set(inspect.signature(build_extractor).parameters) - {"device"}
+    return build_extractor(device=device, **{k: v for k, v in settings.items() if k in known})
+
+
+def read_dump_settings(dump_dir) -> dict:
+    """The dump_feats options a dump was made with: feats_info.json's `settings`, or for dumps made
+    before it was recorded, the job stamp `split<nj>/options.json`."""
+    import json
+    from pathlib import Path
+
+    dump_dir = Path(dump_dir)
+    info = json.loads((dump_dir / "feats_info.json").read_text())
+    if "settings" in info:
+        return dict(info["settings"])
+    stamp = dump_dir / f"split{info.get('nj', 1)}" / "options.json"
+    if not stamp.is_file():
+        raise ValueError(f"{dump_dir}: neither feats_info.json nor {stamp.name} records the settings the "
+                         f"dump was made with; dump it again with mer.bin.dump_feats")
+    return {k: v for k, v in json.loads(stamp.read_text()).items() if k != "data_dir"}

@@ -38,12 +38,14 @@ class EmotionDataset(torch.utils.data.Dataset):
     (`training=False`) every utterance is kept and a missing label is -1.
     """
 
-    def __init__(self, data_dir: str | Path, label_map: LabelMap, inputs: dict, unit: str = "utterance",
+    def __init__(self, data_dir: str | Path | DataDir, label_map: LabelMap, inputs: dict, unit: str = "utterance",
                  training: bool = True):
         if unit not in UNITS:
             raise ValueError(f"config: train.unit must be one of {UNITS}, got '{unit}'")
-        self.data = DataDir.load(data_dir)
-        self.data_dir = str(data_dir)
+        # A DataDir in memory: recordings recognised outside a recipe (mer.recognizer).
+        in_memory = isinstance(data_dir, DataDir)
+        self.data = data_dir if in_memory else DataDir.load(data_dir)
+        self.data_dir = str(data_dir.source or "the recordings given") if in_memory else str(data_dir)
         self.label_map, self.inputs, self.unit = label_map, inputs, unit
         utts = self.data.utts
         if training:

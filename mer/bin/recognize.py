@@ -1,0 +1,136 @@
+"""Recognise the emotion of recordings with a packed model (or an experiment dir).
+
+Usage:
+  python -m mer.bin.recognize --model MODEL.tar.gz|EXP_DIR [--text 'TRANSCRIPT' | --text-file TEXT]
+      [--asr WHISPER_MODEL [--asr-beam-size N] [--asr-language L]] [--device auto] INPUT...
+  mer-recognize ...   (the same, installed as a console script)
+
+INPUT: audio files, folders (every .wav/.flac/.ogg/.mp3 below them) or Kaldi wav.scp files (a
+name ending in .scp; entries may be commands ending in '|').
+
+A model that reads text needs a transcript per recording: --text (one recording), --text-file (Kaldi
+`text`: `<id> <transcript>`, the id being the wav.scp id or the file name without extension), or
+--asr to transcribe those without one with Whisper (a short name such as whisper-tiny.en, a hub id
+or a local dir). Without any of them the command stops and says so.
+
+Prints one JSON line per recording to stdout: utt (the wav.scp id, or the file path), label,
+posteriors (class -> probability), transcript (the text used, null for a model without text),
+seconds (the recording's duration) and differs (input -> why it cannot equal what the model was
+trained on; empty when nothing differs). Recordings that cannot be read or computed are named on
+stderr and the others go on; the exit status is then 1. A progress bar on stderr counts recordings.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from mer.data.kaldi_io import DataFileError, read_kv
+from mer.recognizer import Recording
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+# Recordings read, computed and decoded together; results are printed after each chunk.
+CHUNK = 64
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mer-recognize", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="a packed model (mer.bin.pack) or an experiment dir")
+    p.add_argument("--fold", type=int, help="with an experiment dir of several folds: which one")
+    p.add_argument("--dumpdir", help="with an experiment dir: the recipe's dump dir (default: found)")
+    p.add_argument("--text", help="the transcript of the one recording given")
+    p.add_argument("--text-file", help="Kaldi text: <wav.scp id or file stem> <transcript>")
+    p.add_argument("--asr", metavar="MODEL", help="transcribe recordings without a transcript with this Whisper")
+    p.add_argument("--asr-beam-size", type=int, help="default: the model's training transcripts', else 1")
+    p.add_argument("--asr-language", help="language of a multilingual Whisper model, e.g. en")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--batch-size", type=int, default=16, help="recordings per model forward (as mer.bin.infer)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files, folders or wav.scp files")
+    return p
+
+
+def collect(inputs: list[str]) -> list[Recording]:
+    """Recordings in the order given; a file listed twice is recognised once."""
+    recs: dict[str, Recording] = {}
+    for x in inputs:
+        p = Path(x)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
+            if not files:
+                raise ValueError(f"{x}: a folder without audio files ({', '.join(AUDIO_SUFFIXES)})")
+            found = [Recording(str(f), source=str(f)) for f in files]
+        elif p.suffix == ".scp":
+            found = [Recording(utt, source=spec) for utt, spec in read_kv(p).items()]
+        else:
+            found = [Recording(x, source=x)]  # a missing file fails alone, named
+        for rec in found:
+            recs.setdefault(rec.utt, rec)
+    return list(recs.values())
+
+
+def transcripts(args, recs: list[Recording]) -> list[str | None]:
+    if args.text is not None:
+        if len(recs) != 1:
+            raise ValueError(f"--text is the transcript of one recording, but {len(recs)} were given; "
+                             f"use --text-file")
+        return [args.text]
+    if not args.text_file:
+        return [None] * len(recs)
+    table = read_kv(args.text_file, allow_empty_value=True)
+    return [table.get(r.utt, table.get(Path(r.utt).stem) if r.source == r.utt else None) for r in recs]
+
+
+def main(argv=None) -> int:
+    from tqdm import tqdm
+
+    from mer.asr import TranscriptionError
+    from mer.packing import PackError, load_bundle
+    from mer.pretrained import PretrainedError
+    from mer.recognizer import Recognizer
+
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        recs = collect(args.inputs)
+        texts = transcripts(args, recs)
+        bundle = load_bundle(args.model, args.fold, args.dumpdir)
+        r = Recognizer(bundle, device=args.device, asr=args.asr, asr_beam_size=args.asr_beam_size,
+                       asr_language=args.asr_language, batch_size=args.batch_size, load_encoders=False)
+        if r.text_inputs and args.text is None and not args.text_file and not args.asr:
+            raise ValueError(r.text_help())
+        r.load_encoders()
+    except (PackError, DataFileError, ValueError, OSError, PretrainedError, TranscriptionError) as e:
+        print(f"recognize: error: {e}", file=sys.stderr)
+        return 2
+    if not r.text_inputs and (args.text is not None or args.text_file):
+        print("recognize: note: the model reads no text; the transcripts given are not used", file=sys.stderr)
+    for name, why in r.static_differences().items():
+        print(f"recognize: note: {name} differs from training: {why}", file=sys.stderr)
+    failed: dict[str, str] = {}
+    bar = tqdm(total=len(recs), unit="rec", desc="recognize", disable=len(recs) < 2 or None,
+               mininterval=1 if sys.stderr.isatty() else 30)
+    for start in range(0, len(recs), CHUNK):
+        chunk = recs[start:start + CHUNK]
+        results, chunk_failed = r.recognize(chunk, texts[start:start + CHUNK])
+        for res in results:
+            print(json.dumps(res, ensure_ascii=False), flush=True)
+        for utt, reason in chunk_failed.items():
+            bar.write(f"recognize: {utt}: {reason}", file=sys.stderr)
+        failed.update(chunk_failed)
+        bar.update(len(chunk))
+    bar.close()
+    if failed:
+        print(f"recognize: {len(failed)} of {len(recs)} recording(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cli() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()
