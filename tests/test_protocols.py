@@ -68,11 +68,15 @@ def fake_emodb() -> DataDir:
     return dd
 
 
-def fake_split_corpus(prefix: str) -> DataDir:
-    """MELD/MOSEI-like: speakers shared by all splits; two rows in no standard fold."""
+def fake_split_corpus(prefix: str, segments: bool = False) -> DataDir:
+    """MELD/MOSEI-like: speakers shared by all splits; two rows in no standard fold. `segments`:
+    MOSEI prepared with --samples emotion (utt2segment: here each sample its own segment)."""
     dd = DataDir()
     for i, split in enumerate(["train"] * 6 + ["valid"] * 3 + ["test"] * 3 + ["none"] * 2):
-        dd.add(f"{prefix}-{i:03d}", f"spk{i % 3}", text="x", emo="neutral", split=split)
+        dd.add(f"{prefix}-{i:03d}", f"spk{i % 3}", text="x", emo="neutral", split=split,
+               **({"segment_id": f"{prefix}-{i:03d}"} if segments else {}))
+    if segments:
+        dd.extra["utt2segment"] = dd.extra.pop("utt2segment_id")
     return dd
 
 
@@ -86,7 +90,7 @@ def fake_synthetic() -> DataDir:
 
 
 FAKES = {"iemocap": fake_iemocap, "esd": fake_esd, "emodb": fake_emodb,
-         "meld": lambda: fake_split_corpus("train"), "mosei": lambda: fake_split_corpus("vid"),
+         "meld": lambda: fake_split_corpus("train"), "mosei": lambda: fake_split_corpus("vid", segments=True),
          "synthetic": fake_synthetic}
 
 
@@ -134,7 +138,8 @@ def test_speaker_independent_table():
     table = {(c, p): speaker_independent(c, p) for c, p in ALL}
     assert table == {("iemocap", "loso"): True, ("iemocap", "random"): False, ("iemocap", "si"): True,
                      ("iemocap", "sd"): False, ("esd", "lo2so"): True, ("esd", "official"): False,
-                     ("emodb", "loso"): True, ("meld", "official"): False, ("mosei", "official"): False,
+                     ("emodb", "loso"): True, ("meld", "official"): False, ("meld", "resplit"): False,
+                     ("mosei", "official"): False, ("mosei", "resplit"): False,
                      ("synthetic", "fixed"): True}
     assert DEFAULT_PROTOCOL == {"iemocap": "loso", "esd": "lo2so", "emodb": "loso",
                                 "meld": "official", "mosei": "official", "synthetic": "fixed"}

@@ -10,6 +10,9 @@ Per decode dir (or, with --pool, per configuration with all its folds' decode_<s
   <name>_roc.png        one-vs-rest ROC per class, AUC in the legend (needs posteriors.scp)
   <name>_tsne.png       t-SNE of embeddings.scp coloured by reference emotion (at most
                         --tsne-max utterances, a seeded subsample; perplexity min(30, (n-1)/3))
+  <name>_<extra>.png    for each extra output the model saved (meta.json "extra_outputs", e.g.
+                        fusion_weights): its distribution per reference class and per
+                        correct/incorrect prediction
 With several inputs also tsne_side_by_side.png and confusion_side_by_side.png, one panel each
 (as memocmt Fig. 2 shows the cls/mean/min/max aggregations side by side).
 <name> is <protocol>_<config>_fold<k>_<set> (pooled: ..._pooled_<set>).
@@ -26,6 +29,7 @@ from sklearn.metrics import confusion_matrix
 
 from mer.plots.common import FORMATS, save_figure
 from mer.plots.confusion import confusion_figure, confusion_grid
+from mer.plots.extras import column_names, extra_output_figure
 from mer.plots.roc import roc_figure
 from mer.plots.tsne import MIN_POINTS, subsample, tsne_2d, tsne_figure, tsne_grid
 from mer.scoring.aggregate import fold_dirs
@@ -99,6 +103,13 @@ def make_plots(outputs: Sequence[DecodeOutputs], out_dir: str | Path, title_from
             sub = f" ({len(idx)} of {len(out.utts)} utts)" if len(idx) < len(out.utts) else ""
             figures[f"{name}_tsne"] = tsne_figure(xy, refs, out.classes, title + sub)
             tsne_panels.append((title, xy, refs))
+        for extra in out.meta.get("extra_outputs") or []:
+            values = out.output(extra)
+            if values is None:
+                _warn(f"{out.path}: meta.json lists extra output '{extra}' but there is no {extra}.scp")
+                continue
+            figures[f"{name}_{extra}"] = extra_output_figure(
+                values, out.refs, out.preds, out.classes, column_names(extra, values.shape[1], out.meta), title)
 
     if len(outputs) > 1:
         labels = list(dict.fromkeys(c for out in outputs for c in out.classes))

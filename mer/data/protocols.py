@@ -22,7 +22,13 @@ Registered protocols (DEFAULT_PROTOCOL first):
            official  the release's train/evaluation/test (utt2split); speaker-dependent
   emodb    loso    10 folds; test = speaker k (id order); valid = the next speaker (cyclic)
   meld     official  utt2split (train/dev/test); speakers overlap
+           resplit   the cnn-bert-attention paper's split: train, dev and test pooled, 6 classes
+                     (fear dropped in stage 1), per class 20% test (rounded up), the rest train,
+                     10% of it valid; dialogues are split (a leak, said in the README)
   mosei    official  utt2split (SDK standard folds); speakers unknown
+           resplit   the same paper's split of (segment, emotion) samples (`--samples emotion`
+                     in stage 1): per class 20% test (rounded up), 10% of the rest valid; a
+                     segment's copies fall on both sides (a leak)
   synthetic fixed  utt2split (the demo corpus generator's speaker-disjoint split)
 """
 from __future__ import annotations
@@ -194,6 +200,43 @@ def official(dd: DataDir, seed: int = 0) -> list[Fold]:
     return [fold]
 
 
+def stratified_resplit(utt2label: Mapping[str, str], test_fraction: float, valid_fraction: float,
+                       seed: int = 0) -> Fold:
+    """Per class (seeded shuffle of its sorted ids), ceil(test_fraction * n) utterances test; of
+    the rest, pooled and shuffled, ceil(valid_fraction * n_rest) valid, the others train. Rounding
+    test up per class is what reproduces the cnn-bert-attention paper's Table 1 to the utterance
+    (MELD: 2,674 = sum of ceil(0.2 n) over its six classes; MOSEI: 5,715)."""
+    rng = random.Random(seed)
+    test, rest = [], []
+    for _, utts in _by_value(utt2label).items():
+        rng.shuffle(utts)
+        n_test = math.ceil(test_fraction * len(utts))
+        test += utts[:n_test]
+        rest += utts[n_test:]
+    rest.sort(key=c_sort_key)
+    rng.shuffle(rest)
+    n_valid = math.ceil(valid_fraction * len(rest))
+    return _fold(rest[n_valid:], rest[:n_valid], test)
+
+
+def meld_resplit(dd: DataDir, seed: int = 0) -> list[Fold]:
+    from mer.data.corpora.meld import LABEL_SETS
+
+    six = set(LABEL_SETS["6class"])
+    other = sorted(set(dd.utt2emo.values()) - six)
+    if other:
+        raise ProtocolError(f"resplit is the paper's 6-class split, but the data dir has labels {other}: "
+                            f"prepare it with --label-set 6class (fear is then listed in `excluded`)")
+    return [stratified_resplit(dd.utt2emo, 0.2, 0.1, seed)]
+
+
+def mosei_resplit(dd: DataDir, seed: int = 0) -> list[Fold]:
+    if "utt2segment" not in dd.extra:
+        raise ProtocolError("resplit splits (segment, emotion) samples: prepare MOSEI with --samples emotion "
+                            "(its data dir then has utt2segment)")
+    return [stratified_resplit(dd.utt2emo, 0.2, 0.1, seed)]
+
+
 @dataclass(frozen=True)
 class Protocol:
     name: str
@@ -203,6 +246,9 @@ class Protocol:
     cross_validation: bool  # every utterance is tested in exactly one fold
     seeded: bool = False
     caveat: str = ""
+    # The split cuts dialogues: each part's turns of a dialogue become a dialogue of their own
+    # (utt2dialog suffixed with the part), so a context model sees only same-part turns.
+    splits_dialogues: bool = False
 
 
 _TEXT_REPEATS = ("Every speaker reads the same {n} sentences, so a text model sees the test "
@@ -254,12 +300,30 @@ PROTOCOLS: dict[str, dict[str, Protocol]] = {
         Protocol("official", official, "MELD's own train/dev/test split (utt2split; dev = valid).",
                  False, False,
                  caveat="Not speaker-independent: the main characters speak in every split."),
+        Protocol("resplit", meld_resplit,
+                 "The cnn-bert-attention paper's split (its Table 1): train, dev and test pooled, 6 "
+                 "classes (fear dropped), per class 20% test rounded up (2,674 of 13,350 on MELD), the "
+                 "other 80% (10,676) split again: 10% valid (rounded up), the rest train.",
+                 False, False, seeded=True, splits_dialogues=True,
+                 caveat="LEAKS: utterances are drawn one by one, so a dialogue's turns (its speakers, "
+                        "scene and context) fall into train and test alike. Each part's turns of a "
+                        "dialogue form a shorter dialogue of their own (utt2dialog suffixed with the "
+                        "part). Not comparable with `official`."),
     )},
     "mosei": {p.name: p for p in (
         Protocol("official", official,
                  "The CMU-MultimodalSDK standard folds (utt2split), split by video.", False, False,
                  caveat="Speakers are not annotated; videos do not cross splits, but one "
                         "speaker may appear in several videos."),
+        Protocol("resplit", mosei_resplit,
+                 "The cnn-bert-attention paper's split (its Table 1): one sample per segment and "
+                 "emotion with intensity > 0 (stage 1 with --samples emotion), per class 20% test "
+                 "rounded up, the other 80% split again: 10% valid (rounded up), the rest train.",
+                 False, False, seeded=True, splits_dialogues=True,
+                 caveat="LEAKS: a segment with several emotions is several samples with the same "
+                        "audio and text, and they fall on both sides of the split; videos are split "
+                        "too (each part's segments of a video form a dialogue of their own). Not "
+                        "comparable with `official`."),
     )},
     "synthetic": {p.name: p for p in (
         Protocol("fixed", official,
@@ -344,7 +408,27 @@ def _readme(corpus: str, proto: Protocol, dd: DataDir, folds: Sequence[Fold], da
     lines += ["", "Folds (utterances, speakers):"]
     for k, fold in enumerate(folds, 1):
         lines.append(f"  fold{k}: " + "; ".join(f"{p} {describe(fold.part(p))}" for p in PARTS))
+    if proto.splits_dialogues:
+        lines += ["", "Split across parts (the leak, counted):"] + [f"  fold{k}: {line}" for k, fold in
+                                                                   enumerate(folds, 1) for line in _cut(dd, fold)]
     return "\n".join(lines) + "\n"
+
+
+def _cut(dd: DataDir, fold: Fold) -> list[str]:
+    """How many dialogues (and, for copied samples, segments) have utterances in more than one part."""
+    out = []
+    for column, what in (("utt2dialog", "dialogues"), ("utt2segment", "segments")):
+        col = dd.extra.get(column)
+        if not col:
+            continue
+        parts: dict[str, set[str]] = {}
+        for p in PARTS:
+            for u in fold.part(p):
+                parts.setdefault(col[u], set()).add(p)
+        both = sum(len(ps) > 1 for ps in parts.values())
+        train_test = sum({"train", "test"} <= ps for ps in parts.values())
+        out.append(f"{what}: {both} of {len(parts)} in more than one part, {train_test} in train and test")
+    return out
 
 
 def write_protocol(corpus: str, protocol: str, data_dir: str | os.PathLike, out_dir: str | os.PathLike,
@@ -382,7 +466,10 @@ def write_protocol(corpus: str, protocol: str, data_dir: str | os.PathLike, out_
     for k, fold in enumerate(folds, 1):
         for part in PARTS:
             target = out / f"fold{k}" / part
-            dd.subset(fold.part(part)).save(target)
+            sub = dd.subset(fold.part(part))
+            if proto.splits_dialogues and "utt2dialog" in sub.extra:
+                sub.extra["utt2dialog"] = {u: f"{d}-{part}" for u, d in sub.extra["utt2dialog"].items()}
+            sub.save(target)
             if labels.is_file():
                 shutil.copyfile(labels, target / "labels")
     if labels.is_file():

@@ -32,6 +32,11 @@ Decisions:
   `--threshold`, 0 by default, as in the SDK README; `neutral` for zero rows kept by --zero neutral,
   `none` when no emotion passes a higher threshold).  It covers the same utterances as utt2emo.
 - Folds: `utt2split` from the folds file; segments of videos in no fold are excluded.
+- `--samples emotion` (for the `resplit` protocol): every segment becomes one utterance per emotion
+  whose intensity is > `--threshold` (`v<video>-<clip>-<emotion>`, label = that emotion; `utt2segment`
+  names the segment), so ties need no rule and a segment with several emotions is several samples
+  with the same audio and text.  All-zero rows are excluded as "no emotion".  The folds file is
+  optional here (`utt2split` is written where it is given); videos in no fold are kept.
 """
 from __future__ import annotations
 
@@ -62,6 +67,7 @@ SDK_COLUMNS = {"happy": 1, "sad": 2, "anger": 3, "surprise": 4, "disgust": 5, "f
 NAME_ALIASES = {"happy": {"happy", "happiness", "joy"}, "sad": {"sad", "sadness"},
                 "anger": {"anger", "angry"}, "surprise": {"surprise", "surprised"},
                 "disgust": {"disgust", "disgusted"}, "fear": {"fear", "fearful"}}
+SAMPLES = ("segment", "emotion")
 TIE_ATOL = 1e-4          # intensities are means of 0-3 ratings (k/3); float noise is far smaller
 SAFE_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -81,6 +87,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tolerance", type=float, default=0.05,
                         help="seconds by which label and transcript times may differ when matched (default 0.05)")
     parser.add_argument("--text-only", action="store_true", help="write no wav.scp/segments even if audio exists")
+    parser.add_argument("--samples", choices=SAMPLES, default="segment",
+                        help="segment: one utterance per segment, arg-max label (default); emotion: one "
+                             "utterance per segment and emotion with intensity > --threshold, as the "
+                             "cnn-bert-attention paper's resplit counts them (folds optional)")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -277,23 +287,26 @@ def locate(corpus_dir: Path, report: PrepReport) -> tuple[Path, Path, Path | Non
 
 def prepare(corpus_dir: Path, out_dir: Path, *, folds: Path | str | None = None, tie: str = "exclude",
             zero: str = "exclude", multi_label: bool = False, threshold: float = 0.0,
-            tolerance: float = 0.05, text_only: bool = False) -> DataDir:
+            tolerance: float = 0.05, text_only: bool = False, samples: str = "segment") -> DataDir:
     """Write the CMU-MOSEI data dir `out_dir` (all folds; `utt2split` says which) and return it."""
     if tie not in ("exclude", "first"):
         raise ValueError(f"tie must be 'exclude' or 'first', not {tie!r}")
     if zero not in ("exclude", "neutral"):
         raise ValueError(f"zero must be 'exclude' or 'neutral', not {zero!r}")
-    if folds is None:
+    if samples not in SAMPLES:
+        raise ValueError(f"samples must be one of {SAMPLES}, not {samples!r}")
+    per_emotion = samples == "emotion"
+    if folds is None and not per_emotion:
         raise CorpusError("CMU-MOSEI needs --folds FILE with the SDK's standard folds (JSON "
                           "{train,valid,test} or cmu_mosei_std_folds.py); see mer/data/corpora/mosei_folds.py")
     try:
-        fold_lists = load_folds(folds)
+        fold_lists = load_folds(folds) if folds is not None else {f: [] for f in FOLDS}
     except FoldsError as e:
         raise CorpusError(str(e)) from None
     vid2fold = video_to_fold(fold_lists)
     corpus_dir, out_dir = resolve_corpus_dir(corpus_dir, "MOSEI"), Path(out_dir)
     report = PrepReport(corpus_dir)
-    if numeric_ids_in_json(folds):
+    if folds is not None and numeric_ids_in_json(folds):
         report.warn(str(folds), f"{numeric_ids_in_json(folds)} video ids are JSON numbers; read as strings "
                                 f"(write them quoted: a leading zero would have been lost)")
     csd, tdir, adir = locate(corpus_dir, report)
@@ -305,7 +318,7 @@ def prepare(corpus_dir: Path, out_dir: Path, *, folds: Path | str | None = None,
         report.warn(".", mode)
     else:
         mode = "audio+text (segments cut from the full-video wavs)"
-    labels = LABELS + ((NEUTRAL,) if zero == "neutral" else ())
+    labels = LABELS + ((NEUTRAL,) if zero == "neutral" and not per_emotion else ())
 
     videos, _ = read_labels(csd, report)
     dd = DataDir()
@@ -337,7 +350,7 @@ def prepare(corpus_dir: Path, out_dir: Path, *, folds: Path | str | None = None,
 
         fold = vid2fold.get(vid)
         wav, dur, audio_problem = None, 0.0, None
-        if fold is not None and use_audio and row2clip:
+        if (fold is not None or per_emotion) and use_audio and row2clip:
             wav_path = adir / f"{vid}.wav"
             if not wav_path.is_file():
                 audio_problem = f"audio missing: {report.where(wav_path)}"
@@ -350,11 +363,20 @@ def prepare(corpus_dir: Path, out_dir: Path, *, folds: Path | str | None = None,
         kept: list[tuple[float, float]] = []
         for r, clip in sorted(row2clip.items(), key=lambda rc: rc[1]):
             utt = utt_key(vid, clip)
-            if fold is None:
+            if fold is None and per_emotion:
+                count["segments of videos in no fold (kept: --samples emotion)"] += 1
+            elif fold is None:
                 report.exclude(utt, f"video {vid} is in no standard fold")
                 count["segments of videos in no fold"] += 1
                 continue
             label, kind = decide(values[r], tie, zero)
+            present = [lab for lab, v in zip(LABELS, values[r]) if v > threshold] if kind != "bad" else []
+            if per_emotion and kind != "bad":
+                if not present:
+                    count["segments with no emotion > threshold excluded"] += 1
+                    report.exclude(utt, f"no emotion: no intensity > {threshold:g} (--samples emotion)")
+                    continue
+                kind = "ok"
             if kind == "bad":
                 report.exclude(utt, f"label row {r} has non-finite intensities {values[r].tolist()}")
                 continue
@@ -393,8 +415,19 @@ def prepare(corpus_dir: Path, out_dir: Path, *, folds: Path | str | None = None,
             if not clips[clip][2]:
                 report.missing_text(utt, f"clip {clip} of {report.where(tfile)} has no text")
             extra = {"emo_multi": multi_hot(values[r], threshold, label)} if multi_label else {}
-            dd.add(utt, vkey, wav=wav, segment=segment, text=clips[clip][2], emo=label,
-                   dialog=vkey, turn=format_seconds(ivs[r][0]), split=fold, **extra)
+            if fold is not None:
+                extra["split"] = fold
+            if not per_emotion:
+                dd.add(utt, vkey, wav=wav, segment=segment, text=clips[clip][2], emo=label,
+                       dialog=vkey, turn=format_seconds(ivs[r][0]), **extra)
+                continue
+            count["(segment, emotion) samples"] += len(present)
+            count["segments with several emotions"] += len(present) > 1
+            for emo in present:
+                dd.add(f"{utt}-{emo}", vkey, wav=wav, segment=segment, text=clips[clip][2], emo=emo,
+                       dialog=vkey, turn=format_seconds(ivs[r][0]),
+                       **{k: v for k, v in extra.items() if k != "emo_multi"})
+                dd.extra.setdefault("utt2segment", {})[f"{utt}-{emo}"] = utt
         if kept:
             reco2dur[vkey] = f"{dur:.3f}"
             kept.sort()
@@ -405,10 +438,12 @@ def prepare(corpus_dir: Path, out_dir: Path, *, folds: Path | str | None = None,
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "utt2emo_multi").unlink(missing_ok=True)     # not rewritten without --multi-label
     (out_dir / "reco2dur").unlink(missing_ok=True)
+    for stale in ("utt2segment", "utt2split"):      # --samples emotion may write neither
+        (out_dir / stale).unlink(missing_ok=True)
     write_prepared(dd, out_dir, labels, report)
 
     in_csd = set(videos)
-    per_fold = Counter(dd.extra["utt2split"].values())
+    per_fold = Counter(dd.extra.get("utt2split", {}).values())
     emo_counts = Counter(dd.utt2emo.values())
     notes = [f"corpus: CMU-MOSEI {corpus_dir}",
              f"mode: {mode}",
@@ -418,8 +453,11 @@ def prepare(corpus_dir: Path, out_dir: Path, *, folds: Path | str | None = None,
                                              f"{len(set(fold_lists[f]) & in_csd)} in the labels"
                                              for f in FOLDS) + ")",
              f"videos in the labels but in no fold: {len(in_csd - set(vid2fold))}",
-             f"label set: {' '.join(labels)} (arg-max; --tie {tie}, --zero {zero})",
-             "utterances: " + ", ".join(f"{f} {per_fold[f]}" for f in FOLDS),
+             f"label set: {' '.join(labels)} " + (f"(one sample per segment and emotion > {threshold:g}; "
+                                                  f"--samples emotion)" if per_emotion else
+                                                  f"(arg-max; --tie {tie}, --zero {zero})"),
+             "utterances: " + ", ".join(f"{f} {per_fold[f]}" for f in FOLDS)
+             + (f" by the folds, {len(dd)} in all" if per_emotion else ""),
              "labels: " + ", ".join(f"{lab} {emo_counts[lab]}" for lab in labels),
              f"speakers: {len(dd.speakers)} videos (MOSEI has no speaker ids; speaker = video)",
              f"excluded: {len(report.excluded)}"]
