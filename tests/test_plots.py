@@ -152,3 +152,24 @@ def test_tsne_helpers():
     assert xy.shape == (12, 2) and np.allclose(xy, tsne_2d(x, seed=0))
     with pytest.raises(ValueError, match="at least"):
         tsne_2d(x[:3])
+
+
+def test_pooled_tsne_never_mixes_two_models(tmp_path):
+    # Two folds = two models with unrelated embedding spaces (the second far from the first). One
+    # map of both would draw two tight blobs, one per fold; each panel must hold one fold only.
+    exp = tmp_path / "exp"
+    for fold in (1, 2):
+        exp_decode(exp, "memocmt_min", fold, 30 + fold, "min")
+    emb2 = exp / "loso/memocmt_min/fold2/decode_test"
+    vecs = {u: v + 1000.0 for u, v in kaldiio.load_scp(str(emb2 / "embeddings.scp")).items()}
+    write_vectors(emb2, "embeddings", vecs)
+    pooled = plot_cli.load_pooled(str(exp / "loso/memocmt_min"), "test")
+    figures = plot_cli.make_plots([pooled], tmp_path / "out", tsne_max=100)
+    axes = figures["loso_memocmt_min_pooled_test_tsne"].axes
+    assert len(axes) == 2
+    for ax, fold in zip(axes, ("fold1", "fold2")):
+        assert fold in ax.get_title()
+        points = sum(len(c.get_offsets()) for c in ax.collections)
+        assert points == 40  # that fold's utterances, nothing of the other
+    roc = figures["loso_memocmt_min_pooled_test_roc"].axes[0].get_legend().get_texts()
+    assert any("2 folds" in t.get_text() and "±" in t.get_text() for t in roc)

@@ -9,11 +9,15 @@ Per decode dir (or, with --pool, per configuration with all its folds' decode_<s
   <name>_confusion.png  counts and row percentages, colour = row-normalised share
   <name>_roc.png        one-vs-rest ROC per class, AUC in the legend (needs posteriors.scp)
   <name>_tsne.png       t-SNE of embeddings.scp coloured by reference emotion (at most
-                        --tsne-max utterances, a seeded subsample; perplexity min(30, (n-1)/3))
+                        --tsne-max utterances, a seeded subsample; perplexity min(30, (n-1)/3));
+                        pooled over folds, one panel per fold: each fold is its own model with its
+                        own embedding space, and one map of several would cluster by fold
   <name>_<extra>.png    for each extra output the model saved (meta.json "extra_outputs", e.g.
                         fusion_weights): its distribution per reference class and per
                         correct/incorrect prediction
-With several inputs also tsne_side_by_side.png and confusion_side_by_side.png, one panel each
+  (pooled ROC: the curve over all folds' posteriors, each fold's AUC as mean ± std in the legend)
+With several inputs also tsne_side_by_side.png (each input's first fold, named in its title) and
+confusion_side_by_side.png, one panel each
 (as memocmt Fig. 2 shows the cls/mean/min/max aggregations side by side).
 <name> is <protocol>_<config>_fold<k>_<set> (pooled: ..._pooled_<set>).
 """
@@ -24,13 +28,14 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
 from mer.plots.common import FORMATS, save_figure
 from mer.plots.confusion import confusion_figure, confusion_grid
 from mer.plots.extras import column_names, extra_output_figure
-from mer.plots.roc import roc_figure
+from mer.plots.roc import fold_aucs, roc_figure
 from mer.plots.tsne import MIN_POINTS, subsample, tsne_2d, tsne_figure, tsne_grid
 from mer.scoring.aggregate import fold_dirs
 from mer.scoring.decode_dir import DecodeOutputs, ScoringError, load_decode_dir, pool_outputs
@@ -69,6 +74,16 @@ def _title(out: DecodeOutputs, title_from: str) -> str:
     return f"{m.get('config')}{agg}\n{m.get('protocol')}, {fold}, {m.get('test_set') or ''}".rstrip(", ")
 
 
+def model_parts(out: DecodeOutputs) -> list[tuple[str, np.ndarray]]:
+    """(label, row indices) per model: each fold of a pooled output is a model of its own, with an
+    embedding space of its own, so its embeddings are never mixed with another fold's."""
+    folds = out.meta.get("pooled_from") or []
+    if len(folds) <= 1:
+        return [(f"fold {out.meta['fold']}" if out.meta.get("fold") is not None else "", np.arange(len(out.utts)))]
+    owner = np.array([u.split("/", 1)[0] for u in out.utts])
+    return [(f, np.flatnonzero(owner == f)) for f in folds if (owner == f).any()]
+
+
 def make_plots(outputs: Sequence[DecodeOutputs], out_dir: str | Path, title_from: str = "meta",
                tsne_max: int = 2000, seed: int = 0, formats: Sequence[str] = ("png",)) -> dict[str, Figure]:
     """Draw and save every figure; returns {file stem: Figure} (the figures are already saved)."""
@@ -87,8 +102,11 @@ def make_plots(outputs: Sequence[DecodeOutputs], out_dir: str | Path, title_from
         cm = confusion_matrix(out.refs, out.preds, labels=out.classes)
         figures[f"{name}_confusion"] = confusion_figure(cm, out.classes, title)
         conf_panels.append((title, cm, out.classes))
+        parts = model_parts(out)
         if out.posteriors is not None:
-            figures[f"{name}_roc"] = roc_figure(out.refs, out.posteriors, out.classes, title)
+            per_fold = (fold_aucs(out.refs, out.posteriors, out.classes, [idx for _, idx in parts])
+                        if len(parts) > 1 else None)
+            figures[f"{name}_roc"] = roc_figure(out.refs, out.posteriors, out.classes, title, per_fold)
         else:
             _warn(f"{out.path}: no posteriors.scp, no ROC figure")
         emb = out.embeddings()
@@ -97,12 +115,21 @@ def make_plots(outputs: Sequence[DecodeOutputs], out_dir: str | Path, title_from
         elif len(out.utts) < MIN_POINTS:
             _warn(f"{out.path}: {len(out.utts)} utterances are too few for t-SNE")
         else:
-            idx = subsample(len(out.utts), tsne_max, seed)
-            xy = tsne_2d(emb[idx], seed)
-            refs = [out.refs[i] for i in idx]
-            sub = f" ({len(idx)} of {len(out.utts)} utts)" if len(idx) < len(out.utts) else ""
-            figures[f"{name}_tsne"] = tsne_figure(xy, refs, out.classes, title + sub)
-            tsne_panels.append((title, xy, refs))
+            # One t-SNE per model (fold): a grid when pooled, never one map of several models.
+            panels = []
+            for label, rows in parts:
+                if len(rows) < MIN_POINTS:
+                    _warn(f"{out.path}: {label} has {len(rows)} utterances, too few for t-SNE")
+                    continue
+                idx = rows[subsample(len(rows), tsne_max, seed)]
+                sub = f" ({len(idx)} of {len(rows)} utts)" if len(idx) < len(rows) else ""
+                panels.append((f"{title}\n{label}{sub}".rstrip(), tsne_2d(emb[idx], seed), [out.refs[i] for i in idx]))
+            if len(panels) == 1:
+                figures[f"{name}_tsne"] = tsne_figure(panels[0][1], panels[0][2], out.classes, panels[0][0])
+            elif panels:
+                figures[f"{name}_tsne"] = tsne_grid(panels, out.classes)
+            if panels:  # side by side across configs: one named fold each
+                tsne_panels.append(panels[0])
         for extra in out.meta.get("extra_outputs") or []:
             values = out.output(extra)
             if values is None:

@@ -1,4 +1,7 @@
-"""One-vs-rest ROC curves per class from saved posteriors, AUC in the legend."""
+"""One-vs-rest ROC curves per class from saved posteriors, AUC in the legend.
+
+Pooled over folds, the curve is drawn from every fold's posteriors together (they are probabilities,
+comparable across models), and the legend gives each fold's own AUC as mean ± std beside it."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -10,8 +13,23 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from mer.plots.common import class_colours
 
 
+def fold_aucs(refs: Sequence[str], posteriors: np.ndarray, labels: Sequence[str],
+              parts: Sequence[np.ndarray]) -> dict[str, tuple[float, float, int]]:
+    """Per class: (mean, sample std, number of folds) of the one-vs-rest AUC of each part (fold)
+    that has both sides of the class."""
+    y = np.asarray(refs)
+    out = {}
+    for i, lab in enumerate(labels):
+        aucs = [roc_auc_score(y[idx] == lab, posteriors[idx, i]) for idx in parts
+                if 0 < (y[idx] == lab).sum() < len(idx)]
+        if aucs:
+            out[lab] = (float(np.mean(aucs)), float(np.std(aucs, ddof=1)) if len(aucs) > 1 else 0.0, len(aucs))
+    return out
+
+
 def roc_figure(refs: Sequence[str], posteriors: np.ndarray, labels: Sequence[str],
-               title: str | None = None) -> Figure:
+               title: str | None = None, per_fold: dict[str, tuple[float, float, int]] | None = None) -> Figure:
+    """`per_fold`: from `fold_aucs`, shown beside each class's pooled AUC."""
     y = np.asarray(refs)
     colours = class_colours(labels)
     fig = Figure(figsize=(5.5, 5))
@@ -23,8 +41,13 @@ def roc_figure(refs: Sequence[str], posteriors: np.ndarray, labels: Sequence[str
                                                       f"references of this class)")
             continue
         fpr, tpr, _ = roc_curve(pos, posteriors[:, i])
+        folds = ""
+        if per_fold and lab in per_fold:
+            mean, std, n = per_fold[lab]
+            folds = f"; {n} folds {mean:.3f} ± {std:.3f}"
         ax.plot(fpr, tpr, color=colours[lab], lw=1.5,
-                label=f"{lab} (AUC {roc_auc_score(pos, posteriors[:, i]):.3f}, n={int(pos.sum())})")
+                label=f"{lab} (AUC {'pooled ' if folds else ''}{roc_auc_score(pos, posteriors[:, i]):.3f}{folds}, "
+                      f"n={int(pos.sum())})")
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8, label="chance")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)

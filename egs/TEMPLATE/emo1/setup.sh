@@ -1,35 +1,122 @@
 #!/usr/bin/env bash
-# Make a new recipe folder that shares the stage driver:
-#   egs/TEMPLATE/emo1/setup.sh egs/<corpus>/<system>
-# Symlinks emo.sh, path.sh, db.sh and utils/ to the shared copies; copies cmd.sh (sites edit it);
-# writes a run.sh and local/data.sh to fill in, and an empty conf/.
+# Make a new recipe that runs at once on a corpus the toolkit knows (mer/data/corpora/):
+#   egs/TEMPLATE/emo1/setup.sh egs/<corpus>/<system> --corpus NAME [--system memocmt]
+# It links emo.sh, path.sh, db.sh and utils/ to the shared copies, copies cmd.sh (sites edit it),
+# and writes run.sh, local/data.sh (the corpus's preparation and its default protocol),
+# conf/feats.yaml (frozen Whisper tiny.en, every layer, and log-mel) and a working audio-only
+# config, conf/tuning/train_audio_mean.yaml, with linear probes beside it. Then:
+#   cd egs/<corpus>/<system> && ./run.sh            # stages 1-6
+# and add configs to conf/tuning/ and run.sh as the system needs.
 set -euo pipefail
-[ $# -eq 1 ] || { echo "Usage: $0 egs/<corpus>/<system>" >&2; exit 2; }
-dir=$1
+usage="Usage: $0 egs/<corpus>/<system> --corpus NAME [--system memocmt]"
+dir=
+corpus=
+system=memocmt
+while [ $# -gt 0 ]; do
+  case $1 in
+    --corpus) corpus=$2; shift 2 ;;
+    --system) system=$2; shift 2 ;;
+    -h|--help) echo "${usage}"; exit 0 ;;
+    -*) echo "$0: unknown option $1" >&2; echo "${usage}" >&2; exit 2 ;;
+    *) [ -z "${dir}" ] || { echo "${usage}" >&2; exit 2; }; dir=$1; shift ;;
+  esac
+done
+[ -n "${dir}" ] && [ -n "${corpus}" ] || { echo "${usage}" >&2; exit 2; }
 [ -e "${dir}" ] && { echo "$0: ${dir} exists" >&2; exit 1; }
 template=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "${template}/../../.." && pwd)
+# shellcheck source=../../../utils/lib/python.sh
+. "${root}/utils/lib/python.sh"
+# The corpus's location variable (db.sh) and default protocol, from the package's own tables.
+read -r variable protocol < <("${MER_PYTHON}" -c '
+import sys
+from mer.data.corpora import DB_VARIABLES, get_corpus
+from mer.data.protocols import DEFAULT_PROTOCOL
+name = sys.argv[1]
+try:
+    get_corpus(name)
+except ValueError as e:
+    sys.exit(f"setup.sh: {e}")
+print(DB_VARIABLES[name], DEFAULT_PROTOCOL[name])' "${corpus}")
+
 mkdir -p "${dir}/conf/tuning" "${dir}/local"
-rel() { python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$1" "$2"; }
+rel() { "${MER_PYTHON}" -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$1" "$2"; }
 for f in emo.sh path.sh db.sh; do ln -s "$(rel "${template}/${f}" "${dir}")" "${dir}/${f}"; done
 ln -s "$(rel "${root}/utils" "${dir}")" "${dir}/utils"
 cp "${template}/cmd.sh" "${dir}/cmd.sh"
-cat > "${dir}/run.sh" <<'RUN'
+
+cat > "${dir}/run.sh" <<RUN
 #!/usr/bin/env bash
+# ${system} on ${corpus} (made by egs/TEMPLATE/emo1/setup.sh): stages 1-6 with a frozen-Whisper
+# audio-only model beside linear probes. The corpus is where \$${variable} (db.sh) says.
 set -euo pipefail
-train_configs="conf/tuning/train_memocmt_min.yaml"
-./emo.sh --corpus CORPUS --system memocmt --protocol PROTOCOL --train_configs "${train_configs}" "$@"
+
+protocol=${protocol}   # the corpus's default protocol; --protocol picks another
+train_configs="
+  conf/tuning/train_audio_mean.yaml
+"
+probes="
+  whisper_l2:whisper:2
+  whisper_last:whisper:
+  logmel:logmel:
+"
+
+export HF_HUB_OFFLINE=\${HF_HUB_OFFLINE:-1}  # Whisper tiny.en is local (tools/models)
+./emo.sh --corpus ${corpus} --system ${system} --protocol "\${protocol}" --nj 2 \\
+  --train_configs "\${train_configs}" --probes "\${probes}" "\$@"
 RUN
-cat > "${dir}/local/data.sh" <<'DATA'
+
+cat > "${dir}/local/data.sh" <<DATA
 #!/usr/bin/env bash
-# Stage 1: the corpus as distributed -> data/all -> data/<protocol>/fold<k>/{train,valid,test}
+# Stage 1: ${corpus} as distributed (\$${variable}, db.sh) -> data/all -> data/<protocol>/fold<k>/{train,valid,test}
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR/..
 . ./path.sh
+# shellcheck source-path=SCRIPTDIR/..
 . ./db.sh
-protocol=PROTOCOL
+protocol=${protocol}
+# shellcheck disable=SC2034  # read by parse_options.sh
+help_message="Usage: \$0 [--protocol ${protocol}]"
 . utils/parse_options.sh
-"${MER_PYTHON}" -m mer.bin.prepare_corpus CORPUS --corpus-dir "${CORPUS_VARIABLE}" --out data/all
-"${MER_PYTHON}" -m mer.bin.make_protocol CORPUS "${protocol}" data/all "data/${protocol}"
+"\${MER_PYTHON}" -m mer.bin.prepare_corpus ${corpus} --corpus-dir "\${${variable}}" --out data/all
+"\${MER_PYTHON}" -m mer.bin.make_protocol ${corpus} "\${protocol}" data/all "data/\${protocol}"
 DATA
 chmod +x "${dir}/run.sh" "${dir}/local/data.sh"
-echo "made ${dir}: edit run.sh and local/data.sh (CORPUS, PROTOCOL), add conf/feats.yaml and conf/tuning/*.yaml"
+
+cat > "${dir}/conf/feats.yaml" <<'FEATS'
+# Feature dumps of stage 2 (python -m mer.bin.dump_feats --config conf/feats.yaml --name NAME).
+whisper:
+  feature: hf
+  model: whisper-tiny.en          # offline (tools/models); any hub id or local dir works
+  layers: all                     # every hidden state: the model learns the layer mix
+  whisper_input_seconds: utterance  # each utterance at its own length (30: Whisper's padded window)
+  batch_size: 8
+logmel:
+  feature: logmel
+  num_mel_bins: 80
+FEATS
+
+cat > "${dir}/conf/tuning/train_audio_mean.yaml" <<'CONF'
+# Audio-only model on frozen Whisper tiny.en: every hidden state layer-normalised and mixed with
+# learned weights, a frame-wise projection to 256 with GELU, mean pooling with padding masks,
+# MemoCMT's classifier head.
+model:
+  name: audio_only
+  variant: improved
+  aggregation: mean
+  normalize_layers: true
+  projection: mlp
+  dim: 256
+  dropout: 0.2
+  head_hidden: 128
+inputs: {audio: whisper}
+optim: {name: adam, lr: 1.0e-3, weight_decay: 1.0e-4}
+scheduler: {name: steplr, step_size: 15, gamma: 0.1}
+train:
+  epochs: 20
+  batch_size: 16
+  bucketing: true
+  best_metric: ua
+  seed: 0
+CONF
+echo "made ${dir} for ${corpus} (protocol ${protocol}, corpus in \$${variable}): cd ${dir} && ./run.sh"
