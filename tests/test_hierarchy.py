@@ -129,3 +129,16 @@ def test_missing_valid_or_mismatched_utterances_are_named(exp, tmp_path):
     with pytest.raises(ValueError, match="emotion"):
         combine(["--config", str(conf), "--exp-root", str(exp), "--out", str(exp / "h2"), "--test-sets", "test",
                  "--set", "thresholds=0.3"])
+
+
+@pytest.mark.parametrize("config", sorted(Path(__file__).resolve().parents[1].glob("egs/*/*/conf/combine/hier_*.yaml")),
+                         ids=lambda p: f"{p.parents[2].parent.name}/{p.parents[2].name}/{p.name}")
+def test_recipe_hierarchy_configs_name_trained_configs(config):
+    from mer.bin.combine import load_settings
+    from mer.combine import build_combiner
+
+    settings = load_settings(str(config), None, [])
+    combiner = build_combiner(settings)
+    tuning = config.parents[1] / "tuning"
+    for system in (combiner.gate, combiner.emotion, combiner.text):
+        assert system is None or (tuning / f"{system}.yaml").is_file(), system
