@@ -92,9 +92,11 @@ def _batch(seqs: list[torch.Tensor], name: str) -> dict:
             f"{name}_lengths": torch.tensor([len(s) for s in seqs])}
 
 
-def test_lstm_fc_ignores_padding_and_learns():
+@pytest.mark.parametrize("stride", [1, 3])
+def test_lstm_fc_ignores_padding_and_learns(stride):
     torch.manual_seed(0)
-    model = build_model({"name": "lstm_fc", "inputs": ["audio"], "lstm_hidden": 16, "fc_hidden": 8},
+    model = build_model({"name": "lstm_fc", "inputs": ["audio"], "lstm_hidden": 16, "fc_hidden": 8,
+                         "frame_stride": stride, "summary": "mean" if stride > 1 else "last"},
                         3, {"audio": InputInfo("dump", dim=6, num_layers=2)})
     seqs = [torch.randn(n, 12) for n in (5, 9, 3)]
     model.eval()

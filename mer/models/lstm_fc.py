@@ -9,7 +9,8 @@ One class for every classifier of the hierarchy: what it reads decides what it i
   `encoders.<input>` (wav2vec 2.0 fine-tuned with its CNN feature encoder frozen);
 - text: `inputs: [text]` over dumped BERT token states (t x 768).
 
-Per input: optional mean over frames, then (optionally) batch normalisation of each feature over
+Per input: optional mean over frames (`frames: mean`) or over windows of `frame_stride` frames
+(a shorter sequence, for 50 Hz encoder frames on a CPU), then (optionally) batch normalisation of each feature over
 the batch's real frames (acoustic features differ in scale by orders of magnitude: Hz, ratios,
 dB). The inputs are concatenated feature-wise (they must then have the same number of frames: one,
 with `frames: mean`), run through a (bi)LSTM with packed sequences (padding never reaches it), the
@@ -38,6 +39,16 @@ def _input_list(conf: dict) -> tuple[str, ...]:
     return names
 
 
+def _window_means(x: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Means of non-overlapping windows of k frames (real frames only): a k times shorter sequence."""
+    b, t, d = x.shape
+    pad = (-t) % k
+    x = nn.functional.pad(x, (0, 0, 0, pad)).view(b, -1, k, d)
+    m = nn.functional.pad(mask, (0, pad)).view(b, -1, k)
+    w = m.unsqueeze(-1).to(x.dtype)
+    return (x * w).sum(2) / w.sum(2).clamp(min=1), m.any(2)
+
+
 @register_model("lstm_fc")
 class LstmFc(AbsEmotionModel):
     @classmethod
@@ -47,7 +58,7 @@ class LstmFc(AbsEmotionModel):
     def __init__(self, num_classes: int, input_infos: dict, inputs=("audio",), frames: str = "sequence",
                  input_norm: str = "batch", lstm_hidden: int = 128, lstm_layers: int = 1,
                  bidirectional: bool = True, summary: str = "last", fc_hidden: int = 128, dropout: float = 0.3,
-                 encoders: dict | None = None, normalize_layers: bool = True):
+                 encoders: dict | None = None, normalize_layers: bool = True, frame_stride: int = 1):
         super().__init__()
         for key, value, allowed in (("frames", frames, FRAMES), ("summary", summary, SUMMARIES),
                                     ("input_norm", input_norm, INPUT_NORMS)):
@@ -58,6 +69,9 @@ class LstmFc(AbsEmotionModel):
             raise ValueError("model.frames must be 'mean' when lstm_fc reads several inputs "
                              f"({', '.join(self.names)}): their frame rates differ")
         self.frames, self.summary = frames, summary
+        if int(frame_stride) < 1:
+            raise ValueError(f"model.frame_stride (lstm_fc) must be >= 1, got {frame_stride}")
+        self.frame_stride = int(frame_stride)
         self.streams = nn.ModuleDict({n: build_stream(n, input_infos[n], (encoders or {}).get(n), normalize_layers)
                                       for n in self.names})
         dim = sum(s.out_dim for s in self.streams.values())
@@ -74,6 +88,8 @@ class LstmFc(AbsEmotionModel):
             x, m = stream(batch)
             if self.frames == "mean":
                 x, m = pool(x, "mean", m).unsqueeze(1), torch.ones_like(m[:, :1])
+            elif self.frame_stride > 1:
+                x, m = _window_means(x, m, self.frame_stride)
             xs.append(x)
             mask = m
         return torch.cat(xs, dim=-1), mask
