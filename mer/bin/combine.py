@@ -8,12 +8,15 @@ Usage:
 
 The YAML holds `combiner: {name: NAME, <settings>}`; `--set KEY=VALUE` overrides a setting (the
 value is read as YAML). Writes OUT/fold<k>/decode_<set>/ like `mer.bin.infer`; folds whose decode
-dirs are complete are skipped.
+dirs are complete are skipped; then the combiner's summary over all folds (if it has one).
+Without --protocol-dir (a combiner that needs only other systems' decode dirs) the folds are the
+fold<k> dirs found under EXP_ROOT/*/.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -48,7 +51,7 @@ def main(argv=None) -> int:
     p.add_argument("--config", help="YAML with a `combiner:` block")
     p.add_argument("--name", help="combiner name (instead of, or overriding, the config's)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
-    p.add_argument("--protocol-dir", required=True, help="data/<protocol> holding fold<k>/")
+    p.add_argument("--protocol-dir", help="data/<protocol> holding fold<k>/ (default: none; folds from EXP_ROOT)")
     p.add_argument("--exp-root", help="exp/<protocol>: other systems' results (default: OUT's parent)")
     p.add_argument("--out", required=True, help="exp/<protocol>/<name>")
     p.add_argument("--dumpdir", default="dump")
@@ -58,22 +61,31 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     combiner = build_combiner(load_settings(args.config, args.name, args.set))
-    folds = sorted(Path(args.protocol_dir).glob("fold*"), key=lambda f: int(f.name[4:]))
+    out = Path(args.out)
+    exp_root = Path(args.exp_root or out.parent)
+    if args.protocol_dir:
+        folds = [f for f in Path(args.protocol_dir).glob("fold*") if f.name[4:].isdigit()]
+    else:  # decode dirs alone: a fold path under which no data dir exists
+        names = {f.name for f in exp_root.glob("*/fold*") if f.is_dir() and f.name[4:].isdigit()
+                 and f.parent.resolve() != out.resolve()}
+        folds = [Path(os.devnull) / name for name in names]
+    folds.sort(key=lambda f: int(f.name[4:]))
     if args.folds:
         folds = [f for f in folds if f.name[4:] in set(args.folds)]
     if not folds:
-        raise ValueError(f"no fold*/ in {args.protocol_dir}")
-    out = Path(args.out)
+        raise ValueError(f"no fold*/ in {args.protocol_dir or exp_root / '*'}")
+    protocol = Path(args.protocol_dir).name if args.protocol_dir else exp_root.resolve().name
     for fold in folds:
         fold_out = out / fold.name
         if all((fold_out / f"decode_{s}" / "meta.json").is_file() for s in args.test_sets):
             continue
-        ctx = FoldContext(fold_dir=fold, out_dir=fold_out, exp_root=Path(args.exp_root or out.parent),
+        ctx = FoldContext(fold_dir=fold, out_dir=fold_out, exp_root=exp_root,
                           dumpdir=Path(args.dumpdir), test_sets=list(args.test_sets),
-                          meta={"protocol": Path(args.protocol_dir).name, "config": out.name,
+                          meta={"protocol": protocol, "config": out.name,
                                 "fold": int(fold.name[4:]), "corpus": args.corpus})
         combiner.run_fold(ctx)
         log.info("%s %s done", out.name, fold.name)
+    combiner.summarize(out, [f.name for f in folds])
     return 0
 
 

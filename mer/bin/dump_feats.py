@@ -15,6 +15,9 @@ HuBERT, wav2vec 2.0, WavLM, Whisper's encoder trimmed to the real length), hf-te
 hidden states of a transformers text encoder over DATA_DIR/text), asr (a transcription, not
 features: Whisper's hypotheses in OUT_DIR/text via mer.bin.transcribe; options model, beam_size,
 batch_size, language).
+System C's acoustic sets (mer.features.acoustic): mfcc39 (13 MFCC + deltas + delta-deltas per
+10 ms), handcrafted8 (eight utterance-level values, one row), egemaps (openSMILE eGeMAPS v02
+functionals, one row of 88), egemaps-lld (its 25 low-level descriptors per 10 ms).
 
 Batching: text encoders and layer-norm speech encoders run length-sorted batches with attention
 masks; group-norm speech encoders (wav2vec 2.0 / HuBERT base) one utterance at a time, since

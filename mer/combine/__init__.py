@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from mer.combine.base import COMBINERS, AbsCombiner, FoldContext, register_combiner
 from mer.combine import linear_probe  # noqa: F401,E402  (registers linear_probe)
+from mer.combine import hierarchy  # noqa: F401,E402  (registers hierarchy: system C)
 
 __all__ = ["COMBINERS", "AbsCombiner", "FoldContext", "register_combiner", "build_combiner"]
 

@@ -23,6 +23,10 @@ class FoldContext:
     def data(self, name: str) -> DataDir:
         return DataDir.load(self.fold_dir / name)
 
+    def has_data(self, name: str) -> bool:
+        """Whether the fold's data dir `name` exists (a combiner run on decode dirs alone has none)."""
+        return (self.fold_dir / name / "utt2spk").is_file()
+
     def decode_dir(self, system: str, test_set: str) -> Path:
         """Another system's decode dir for this fold (its config tag under the exp root)."""
         d = self.exp_root / system / self.fold_dir.name / f"decode_{test_set}"
@@ -41,9 +45,10 @@ class FoldContext:
 
     def write(self, test_set: str, utts: list[str], classes: list[str], posteriors: np.ndarray,
               refs: dict[str, str] | None, embeddings: np.ndarray | None = None, extras: dict | None = None,
-              **meta) -> None:
+              preds: list[str] | None = None, **meta) -> None:
+        """`preds`: the decisions when they are not the arg-max of `posteriors`."""
         write_decode_dir(self.out_dir / f"decode_{test_set}", utts, classes, posteriors, embeddings,
-                         refs=refs, extras=extras, meta={**self.meta, "test_set": test_set, **meta})
+                         refs=refs, extras=extras, preds=preds, meta={**self.meta, "test_set": test_set, **meta})
 
 
 class AbsCombiner:
@@ -53,6 +58,10 @@ class AbsCombiner:
 
     def run_fold(self, ctx: FoldContext) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def summarize(self, out_dir: Path, folds: list[str]) -> None:
+        """After every fold: reports over all folds from what `run_fold` left in `out_dir`
+        (`folds`: the fold dir names). Nothing by default."""
 
 
 COMBINERS: dict[str, type[AbsCombiner]] = {}

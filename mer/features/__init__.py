@@ -1,7 +1,8 @@
 """Feature extractors by name, as `dump_feats --feature TYPE` knows them."""
 from __future__ import annotations
 
-FEATURE_TYPES = ("fbank", "mfcc", "logmel", "hf", "hf-text")
+# mfcc39, handcrafted8, egemaps, egemaps-lld: system C's acoustic feature sets (mer.features.acoustic)
+FEATURE_TYPES = ("fbank", "mfcc", "logmel", "hf", "hf-text", "mfcc39", "handcrafted8", "egemaps", "egemaps-lld")
 # Whisper's input window: a number of seconds (30, the default, is the window Whisper was trained
 # on: every utterance padded to it), or this name: the utterance's own length.
 WHISPER_UTTERANCE = "utterance"
@@ -38,6 +39,14 @@ def build_extractor(feature: str, model: str | None = None, layers: str = "last"
         from mer.features.signal import LogMelExtractor
 
         return LogMelExtractor(num_mel_bins=num_mel_bins)
+    if feature in ("mfcc39", "handcrafted8", "egemaps", "egemaps-lld"):
+        from mer.features import acoustic
+
+        if feature == "mfcc39":
+            return acoustic.Mfcc39Extractor()
+        if feature == "handcrafted8":
+            return acoustic.HandcraftedExtractor()
+        return acoustic.EgemapsExtractor("lld" if feature == "egemaps-lld" else "functionals")
     if feature in ("hf", "hf-text"):
         if not model:
             raise ValueError(f"--feature {feature} needs --model (a hub id or a local directory)")

@@ -144,11 +144,13 @@ _PATH_RE = re.compile(r"(?:^|/)(?P<protocol>[^/]+)/(?P<config>[^/]+)/fold(?P<fol
 
 def write_decode_dir(out: str | os.PathLike, utts: Sequence[str], classes: Sequence[str],
                      posteriors: np.ndarray, embeddings: np.ndarray | None, meta: dict,
-                     refs: Mapping[str, str] | None = None, extras: Mapping[str, np.ndarray] | None = None) -> None:
+                     refs: Mapping[str, str] | None = None, extras: Mapping[str, np.ndarray] | None = None,
+                     preds: Sequence[str] | None = None) -> None:
     """Write what inference (or a combiner) leaves for scoring and plots: classes,
     posteriors.{ark,scp}, embeddings.{ark,scp} (optional), one `<name>.{ark,scp}` per extra
-    per-utterance output, utt2pred (arg-max of the posteriors), utt2emo (the references of `utts`
-    that `refs` has) and meta.json, written last so that its presence means the dir is complete."""
+    per-utterance output, utt2pred (arg-max of the posteriors, or `preds` for a system whose
+    decision rule is not the arg-max, e.g. a threshold), utt2emo (the references of `utts` that
+    `refs` has) and meta.json, written last so that its presence means the dir is complete."""
     from mer.data.kaldi_io import write_kv
     from mer.utils.fileio import write_json_atomic, write_text_atomic
 
@@ -169,7 +171,11 @@ def write_decode_dir(out: str | os.PathLike, utts: Sequence[str], classes: Seque
             for utt, vec in zip(utts, np.asarray(mats, dtype=np.float32)):
                 w(utt, vec)
         os.replace(scp_tmp, out / f"{name}.scp")
-    write_kv(out / "utt2pred", {u: classes[int(i)] for u, i in zip(utts, np.asarray(posteriors).argmax(1))})
+    if preds is None:
+        preds = [classes[int(i)] for i in np.asarray(posteriors).argmax(1)]
+    elif len(preds) != len(utts) or not set(preds) <= set(classes):
+        raise ValueError(f"{out}: preds must give one of the classes ({' '.join(classes)}) per utterance")
+    write_kv(out / "utt2pred", dict(zip(utts, preds)))
     if refs:
         write_kv(out / "utt2emo", {u: refs[u] for u in utts if refs.get(u) is not None})
     write_json_atomic(out / "meta.json", {**meta, "num_utts": len(utts), "extra_outputs": sorted(extras or {})})
