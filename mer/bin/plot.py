@@ -10,6 +10,9 @@ Per decode dir (or, with --pool, per configuration with all its folds' decode_<s
   <name>_roc.png        one-vs-rest ROC per class, AUC in the legend (needs posteriors.scp)
   <name>_tsne.png       t-SNE of embeddings.scp coloured by reference emotion (at most
                         --tsne-max utterances, a seeded subsample; perplexity min(30, (n-1)/3))
+  <name>_layer_weights.png  the model's learned layer weights per stream (meta.json "model":
+                        `layer_weights`, from describe()), over folds when pooled; only models that
+                        record them
 With several inputs also tsne_side_by_side.png and confusion_side_by_side.png, one panel each
 (as memocmt Fig. 2 shows the cls/mean/min/max aggregations side by side).
 <name> is <protocol>_<config>_fold<k>_<set> (pooled: ..._pooled_<set>).
@@ -26,6 +29,7 @@ from sklearn.metrics import confusion_matrix
 
 from mer.plots.common import FORMATS, save_figure
 from mer.plots.confusion import confusion_figure, confusion_grid
+from mer.plots.layer_weights import layer_weights_by_stream, layer_weights_figure
 from mer.plots.roc import roc_figure
 from mer.plots.tsne import MIN_POINTS, subsample, tsne_2d, tsne_figure, tsne_grid
 from mer.scoring.aggregate import fold_dirs
@@ -99,6 +103,10 @@ def make_plots(outputs: Sequence[DecodeOutputs], out_dir: str | Path, title_from
             sub = f" ({len(idx)} of {len(out.utts)} utts)" if len(idx) < len(out.utts) else ""
             figures[f"{name}_tsne"] = tsne_figure(xy, refs, out.classes, title + sub)
             tsne_panels.append((title, xy, refs))
+        models = list(out.meta["models"].values()) if "models" in out.meta else [out.meta.get("model")]
+        layer_weights = layer_weights_by_stream(models)
+        if layer_weights:
+            figures[f"{name}_layer_weights"] = layer_weights_figure(layer_weights, title)
 
     if len(outputs) > 1:
         labels = list(dict.fromkeys(c for out in outputs for c in out.classes))

@@ -4,6 +4,7 @@ with `@register_model(name)` in a module imported below, plus a config block `mo
 from __future__ import annotations
 
 from mer.models import memocmt  # noqa: F401  (registers memocmt, audio_only, text_only)
+from mer.models import mf_la  # noqa: F401  (registers mf_la, system D)
 from mer.models.abs_model import MODEL_CLASSES, AbsEmotionModel, ModelOutput, register_model
 
 __all__ = ["MODEL_CLASSES", "AbsEmotionModel", "ModelOutput", "register_model", "build_model", "model_class",
