@@ -61,8 +61,9 @@ def test_every_ablation_row_builds_and_ignores_padding(streams, adapters, fusion
     assert sorted(m.describe()["layer_weights"]) == sorted(adapters)
 
 
-def test_padding_values_do_not_leak():
-    m = model().eval()
+@pytest.mark.parametrize("frame_pool", [1, 3])
+def test_padding_values_do_not_leak(frame_pool):
+    m = model(frame_pool=frame_pool).eval()
     batch = padded(("speech", "text", "context"), [3, 9])
     noisy = {k: v.clone() for k, v in batch.items()}
     for s in ("speech", "text", "context"):
@@ -70,6 +71,16 @@ def test_padding_values_do_not_leak():
         noisy[s][0, n:] = 1e3  # garbage where utterance 0 is padded
     with torch.no_grad():
         assert torch.allclose(m(batch).logits[0], m(noisy).logits[0], atol=1e-5)
+
+
+def test_frame_pooling_averages_real_frames_only():
+    from mer.models.mf_la import pool_frames
+
+    x = torch.arange(1.0, 8.0).view(1, 7, 1).repeat(2, 1, 1)
+    mask = torch.tensor([[True] * 7, [True] * 5 + [False] * 2])
+    y, m = pool_frames(x, mask, 3)
+    assert y[0, :, 0].tolist() == [2.0, 5.0, 7.0] and m[0].all()
+    assert y[1, :, 0].tolist() == [2.0, 4.5, 0.0] and m[1].tolist() == [True, True, False]
 
 
 def test_layer_weights_are_a_distribution_that_learns():

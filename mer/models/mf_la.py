@@ -9,6 +9,8 @@ Streams, each a named input of any type (`mer.models.streams`):
 Layer adapter (eqs. 1-2), per stream listed in `adapters`: for every encoder layer l, FC -> activation
 -> LayerNorm, then a softmax-weighted sum over layers (the weights are what `describe()` reports).
 A stream without an adapter reads its encoder's last layer, linearly projected to `dim`.
+`frame_pool: k` (default 1, the paper) averages every k frames of the speech and context streams
+first (padding excluded), a cheaper model for small machines.
 
 Multi-level fusion (eqs. 3-8), `fusion: mf`: one transformer encoder layer per stream; block 1: S
 attends to T, the result attends to C; block 2: T attends to S, the result attends to C (each
@@ -95,6 +97,19 @@ class MLFBlock(nn.Module):
         return self.ffn_norm(x + self.dropout(self.ffn(x)))
 
 
+def pool_frames(x: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of every k consecutive frames (B, T, F) -> (B, ceil(T / k), F), padded frames excluded, so a
+    sample's output does not depend on how much padding its batch gives it."""
+    if k == 1:
+        return x, mask
+    b, t, f = x.shape
+    pad = (-t) % k
+    x = nn.functional.pad(x * mask.unsqueeze(-1), (0, 0, 0, pad)).view(b, -1, k, f)
+    m = nn.functional.pad(mask, (0, pad)).view(b, -1, k)
+    count = m.sum(-1, keepdim=True)
+    return x.sum(2) / count.clamp(min=1), count.squeeze(-1) > 0
+
+
 def _check_streams(streams) -> tuple[str, ...]:
     streams = tuple(streams)
     if not streams or any(s not in STREAMS for s in streams) or len(set(streams)) != len(streams):
@@ -124,11 +139,13 @@ class MFLA(AbsEmotionModel):
     def __init__(self, num_classes: int, input_infos: dict, streams=STREAMS, adapters=("speech", "text"),
                  fusion: str = "mf", dim: int = 256, num_heads: int = 4, ffn_dim: int = 1024,
                  layer_dropout: float = 0.1, dropout: float = 0.5, activation: str = "relu",
-                 encoders: dict | None = None):
+                 frame_pool: int = 1, encoders: dict | None = None):
         super().__init__()
         streams, adapters = tuple(streams), tuple(adapters)
         _check(streams, adapters, fusion, activation)
-        self.streams, self.adapters, self.fusion = streams, adapters, fusion
+        if frame_pool < 1:
+            raise ValueError(f"model.frame_pool must be >= 1, got {frame_pool}")
+        self.streams, self.adapters, self.fusion, self.frame_pool = streams, adapters, fusion, frame_pool
         encoders = encoders or {}
         self.sources = nn.ModuleDict()
         self.adapt = nn.ModuleDict()
@@ -169,6 +186,8 @@ class MFLA(AbsEmotionModel):
         h, masks = {}, {}
         for s in self.streams:
             x, masks[s] = self.sources[s](batch)
+            if s != "text":
+                x, masks[s] = pool_frames(x, masks[s], self.frame_pool)
             h[s] = self.adapt[s](x)
         if self.fusion == "mf":
             pooled = self._mf(h, masks)
