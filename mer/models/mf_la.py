@@ -66,15 +66,19 @@ class LayerAdapter(nn.Module):
 
 
 class LastLayer(nn.Module):
-    """No adapter: the encoder's last stored layer, linearly projected to `dim` when it differs."""
+    """No adapter: the encoder's last stored layer (`select`, before any frame pooling: cheaper),
+    linearly projected to `dim` when it differs."""
 
     def __init__(self, num_layers: int, in_dim: int, dim: int):
         super().__init__()
         self.num_layers, self.in_dim = num_layers, in_dim
         self.proj = nn.Identity() if in_dim == dim else nn.Linear(in_dim, dim)
 
+    def select(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., (self.num_layers - 1) * self.in_dim:]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x[..., (self.num_layers - 1) * self.in_dim:])
+        return self.proj(x)
 
 
 class MLFBlock(nn.Module):
@@ -186,6 +190,8 @@ class MFLA(AbsEmotionModel):
         h, masks = {}, {}
         for s in self.streams:
             x, masks[s] = self.sources[s](batch)
+            if isinstance(self.adapt[s], LastLayer):
+                x = self.adapt[s].select(x)
             if s != "text":
                 x, masks[s] = pool_frames(x, masks[s], self.frame_pool)
             h[s] = self.adapt[s](x)
