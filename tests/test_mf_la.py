@@ -179,3 +179,22 @@ def test_models_without_layer_weights_get_no_layer_weight_figure():
     both = layer_weights_by_stream([{"layer_weights": {"s": [0.2, 0.8]}}, {"layer_weights": {"s": [0.4, 0.6]}}])
     assert both["s"].shape == (2, 2) and abs(both["s"].mean(0)[0] - 0.3) < 1e-9
     assert layer_weights_by_stream([{"layer_weights": {"s": [1.0]}}, {"layer_weights": {"s": [0.5, 0.5]}}]) == {}
+
+
+def test_a_dump_input_can_read_some_of_its_layers(tmp_path):
+    from mer.data.datadir import DataDir
+    from mer.train.inputs import open_input
+
+    root = make_corpus(tmp_path, audio_layers=3)  # audio: 3 layers of 16 side by side
+    full = open_input("x", "audio", root / "dump")
+    last = open_input("x", {"type": "dump", "name": "audio", "layers": "last"}, root / "dump")
+    two = open_input("x", {"type": "dump", "name": "audio", "layers": [0, -1]}, root / "dump")
+    data = DataDir.load(root / "data/all")
+    utt = data.utts[0]
+    m = full.load(data, utt)
+    assert (last.info.num_layers, two.info.num_layers, full.info.num_layers) == (1, 2, 3)
+    assert torch.equal(last.load(data, utt), m[:, 32:])
+    assert torch.equal(two.load(data, utt), torch.cat([m[:, :16], m[:, 32:]], 1))
+    assert last.describe()["layers_read"] == "last"
+    with pytest.raises(ValueError, match="inputs.x.layers"):
+        open_input("x", {"type": "dump", "name": "audio", "layers": [3]}, root / "dump")
