@@ -198,3 +198,14 @@ def test_a_dump_input_can_read_some_of_its_layers(tmp_path):
     assert last.describe()["layers_read"] == "last"
     with pytest.raises(ValueError, match="inputs.x.layers"):
         open_input("x", {"type": "dump", "name": "audio", "layers": [3]}, root / "dump")
+
+
+def test_adapter_input_norm_makes_the_adapter_blind_to_each_layers_scale():
+    torch.manual_seed(0)
+    a = LayerAdapter(num_layers=2, in_dim=4, dim=3, input_norm=True)
+    x = torch.randn(1, 5, 8)
+    scaled = x.clone()
+    scaled[..., 4:] *= 1000  # an outlier layer, as Whisper's
+    assert torch.allclose(a(x), a(scaled), atol=1e-4)
+    plain = LayerAdapter(num_layers=2, in_dim=4, dim=3)
+    assert not torch.allclose(plain(x), plain(scaled), atol=1e-2)

@@ -9,7 +9,9 @@ Streams, each a named input of any type (`mer.models.streams`):
 Layer adapter (eqs. 1-2), per stream listed in `adapters`: for every encoder layer l, FC -> activation
 -> LayerNorm, then a softmax-weighted sum over layers (the weights are what `describe()` reports).
 A stream without an adapter reads its encoder's last layer, linearly projected to `dim`.
-`frame_pool: k` (default 1, the paper) averages every k frames of the speech and context streams
+`adapter_input_norm: true` layer-normalises each layer (no parameters) before its FC, as s3prl's
+featurizer does: Whisper's layers have outlier dimensions orders of magnitude larger than the rest
+(default false: eq. 1 as printed). `frame_pool: k` (default 1, the paper) averages every k frames of the speech and context streams
 first (padding excluded), a cheaper model for small machines.
 
 Multi-level fusion (eqs. 3-8), `fusion: mf`: one transformer encoder layer per stream; block 1: S
@@ -42,9 +44,9 @@ class LayerAdapter(nn.Module):
     """(B, T, L * D_in) every hidden state side by side -> (B, T, dim): per layer FC, activation and
     LayerNorm (each layer its own parameters), then a learned softmax-weighted sum over layers."""
 
-    def __init__(self, num_layers: int, in_dim: int, dim: int, activation: str = "relu"):
+    def __init__(self, num_layers: int, in_dim: int, dim: int, activation: str = "relu", input_norm: bool = False):
         super().__init__()
-        self.num_layers, self.in_dim, self.dim = num_layers, in_dim, dim
+        self.num_layers, self.in_dim, self.dim, self.input_norm = num_layers, in_dim, dim, input_norm
         # L fully connected layers as one batched weight, initialised as nn.Linear would be
         bound = 1 / math.sqrt(in_dim)
         self.fc_weight = nn.Parameter(torch.empty(num_layers, in_dim, dim).uniform_(-bound, bound))
@@ -60,6 +62,8 @@ class LayerAdapter(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, _ = x.shape
         x = x.view(b, t, self.num_layers, self.in_dim)
+        if self.input_norm:
+            x = nn.functional.layer_norm(x, (self.in_dim,))
         h = torch.einsum("btli,lio->btlo", x, self.fc_weight) + self.fc_bias
         h = nn.functional.layer_norm(self.activation(h), (self.dim,)) * self.norm_weight + self.norm_bias
         return torch.einsum("btlo,l->bto", h, self.layer_weights())
@@ -143,7 +147,7 @@ class MFLA(AbsEmotionModel):
     def __init__(self, num_classes: int, input_infos: dict, streams=STREAMS, adapters=("speech", "text"),
                  fusion: str = "mf", dim: int = 256, num_heads: int = 4, ffn_dim: int = 1024,
                  layer_dropout: float = 0.1, dropout: float = 0.5, activation: str = "relu",
-                 frame_pool: int = 1, encoders: dict | None = None):
+                 frame_pool: int = 1, adapter_input_norm: bool = False, encoders: dict | None = None):
         super().__init__()
         streams, adapters = tuple(streams), tuple(adapters)
         _check(streams, adapters, fusion, activation)
@@ -156,7 +160,8 @@ class MFLA(AbsEmotionModel):
         for s in streams:
             stream = build_stream(s, input_infos[s], encoders.get(s), all_layers=True)
             self.sources[s] = stream
-            self.adapt[s] = (LayerAdapter(stream.num_layers, stream.out_dim, dim, activation) if s in adapters
+            self.adapt[s] = (LayerAdapter(stream.num_layers, stream.out_dim, dim, activation, adapter_input_norm)
+                             if s in adapters
                              else LastLayer(stream.num_layers, stream.out_dim, dim))
         n_pooled = len(streams)
         if fusion == "mf":

@@ -146,7 +146,8 @@ class SpeechEncoderStream(nn.Module):
         if not finetune:
             _set_trainable(self.encoder, False)
         if layers not in ("weighted", "last", "all"):
-            raise ValueError(f"encoders.{name}.layers must be weighted or last, got '{layers}'")
+            raise ValueError(f"encoders.{name}.layers must be weighted or last (all: set by models that "
+                             f"weigh the layers themselves), got '{layers}'")
         self.mix = (None if layers == "all" else
                     LayerMix(num_states if layers == "weighted" else 1, dim, normalize=layers == "weighted"))
         self.layers, self.out_dim = layers, dim
