@@ -3,7 +3,8 @@
 Streams, each a named input of any type (`mer.models.streams`):
 - speech (S): a speech encoder's every hidden state (a dump of all layers, or a raw-waveform
   encoder fine-tuned in the model);
-- text (T): a text encoder's every hidden state over (ASR) transcripts, fine-tuned in the model;
+- text (T): a text encoder's every hidden state over (ASR) transcripts (fine-tuned in the model, or
+  a dump of a frozen one);
 - context (C): a frozen Whisper encoder's states, dumped once (every layer or the last).
 
 Layer adapter (eqs. 1-2), per stream listed in `adapters`: for every encoder layer l, FC -> activation
@@ -11,8 +12,8 @@ Layer adapter (eqs. 1-2), per stream listed in `adapters`: for every encoder lay
 A stream without an adapter reads its encoder's last layer, linearly projected to `dim`.
 `adapter_input_norm: true` layer-normalises each layer (no parameters) before its FC, as s3prl's
 featurizer does: Whisper's layers have outlier dimensions orders of magnitude larger than the rest
-(default false: eq. 1 as printed). `frame_pool: k` (default 1, the paper) averages every k frames of the speech and context streams
-first (padding excluded), a cheaper model for small machines.
+(default false: eq. 1 as printed). `frame_pool: k` (default 1, the paper) averages every k frames
+of the speech and context streams first (padding excluded), a cheaper model for small machines.
 
 Multi-level fusion (eqs. 3-8), `fusion: mf`: one transformer encoder layer per stream; block 1: S
 attends to T, the result attends to C; block 2: T attends to S, the result attends to C (each
@@ -44,7 +45,8 @@ class LayerAdapter(nn.Module):
     """(B, T, L * D_in) every hidden state side by side -> (B, T, dim): per layer FC, activation and
     LayerNorm (each layer its own parameters), then a learned softmax-weighted sum over layers."""
 
-    def __init__(self, num_layers: int, in_dim: int, dim: int, activation: str = "relu", input_norm: bool = False):
+    def __init__(self, num_layers: int, in_dim: int, dim: int, activation: str = "relu",
+                 input_norm: bool = False):
         super().__init__()
         self.num_layers, self.in_dim, self.dim, self.input_norm = num_layers, in_dim, dim, input_norm
         # L fully connected layers as one batched weight, initialised as nn.Linear would be
