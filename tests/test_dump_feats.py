@@ -643,3 +643,22 @@ def test_hf_text(models, tmp_path):
         assert feats["t1"].shape[0] == 4  # [CLS] hello world [SEP]
         info = json.loads((out / "feats_info.json").read_text())
         assert info["unit"] == "token" and info["num_layers_stored"] == (1 if layers == "last" else 3)
+
+
+def test_hf_text_over_a_transcription_file(models, tmp_path):
+    # ASR hypotheses (a transcription dump's text) instead of the data dir's reference transcripts
+    d = DataDir()
+    for utt in ("t1", "t2", "t3"):
+        d.add(utt, "s", text="the reference words here")
+    d.save(tmp_path / "data")
+    hyps = tmp_path / "asr_text"
+    hyps.write_text("t1 hello\nt2 \nt3 a much longer hypothesis than that\n")  # t2: an empty hypothesis
+    out = tmp_path / "out"
+    assert run_main("--feature", "hf-text", "--model", models / "bert", "--device", "cpu", "--text-file", hyps,
+                    tmp_path / "data", out) == 0
+    feats = load_feats(out)
+    assert [feats[u].shape[0] for u in ("t1", "t2", "t3")] == [3, 2, 8]  # [CLS] .. [SEP]
+    assert json.loads((out / "feats_info.json").read_text())["text_file"] == str(hyps)
+    with pytest.raises(SystemExit, match="--text-file .*absent not found"):
+        run_main("--feature", "hf-text", "--model", models / "bert", "--device", "cpu", "--text-file",
+                 tmp_path / "absent", tmp_path / "data", tmp_path / "out2")

@@ -76,3 +76,18 @@ def test_rerunning_a_stage_keeps_finished_work(demo):
                       "--train_args", "train.epochs=2")
     assert "already trained, skipping" in proc.stderr
     assert best.stat().st_mtime_ns == before
+
+
+def test_inference_overrides_get_their_own_decode_dirs_and_results(demo):
+    # emo.sh --infer_args/--infer_tag: the same trained model decoded with another input source
+    # (here the same dump under an explicit override: what is checked is where everything lands)
+    config = "conf/tuning/train_text_only.yaml"
+    run_recipe(demo, "--stage", "4", "--train_configs", config, "--train_args", "train.epochs=2",
+               "--infer_args", "inputs.text=minilm", "--infer_tag", "again")
+    exp = demo / "exp/fixed/train_text_only_train.epochs2"
+    meta = json.loads((exp / "fold1/decode_test_again/meta.json").read_text())
+    assert meta["input_overrides"] == ["inputs.text=minilm"] and meta["test_set"] == "test_again"
+    assert (exp / "fold1/decode_test/meta.json").is_file()  # the plain decode stays as it was
+    assert json.loads((exp / "scores_test_again.json").read_text())["num_folds"] == 1
+    assert "## Test set `test_again`" in (demo / "RESULTS.md").read_text()
+    assert (exp / "plots/fixed_train_text_only_train.epochs2_pooled_test_again_confusion.png").is_file()

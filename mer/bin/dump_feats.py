@@ -12,7 +12,8 @@ command line win over it.
 
 TYPE: fbank (Kaldi-compatible, 80 bins, 10 ms), mfcc, logmel, hf (a transformers speech encoder:
 HuBERT, wav2vec 2.0, WavLM, Whisper's encoder trimmed to the real length), hf-text (token-level
-hidden states of a transformers text encoder over DATA_DIR/text), asr (a transcription, not
+hidden states of a transformers text encoder over DATA_DIR/text, or over --text-file, e.g. a
+transcription dump's text), asr (a transcription, not
 features: Whisper's hypotheses in OUT_DIR/text via mer.bin.transcribe; options model, beam_size,
 batch_size, language).
 System C's acoustic sets (mer.features.acoustic): mfcc39 (13 MFCC + deltas + delta-deltas per
@@ -82,6 +83,8 @@ def get_parser() -> argparse.ArgumentParser:
                         "the features) or 'utterance': each utterance's own length, so the cost "
                         "follows the audio")
     p.add_argument("--clean-text", action="store_true", help="hf-text: drop bracketed tags like [LAUGHTER]")
+    p.add_argument("--text-file", help="hf-text: transcripts from this Kaldi text file (e.g. dump/asr/text, "
+                                       "ASR hypotheses) instead of DATA_DIR/text")
     p.add_argument("--batch-size", type=int, default=8, help="utterances per encoder forward")
     p.add_argument("--max-batch-seconds", type=float, default=120.0,
                    help="cap on the summed audio duration of one batch")
@@ -159,7 +162,8 @@ def _batches(items: list[tuple[str, object, float]], batch_size: int, max_second
 
 
 # Options that change the features: finished jobs are only reused when these are the same.
-FEATURE_OPTIONS = ("feature", "model", "layers", "num_mel_bins", "whisper_input_seconds", "clean_text", "compress")
+FEATURE_OPTIONS = ("feature", "model", "layers", "num_mel_bins", "whisper_input_seconds", "clean_text", "compress",
+                   "text_file")
 # Recorded with them in feats_info.json ("settings"), so the extractor can be rebuilt elsewhere
 # (mer.features.build_extractor_from_settings) and batch the way the dump did.
 BATCHING_OPTIONS = ("batch_size", "max_batch_seconds")
@@ -229,6 +233,11 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
     batch_size = args.batch_size if getattr(extractor, "batchable", True) else 1
     if gone:  # removed from the data dir after this dump began: nothing to dump for them
         log.info("job %d: %d utterance(s) no longer in %s (e.g. %s)", job, len(gone), args.data_dir, gone[0])
+    texts, text_source = data.text, f"{args.data_dir}/text"
+    if extractor.kind == "text" and args.text_file:
+        if not Path(args.text_file).is_file():
+            raise SystemExit(f"dump_feats: --text-file {args.text_file} not found")
+        texts, text_source = read_kv(args.text_file, allow_empty_value=True), args.text_file
     failed: dict[str, str] = {}
     frames: dict[str, str] = {}
     scp_tmp = paths["scp"].with_suffix(".scp.tmp")
@@ -244,9 +253,9 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
             for utt in utts[start:start + READ_CHUNK]:
                 try:
                     if extractor.kind == "text":
-                        if utt not in data.text:
-                            raise ValueError(f"no transcript in {args.data_dir}/text")
-                        items.append((utt, data.text[utt], float(len(data.text[utt]))))
+                        if utt not in texts:
+                            raise ValueError(f"no transcript in {text_source}")
+                        items.append((utt, texts[utt], float(len(texts[utt]))))
                     else:
                         wave = load_utterance(data, utt)
                         seconds = len(wave) / 16000
@@ -280,6 +289,7 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
         for utt in sorted(failed, key=c_sort_key):
             f.write(f"{utt}\t{' '.join(failed[utt].split())}\n")
     info = {"feature": args.feature, **extractor.info(), "num_utts": len(frames), "num_failed": len(failed),
+            **({"text_file": args.text_file} if extractor.kind == "text" and args.text_file else {}),
             "seconds": round(elapsed, 3)}
     if audio_seconds:
         info["audio_seconds"] = round(audio_seconds, 3)

@@ -15,6 +15,9 @@ Per decode dir (or, with --pool, per configuration with all its folds' decode_<s
   <name>_<extra>.png    for each extra output the model saved (meta.json "extra_outputs", e.g.
                         fusion_weights): its distribution per reference class and per
                         correct/incorrect prediction
+  <name>_layer_weights.png  the model's learned layer weights per stream (meta.json "model":
+                        `layer_weights`, from describe()), over folds when pooled; only models that
+                        record them
   (pooled ROC: the curve over all folds' posteriors, each fold's AUC as mean ± std in the legend)
 With several inputs also tsne_side_by_side.png (each input's first fold, named in its title) and
 confusion_side_by_side.png, one panel each
@@ -35,6 +38,7 @@ from sklearn.metrics import confusion_matrix
 from mer.plots.common import FORMATS, save_figure
 from mer.plots.confusion import confusion_figure, confusion_grid
 from mer.plots.extras import column_names, extra_output_figure
+from mer.plots.layer_weights import layer_weights_by_stream, layer_weights_figure
 from mer.plots.roc import fold_aucs, roc_figure
 from mer.plots.tsne import MIN_POINTS, subsample, tsne_2d, tsne_figure, tsne_grid
 from mer.scoring.aggregate import fold_dirs
@@ -137,6 +141,10 @@ def make_plots(outputs: Sequence[DecodeOutputs], out_dir: str | Path, title_from
                 continue
             figures[f"{name}_{extra}"] = extra_output_figure(
                 values, out.refs, out.preds, out.classes, column_names(extra, values.shape[1], out.meta), title)
+        models = list(out.meta["models"].values()) if "models" in out.meta else [out.meta.get("model")]
+        layer_weights = layer_weights_by_stream(models)
+        if layer_weights:
+            figures[f"{name}_layer_weights"] = layer_weights_figure(layer_weights, title)
 
     if len(outputs) > 1:
         labels = list(dict.fromkeys(c for out in outputs for c in out.classes))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from mer.models import memocmt  # noqa: F401  (registers memocmt, audio_only, text_only)
 from mer.models import cnn_attn  # noqa: F401  (registers cnn_attn)
 from mer.models import lstm_fc  # noqa: F401  (registers lstm_fc: system C's LSTM + two FC classifiers)
+from mer.models import mf_la  # noqa: F401  (registers mf_la, system D)
 from mer.models.abs_model import MODEL_CLASSES, AbsEmotionModel, ModelOutput, register_model
 
 __all__ = ["MODEL_CLASSES", "AbsEmotionModel", "ModelOutput", "register_model", "build_model", "model_class",

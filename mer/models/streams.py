@@ -8,6 +8,9 @@ Built from the input's type (`mer.train.inputs.InputInfo`) and, for raw inputs, 
 - waveform: a transformers speech encoder (wav2vec 2.0, HuBERT, WavLM, Whisper's encoder) over the
   raw audio, its convolutional feature encoder frozen, a learned weighted sum over its layers.
 Each returns (x, mask): (B, T, D) features and a (B, T) bool mask, True on real positions.
+With `build_stream(..., all_layers=True)` a stream mixes nothing and returns every hidden state side
+by side instead, (B, T, L * D) as a dump of all layers stores them, with `num_layers` = L and
+`out_dim` = D: for models that weigh the layers themselves (layer adapters).
 """
 from __future__ import annotations
 
@@ -25,16 +28,17 @@ ENCODER_KEYS = {"model", "finetune", "clean_text", "max_tokens", "layer", "layer
 
 
 class DumpedStream(nn.Module):
-    def __init__(self, name: str, info, normalize_layers: bool = False):
+    def __init__(self, name: str, info, normalize_layers: bool = False, all_layers: bool = False):
         super().__init__()
         self.name = name
         self.out_dim = info.dim
-        self.mix = LayerMix(info.num_layers, info.dim, normalize=normalize_layers)
+        self.num_layers = info.num_layers if all_layers else 1
+        self.mix = None if all_layers else LayerMix(info.num_layers, info.dim, normalize=normalize_layers)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         x = batch[self.name]
         mask = lengths_to_mask(batch[f"{self.name}_lengths"].to(x.device), x.shape[1])
-        return self.mix(x), mask
+        return (x if self.mix is None else self.mix(x)), mask
 
 
 def _source(model: str) -> str:
@@ -49,10 +53,11 @@ def _set_trainable(module: nn.Module, trainable: bool) -> None:
 
 
 class TextEncoderStream(nn.Module):
-    """A transformers text encoder over `batch[name]` (strings); tokenises itself."""
+    """A transformers text encoder over `batch[name]` (strings); tokenises itself. `layer`: a hidden
+    state index (-1: the last), or "all" for every hidden state side by side."""
 
     def __init__(self, name: str, model: str, finetune: bool = True, clean_text: bool = False,
-                 max_tokens: int = 512, layer: int = -1):
+                 max_tokens: int = 512, layer: int | str = -1):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
@@ -63,6 +68,7 @@ class TextEncoderStream(nn.Module):
         self.finetune = finetune
         _set_trainable(self.encoder, finetune)
         self.out_dim = self.encoder.config.hidden_size
+        self.num_layers = self.encoder.config.num_hidden_layers + 1 if layer == "all" else 1
         self.clean_text, self.max_tokens, self.layer = clean_text, max_tokens, layer
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,7 +82,10 @@ class TextEncoderStream(nn.Module):
                              return_tensors="pt").to(device)
         with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
             out = self.encoder(**enc, output_hidden_states=self.layer != -1)
-        x = out.last_hidden_state if self.layer == -1 else out.hidden_states[self.layer]
+        if self.layer == "all":
+            x = torch.cat(list(out.hidden_states[:-1]) + [out.last_hidden_state], dim=-1)
+        else:
+            x = out.last_hidden_state if self.layer == -1 else out.hidden_states[self.layer]
         return x, enc["attention_mask"].bool()
 
 
@@ -136,14 +145,19 @@ class SpeechEncoderStream(nn.Module):
         self.finetune = finetune
         if not finetune:
             _set_trainable(self.encoder, False)
-        if layers not in ("weighted", "last"):
-            raise ValueError(f"encoders.{name}.layers must be weighted or last, got '{layers}'")
-        self.mix = LayerMix(num_states if layers == "weighted" else 1, dim, normalize=layers == "weighted")
+        if layers not in ("weighted", "last", "all"):
+            raise ValueError(f"encoders.{name}.layers must be weighted or last (all: set by models that "
+                             f"weigh the layers themselves), got '{layers}'")
+        self.mix = (None if layers == "all" else
+                    LayerMix(num_states if layers == "weighted" else 1, dim, normalize=layers == "weighted"))
         self.layers, self.out_dim = layers, dim
+        self.num_layers = num_states if layers == "all" else 1
 
     def _combine(self, states: list[torch.Tensor]) -> torch.Tensor:
         if self.layers == "last":
             return states[-1]
+        if self.layers == "all":
+            return torch.cat(states, dim=-1)
         x = torch.stack(states, dim=2)  # (B, T, L, D)
         return self.mix(x.flatten(2))
 
@@ -174,8 +188,8 @@ class SpeechEncoderStream(nn.Module):
             var = (((wav - mean) * mask) ** 2).sum(1, keepdim=True) / n
             wav = (wav - mean) / torch.sqrt(var + 1e-7) * mask
         out = self.encoder(wav, attention_mask=mask.long() if self.use_mask else None,
-                           output_hidden_states=self.layers == "weighted")
-        x = self._combine(list(out.hidden_states) if self.layers == "weighted" else [out.last_hidden_state])
+                           output_hidden_states=self.layers != "last")
+        x = self._combine(list(out.hidden_states) if self.layers != "last" else [out.last_hidden_state])
         frames = self.encoder._get_feat_extract_output_lengths(lengths.to(wav.device))
         return x, lengths_to_mask(frames, x.shape[1])
 
@@ -188,15 +202,25 @@ def _wants_normalized_waveform(source: str) -> bool:
     return True
 
 
-def build_stream(name: str, info, encoder_conf: dict | None = None, normalize_layers: bool = False) -> nn.Module:
-    """The stream for input `name`: its type decides, `encoder_conf` configures a raw-input encoder."""
+def build_stream(name: str, info, encoder_conf: dict | None = None, normalize_layers: bool = False,
+                 all_layers: bool = False) -> nn.Module:
+    """The stream for input `name`: its type decides, `encoder_conf` configures a raw-input encoder.
+    `all_layers`: hand out every hidden state (the model weighs them), not a mix or one layer."""
     conf = dict(encoder_conf or {})
     unknown = set(conf) - ENCODER_KEYS
     if unknown:
         raise ValueError(f"config: model.encoders.{name}: unknown key(s) {sorted(unknown)}; "
                          f"allowed: {sorted(ENCODER_KEYS)}")
+    if all_layers:
+        chosen = sorted({"layer", "layers"} & set(conf))
+        if chosen:
+            raise ValueError(f"config: model.encoders.{name}: {chosen[0]} is set by the model, which reads "
+                             f"every layer of this encoder; remove it")
+        conf["layer" if info.type == "text" else "layers"] = "all"
+    elif conf.get("layers") == "all" or conf.get("layer") == "all":
+        raise ValueError(f"config: model.encoders.{name}: this model reads one layer or a mix, not 'all'")
     if info.type == "dump":
-        return DumpedStream(name, info, normalize_layers)
+        return DumpedStream(name, info, normalize_layers, all_layers)
     if not conf.get("model"):
         raise ValueError(f"config: input '{name}' is raw {info.type}, so model.encoders.{name}.model must "
                          f"name the encoder that reads it (a hub id or a local dir)")

@@ -297,6 +297,7 @@ def pool_outputs(parts: Mapping[str, DecodeOutputs], path: str = "pooled") -> De
     meta = dict(parts[names[0]].meta)
     meta["fold"] = None
     meta["pooled_from"] = names
+    meta["models"] = {name: parts[name].meta.get("model") for name in names}  # describe() per part
     return DecodeOutputs(path=path, utts=utts, refs=refs, preds=preds, classes=list(classes),
                          posteriors=np.concatenate(posts) if have_post else None, meta=meta,
                          out_of_set=[f"{n}/{u}" for n in names for u in parts[n].out_of_set],

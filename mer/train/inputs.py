@@ -6,6 +6,7 @@ A config lists its inputs by name and type; the names are those the model reads
     inputs:
       audio: whisper                          # shorthand for {type: dump, name: whisper}
       context: {type: dump, name: whisper_base}
+      last: {type: dump, name: whisper_base, layers: last}   # of a dump of several layers: some
       speech: {type: waveform, max_seconds: 20}   # raw audio from the data dir's wav.scp/segments
       text: {type: text}                      # the data dir's `text`
       asr: {type: text, dump: asr_tiny}       # <dumpdir>/asr_tiny/text (a transcription dump)
@@ -78,15 +79,29 @@ class FeatureDump:
 
 
 class DumpInput:
-    """Frames of a frozen encoder or a filterbank, dumped in stage 2."""
+    """Frames of a frozen encoder or a filterbank, dumped in stage 2. `layers` (last, or a list of
+    positions among the stored layers) keeps only those, so that batches carry no unused layers."""
 
-    def __init__(self, name: str, dump: FeatureDump):
+    def __init__(self, name: str, dump: FeatureDump, layers: str | list[int] | None = None):
         self.name, self.dump = name, dump
-        self.info = InputInfo("dump", dim=dump.dim, num_layers=dump.num_layers)
+        stored = dump.num_layers
+        if layers is None:
+            self.keep = None
+        else:
+            picked = [stored - 1] if layers == "last" else list(layers) if isinstance(layers, list) else None
+            if picked is None or not picked or any(not isinstance(i, int) or not -stored <= i < stored
+                                                   for i in picked):
+                raise ValueError(f"inputs.{name}.layers must be 'last' or a list of positions among the "
+                                 f"{stored} layer(s) stored in {dump.path}, got {layers!r}")
+            d = dump.dim
+            self.keep = np.concatenate([np.arange(d) + (i % stored) * d for i in picked])
+        self.layers = layers
+        self.info = InputInfo("dump", dim=dump.dim, num_layers=stored if self.keep is None else len(picked))
 
     def describe(self) -> dict:
         return {"type": "dump", "path": str(self.dump.path), **{k: self.dump.info.get(k) for k in
-                ("feature", "model", "layers", "dim", "num_layers_stored") if k in self.dump.info}}
+                ("feature", "model", "layers", "dim", "num_layers_stored") if k in self.dump.info},
+                **({"layers_read": self.layers} if self.keep is not None else {})}
 
     def missing(self, data: DataDir, utts: list[str]) -> list[str]:
         return [u for u in utts if u not in self.dump]
@@ -99,7 +114,8 @@ class DumpInput:
         return self.dump.num_frames[utt]
 
     def load(self, data: DataDir, utt: str) -> torch.Tensor:
-        return torch.from_numpy(self.dump[utt])
+        mat = self.dump[utt]
+        return torch.from_numpy(mat if self.keep is None else np.ascontiguousarray(mat[:, self.keep]))
 
 
 class WaveformInput:
@@ -198,7 +214,7 @@ def normalize_input_spec(name: str, spec) -> dict:
     if not isinstance(spec, dict) or spec.get("type") not in INPUT_TYPES:
         raise ValueError(f"config: inputs.{name} must be a dump name or a mapping with type one of "
                          f"{', '.join(INPUT_TYPES)}, got {spec!r}")
-    allowed = {"dump": {"type", "name"}, "waveform": {"type", "sample_rate", "max_seconds"},
+    allowed = {"dump": {"type", "name", "layers"}, "waveform": {"type", "sample_rate", "max_seconds"},
                "text": {"type", "dump", "file"}}[spec["type"]]
     unknown = set(spec) - allowed
     if unknown:
@@ -214,7 +230,7 @@ def normalize_input_spec(name: str, spec) -> dict:
 def open_input(name: str, spec, dumpdir: str | Path, preload_max_mb: float = 2048):
     spec = normalize_input_spec(name, spec)
     if spec["type"] == "dump":
-        return DumpInput(name, FeatureDump(Path(dumpdir) / spec["name"], preload_max_mb))
+        return DumpInput(name, FeatureDump(Path(dumpdir) / spec["name"], preload_max_mb), spec.get("layers"))
     if spec["type"] == "waveform":
         return WaveformInput(name, int(spec.get("sample_rate") or 16000), spec.get("max_seconds"))
     path = None

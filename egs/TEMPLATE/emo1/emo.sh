@@ -32,6 +32,10 @@ feats_config=conf/feats.yaml   # named feature dumps for stage 2
 train_configs=      # training configs (conf/tuning/*.yaml), space-separated
 train_args=         # overrides for every config, e.g. "train.epochs=3 optim.lr=5e-4"
 test_sets="test"    # sets to decode and score, e.g. "valid test"
+infer_args=         # input overrides at inference for the trained configs, e.g. "inputs.text.dump=asr"
+                    # (trained on reference transcripts, tested on ASR hypotheses)
+infer_tag=          # names them: decode_<set>_<infer_tag>, scored and plotted as test set
+                    # <set>_<infer_tag> (default with infer_args: derived from them)
 dumpdir=dump        # feature dumps
 expdir=exp          # experiments
 system=             # system name recorded with the results (e.g. memocmt)
@@ -59,6 +63,10 @@ log "$0 $*"
 device=cpu
 [ "${ngpu}" -gt 0 ] && device=cuda
 read -r -a overrides <<< "${train_args}"
+read -r -a infer_overrides <<< "${infer_args}"
+if [ -n "${infer_args}" ] && [ -z "${infer_tag}" ]; then
+  infer_tag=$(printf '%s' "${infer_args}" | tr -cs 'A-Za-z0-9.+-' '_')
+fi
 
 fold_dirs() {
   if [ -n "${folds}" ]; then
@@ -73,10 +81,18 @@ config_tag() {
 }
 
 # Every system whose results stages 5 and 6 collect: the trained configs, then the combiners.
-result_dirs() {
+trained_dirs() {
   for config in ${train_configs}; do echo "${expdir}/${protocol}/$(config_tag "${config}")"; done
+}
+combined_dirs() {
   for spec in ${probes}; do echo "${expdir}/${protocol}/probe_${spec%%:*}"; done
   for config in ${combine_configs}; do echo "${expdir}/${protocol}/$(basename "${config}" .yaml)"; done
+}
+
+# The name a test set's decode dirs and scores of the trained configs carry (with --infer_tag:
+# <set>_<tag>); combiners decode the plain sets.
+decode_name() {
+  echo "$1${infer_tag:+_${infer_tag}}"
 }
 
 # Runs one combiner over every fold: combine OUT_NAME mer.bin.combine-options...
@@ -200,13 +216,17 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
       fold=$(basename "${fold_dir}")
       exp="${expdir}/${protocol}/${tag}/${fold}"
       for set in ${test_sets}; do
-        out="${exp}/decode_${set}"
+        name=$(decode_name "${set}")
+        out="${exp}/decode_${name}"
         [ -f "${out}/meta.json" ] && continue
-        log "Stage 4: inference ${exp} on ${fold_dir}/${set}"
+        log "Stage 4: inference ${exp} on ${fold_dir}/${set}${infer_args:+ with ${infer_args}}"
+        infer_opts=()
+        for o in ${infer_overrides[@]+"${infer_overrides[@]}"}; do infer_opts+=(--override "$o"); done
         ${decode_cmd} --gpu "$(( ngpu > 0 ? 1 : 0 ))" "${out}/log/infer.log" \
           "${MER_PYTHON}" -m mer.bin.infer --exp-dir "${exp}" --data-dir "${fold_dir}/${set}" \
           --dumpdir "${dumpdir}" --out "${out}" --device "${device}" --protocol "${protocol}" \
-          --fold "${fold#fold}" --test-set "${set}" --corpus "${corpus}" --system "${system}"
+          --fold "${fold#fold}" --test-set "${name}" --corpus "${corpus}" --system "${system}" \
+          ${infer_opts[@]+"${infer_opts[@]}"}
       done
     done
   done
@@ -228,17 +248,30 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   mark_stage 5
   log "Stage 5: scoring"
   n_folds=$(fold_dirs | wc -l)
-  mapfile -t systems < <(result_dirs)
+  mapfile -t names < <(for set in ${test_sets}; do decode_name "${set}"; done)
+  mapfile -t trained < <(trained_dirs)
+  mapfile -t combined < <(combined_dirs)
   decode_dirs=()
-  for d in "${systems[@]}"; do
-    for set in ${test_sets}; do
-      for fold_dir in $(fold_dirs); do decode_dirs+=("${d}/$(basename "${fold_dir}")/decode_${set}"); done
+  for fold_dir in $(fold_dirs); do
+    fold=$(basename "${fold_dir}")
+    for d in ${trained[@]+"${trained[@]}"}; do
+      for name in "${names[@]}"; do decode_dirs+=("${d}/${fold}/decode_${name}"); done
+    done
+    for d in ${combined[@]+"${combined[@]}"}; do
+      for set in ${test_sets}; do decode_dirs+=("${d}/${fold}/decode_${set}"); done
     done
   done
   # One process each for every fold of every system (a Python start per decode dir costs minutes).
   "${MER_PYTHON}" -m mer.bin.score "${decode_dirs[@]}"
-  # shellcheck disable=SC2086  # test_sets is a list
-  "${MER_PYTHON}" -m mer.bin.aggregate_scores "${systems[@]}" --test-set ${test_sets} --expected-folds "${n_folds}"
+  if [ "${#trained[@]}" -gt 0 ]; then
+    "${MER_PYTHON}" -m mer.bin.aggregate_scores "${trained[@]}" --test-set "${names[@]}" \
+      --expected-folds "${n_folds}"
+  fi
+  if [ "${#combined[@]}" -gt 0 ]; then
+    # shellcheck disable=SC2086  # test_sets is a word list
+    "${MER_PYTHON}" -m mer.bin.aggregate_scores "${combined[@]}" --test-set ${test_sets} \
+      --expected-folds "${n_folds}"
+  fi
   "${MER_PYTHON}" -m mer.bin.make_results . --exp "${expdir}" --out RESULTS.md
   log "results: ${PWD}/RESULTS.md"
 fi
@@ -247,14 +280,22 @@ fi
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   mark_stage 6
   log "Stage 6: plots (from saved outputs only)"
-  mapfile -t config_dirs < <(result_dirs)
+  mapfile -t trained < <(trained_dirs)
+  mapfile -t combined < <(combined_dirs)
   for set in ${test_sets}; do
-    for d in "${config_dirs[@]}"; do
+    name=$(decode_name "${set}")
+    config_dirs=(${trained[@]+"${trained[@]}"})
+    # combiners decode the plain set: beside the trained configs only when no --infer_tag renames it
+    [ "${name}" = "${set}" ] && config_dirs+=(${combined[@]+"${combined[@]}"})
+    for d in ${trained[@]+"${trained[@]}"}; do
+      "${MER_PYTHON}" -m mer.bin.plot --pool "$d" --test-set "${name}" --out "$d/plots"
+    done
+    for d in ${combined[@]+"${combined[@]}"}; do
       "${MER_PYTHON}" -m mer.bin.plot --pool "$d" --test-set "${set}" --out "$d/plots"
     done
     if [ "${#config_dirs[@]}" -gt 1 ]; then
-      "${MER_PYTHON}" -m mer.bin.plot --pool "${config_dirs[@]}" --test-set "${set}" \
-        --out "${expdir}/${protocol}/plots_${set}"
+      "${MER_PYTHON}" -m mer.bin.plot --pool "${config_dirs[@]}" --test-set "${name}" \
+        --out "${expdir}/${protocol}/plots_${name}"
     fi
   done
   log "plots: ${PWD}/${expdir}/${protocol}/plots_* and ${PWD}/${expdir}/${protocol}/*/plots"

@@ -1,0 +1,23 @@
+# shellcheck shell=bash
+# Where jobs run. Pick a backend; each takes Kaldi's run.pl options
+# ([--gpu N] [--mem M] [--num-threads N] [--time T] [--max-jobs-run K] [JOB=1:N] LOG COMMAND...).
+#   local: processes on this machine (default)
+#   slurm: sbatch array jobs; flags mapped by conf/slurm.conf if present, else utils/conf/slurm.conf
+cmd_backend=${MER_CMD_BACKEND:-local}
+
+case "${cmd_backend}" in
+  local)
+    feats_cmd="utils/local_cmd.sh"
+    train_cmd="utils/local_cmd.sh"
+    cuda_cmd="utils/local_cmd.sh"
+    decode_cmd="utils/local_cmd.sh"
+    ;;
+  slurm)
+    feats_cmd="utils/slurm_cmd.sh --mem 4G"
+    train_cmd="utils/slurm_cmd.sh --mem 4G"
+    cuda_cmd="utils/slurm_cmd.sh --mem 8G"
+    decode_cmd="utils/slurm_cmd.sh --mem 4G"
+    ;;
+  *) echo "cmd.sh: unknown cmd_backend '${cmd_backend}' (local or slurm)" >&2; return 1 ;;
+esac
+export feats_cmd train_cmd cuda_cmd decode_cmd

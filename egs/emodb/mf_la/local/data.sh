@@ -1,0 +1,1 @@
+../../memocmt/local/data.sh
