@@ -27,7 +27,7 @@ SECTIONS: dict[str, dict[str, object]] = {
               "preload_max_mb": float, "max_bad_steps": int, "log_interval_seconds": float},
     "labels": {"map": Optional[dict[str, str]], "classes": Optional[list[str]]},
 }
-POSITIVE = {"optim.lr", "train.epochs", "train.batch_size", "train.accum_grad", "scheduler.step_size"}
+POSITIVE = {"train.epochs", "train.batch_size", "train.accum_grad", "scheduler.step_size"}
 
 
 class ConfigError(ValueError):
