@@ -195,7 +195,7 @@ class Recognizer:
 
     def _features(self, name: str, sources: dict[str, object], failed: dict[str, str]) -> dict[str, torch.Tensor]:
         """A dump input's features, batched as mer.bin.dump_feats batches them."""
-        from mer.bin.dump_feats import _batches, _extract
+        from mer.features.batching import _batches, _extract
 
         settings = self.inputs[name]["features"]
         extractor = self._extractor(name)

@@ -20,7 +20,7 @@ def transcribe(waves, model, *, beam_size: int = 1, batch_size: int = 8, languag
     """Hypotheses for 16 kHz mono float waveforms, in their order. `model`: a hub id, a local
     directory, a short name (whisper-tiny.en) or a loaded `mer.asr.whisper.WhisperTranscriber`."""
     from mer.asr.whisper import WhisperTranscriber
-    from mer.bin.dump_feats import _batches
+    from mer.features.batching import _batches
 
     transcriber = model if isinstance(model, WhisperTranscriber) else WhisperTranscriber(
         model, beam_size=beam_size, language=language, device=device)

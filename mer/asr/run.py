@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mer.asr.wer import score_wer, wer_summary, write_wer
-from mer.bin.dump_feats import READ_CHUNK, _batches, job_utts
+from mer.features.batching import READ_CHUNK, _batches, job_utts
 from mer.data.audio import TARGET_SR, AudioError, load_utterance
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import DataFileError, c_sort_key, read_kv, write_kv

@@ -46,19 +46,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from mer.data.audio import AudioError, load_utterance
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import c_sort_key, read_kv, write_kv
 from mer.features import FEATURE_TYPES, parse_whisper_window
+from mer.features.batching import READ_CHUNK, _batches, _extract, job_utts  # noqa: F401 (also used by tests)
 from mer.jobs import run_array
 from mer.utils.fileio import atomic_open, write_json_atomic, write_text_atomic
 from mer.utils.lock import DirLock, LockHeld
 
 log = logging.getLogger("dump_feats")
-# Audio is read this many utterances at a time, then length-sorted into batches.
-READ_CHUNK = 256
 
 
 def _whisper_window(value: str):
@@ -144,21 +142,6 @@ def job_paths(out_dir: Path, nj: int, job: int) -> dict[str, Path]:
             "progress": split / f"progress.{job}"}
 
 
-def job_utts(utts: list[str], nj: int, job: int) -> list[str]:
-    return [list(part) for part in np.array_split(np.array(utts, dtype=object), nj)][job - 1]
-
-
-def _batches(items: list[tuple[str, object, float]], batch_size: int, max_seconds: float):
-    """Length-sorted batches of (utt, input, seconds): similar lengths waste less padding."""
-    items = sorted(items, key=lambda t: t[2])
-    batch: list = []
-    for it in items:
-        if batch and (len(batch) >= batch_size or sum(b[2] for b in batch) + it[2] > max_seconds):
-            yield batch
-            batch = []
-        batch.append(it)
-    if batch:
-        yield batch
 
 
 # Options that change the features: finished jobs are only reused when these are the same.
@@ -305,31 +288,6 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
     log.info("job %d/%d: %d dumped, %d failed, %.1f s", job, nj, len(frames), len(failed), elapsed)
     return len(failed)
 
-
-def _extract(extractor, batch, failed: dict[str, str]):
-    """Run one batch; if the batch fails, retry its utterances one by one to isolate the bad one."""
-    try:
-        mats = extractor([b[1] for b in batch])
-        results = list(zip([b[0] for b in batch], mats))
-    except Exception as e:  # noqa: BLE001 - any encoder error is isolated below
-        if len(batch) == 1:
-            failed[batch[0][0]] = f"feature extraction failed: {e.__class__.__name__}: {e}"
-            log.warning("utterance %s: %s", batch[0][0], failed[batch[0][0]])
-            return []
-        results = []
-        for item in batch:
-            results.extend(_extract(extractor, [item], failed))
-        return results
-    good = []
-    for utt, mat in results:
-        mat = np.asarray(mat, dtype=np.float32)
-        if mat.ndim != 2 or mat.shape[0] == 0:
-            failed[utt] = f"feature extraction gave an empty matrix of shape {mat.shape}"
-        elif not np.all(np.isfinite(mat)):
-            failed[utt] = "feature extraction gave NaN or infinite values"
-        else:
-            good.append((utt, mat))
-    return good
 
 
 # ---------------------------------------------------------------- all jobs
