@@ -77,7 +77,10 @@ def demo(tmp_path_factory) -> dict:
             pytest.skip(f"{models_dir() / name} is not prepared: run tools/install.sh")
     tmp = tmp_path_factory.mktemp("pack")
     recipe = copy_recipe(tmp, "mini/memocmt")
-    feats = (recipe / "conf/feats.yaml").read_text().replace("whisper_input_seconds: 30", "whisper_input_seconds: 4")
+    # A 4 s window (not the recipe's `utterance`): the pack must record the options the dump used.
+    default = (recipe / "conf/feats.yaml").read_text()
+    feats = default.replace("whisper_input_seconds: utterance", "whisper_input_seconds: 4")
+    assert feats != default
     (recipe / "conf/feats_ci.yaml").write_text(feats)
     run_recipe(recipe, "--local_data_opts", "--utts_per_speaker 8", "--feats_config", "conf/feats_ci.yaml",
                "--train_configs", " ".join(CONFIGS.values()), "--train_args", "train.epochs=2",

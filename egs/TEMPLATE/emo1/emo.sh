@@ -24,7 +24,7 @@ stop_stage=6        # last stage to run
 nj=4                # parallel jobs for feature dumping
 ngpu=0              # GPUs for training and inference (0: CPU); N > 1 runs torchrun with N processes
 nproc=0             # training processes (0: max(ngpu, 1)); >1 on CPU runs DDP over gloo
-train_nj=1          # folds trained at once (each with --ngpu GPUs of its own, through cuda_cmd)
+train_nj=1          # trainings (config x fold) at once, each with --ngpu GPUs of its own (cuda_cmd)
 corpus=             # corpus name for stage 1 and the results (iemocap, esd, meld, mosei, emodb, synthetic)
 protocol=           # evaluation protocol: data/<protocol>/fold<k>
 folds=              # folds to run, e.g. "1 3" (default: every data/<protocol>/fold*)
@@ -74,6 +74,20 @@ fold_dirs() {
   else
     find "data/${protocol}" -maxdepth 1 -name 'fold*' -type d | sort -V
   fi
+}
+
+# write_train_job FILE LOG CMD...: a job script of stage 3's array: CMD with its output in LOG,
+# OMP threads shared out between the train_nj jobs that run at once; on failure the log's tail.
+write_train_job() {
+  local file=$1 log=$2; shift 2
+  {
+    echo "#!/usr/bin/env bash"
+    printf 'export OMP_NUM_THREADS=%d\n' "$(( OMP_NUM_THREADS / train_nj > 1 ? OMP_NUM_THREADS / train_nj : 1 ))"
+    printf 'mkdir -p %q\n' "$(dirname "${log}")"
+    printf '%q ' "$@"
+    printf '> %q 2>&1 || { rc=$?; tail -n 20 %q; echo "training failed (exit $rc): %s"; exit "$rc"; }\n' \
+      "${log}" "${log}" "${log}"
+  } > "${file}"
 }
 
 config_tag() {
@@ -162,6 +176,12 @@ fi
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   mark_stage 3
   [ -n "${train_configs}" ] || die "--train_configs is empty"
+  n_jobs=0
+  jobs_dir="${expdir}/${protocol}/.train_jobs"
+  if [ "${train_nj}" -gt 1 ]; then
+    rm -rf "${jobs_dir}"
+    mkdir -p "${jobs_dir}/log"
+  fi
   for config in ${train_configs}; do
     tag=$(config_tag "${config}")
     mkdir -p "${expdir}/${protocol}/${tag}"
@@ -178,19 +198,6 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     [ -f data/all/labels ] && labels=(--labels data/all/labels)
     override_args=()
     for o in ${overrides[@]+"${overrides[@]}"}; do override_args+=(--override "$o"); done
-    n_folds=$(fold_dirs | wc -l)
-    if [ "${train_nj}" -gt 1 ] && [ -z "${folds}" ] && [ "${n_folds}" -gt 1 ]; then
-      # One job array over folds 1..N, train_nj at a time, each with its own GPUs (cmd.sh's
-      # backend assigns them); finished folds return at once.
-      log "Stage 3: training ${tag} on ${n_folds} folds, ${train_nj} at a time"
-      ${cuda_cmd} --gpu "${ngpu}" --max-jobs-run "${train_nj}" JOB=1:"${n_folds}" \
-        "${expdir}/${protocol}/${tag}/foldJOB/log/train.log" \
-        "${launcher[@]}" --config "${config}" --train-dir "data/${protocol}/foldJOB/train" \
-        --valid-dir "data/${protocol}/foldJOB/valid" --dumpdir "${dumpdir}" \
-        --exp-dir "${expdir}/${protocol}/${tag}/foldJOB" --device "${device}" --skip-if-done \
-        ${labels[@]+"${labels[@]}"} ${override_args[@]+"${override_args[@]}"}
-      continue
-    fi
     for fold_dir in $(fold_dirs); do
       fold=$(basename "${fold_dir}")
       exp="${expdir}/${protocol}/${tag}/${fold}"
@@ -198,13 +205,25 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
         log "Stage 3: ${exp} already trained, skipping"
         continue
       fi
+      train=("${launcher[@]}" --config "${config}" --train-dir "${fold_dir}/train"
+             --valid-dir "${fold_dir}/valid" --dumpdir "${dumpdir}" --exp-dir "${exp}" --device "${device}"
+             ${labels[@]+"${labels[@]}"} ${override_args[@]+"${override_args[@]}"})
+      if [ "${train_nj}" -gt 1 ]; then
+        n_jobs=$((n_jobs + 1))
+        write_train_job "${jobs_dir}/job.${n_jobs}.sh" "${exp}/log/train.log" "${train[@]}"
+        continue
+      fi
       log "Stage 3: training ${tag} on ${fold_dir} -> ${exp}"
-      ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" \
-        "${launcher[@]}" --config "${config}" --train-dir "${fold_dir}/train" \
-        --valid-dir "${fold_dir}/valid" --dumpdir "${dumpdir}" --exp-dir "${exp}" --device "${device}" \
-        ${labels[@]+"${labels[@]}"} ${override_args[@]+"${override_args[@]}"}
+      ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" "${train[@]}"
     done
   done
+  if [ "${n_jobs}" -gt 0 ]; then
+    # One job array over every (config, fold) left, train_nj at a time, each with its own GPUs
+    # (cmd.sh's backend assigns them) and its share of the CPU threads.
+    log "Stage 3: ${n_jobs} trainings (config x fold), ${train_nj} at a time; logs: <exp>/fold<k>/log/train.log"
+    ${cuda_cmd} --gpu "${ngpu}" --max-jobs-run "${train_nj}" JOB=1:"${n_jobs}" \
+      "${jobs_dir}/log/job.JOB.log" bash "${jobs_dir}/job.JOB.sh"
+  fi
 fi
 
 # ------------------------------------------------------------------ 4 inference

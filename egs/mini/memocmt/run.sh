@@ -17,5 +17,5 @@ train_configs="
 "
 
 export HF_HUB_OFFLINE=1  # both encoders are local (tools/models); never wait on the hub
-./emo.sh --corpus synthetic --system memocmt --protocol fixed --nj 2 \
+./emo.sh --corpus synthetic --system memocmt --protocol fixed --nj 2 --train_nj 2 \
   --train_configs "${train_configs}" "$@"
