@@ -337,22 +337,27 @@ def test_mosei_default(mosei_corpus, tmp_path):
     out = tmp_path / "mosei"
     folds = mosei_corpus.parent / "mosei_folds.json"
     dd = mosei.prepare(mosei_corpus.parent, out, folds=folds)
-    assert set(dd.utt2spk) == {"v81406-000", "v81406-001", "v-3g5yACwYnA-000", "v-3g5yACwYnA-001"}
+    assert set(dd.utt2spk) == {"v81406-000", "v81406-001", "v-3g5yACwYnA-000", "v-3g5yACwYnA-001",
+                               "vaValidVid01-000"}
     res = check_data_dir(out)
     assert res.ok, res.errors
     assert not any("sorted by speaker" in w for w in res.warnings)      # keys are speaker-prefixed
     assert read_kv(out / "utt2emo") == {"v81406-000": "sad", "v81406-001": "happy",
-                                        "v-3g5yACwYnA-000": "fear", "v-3g5yACwYnA-001": "surprise"}
+                                        "v-3g5yACwYnA-000": "fear", "v-3g5yACwYnA-001": "surprise",
+                                        "vaValidVid01-000": "anger"}
     assert (out / "labels").read_text().split() == ["happy", "sad", "anger", "surprise", "disgust", "fear"]
     assert read_kv(out / "utt2split") == {"v81406-000": "train", "v81406-001": "train",
-                                          "v-3g5yACwYnA-000": "test", "v-3g5yACwYnA-001": "test"}
+                                          "v-3g5yACwYnA-000": "test", "v-3g5yACwYnA-001": "test",
+                                          "vaValidVid01-000": "valid"}
     assert read_kv(out / "utt2spk")["v-3g5yACwYnA-001"] == "v-3g5yACwYnA"          # speaker = video
     assert read_kv(out / "utt2dialog")["v81406-001"] == "v81406"
     # Turn = the label row's start as given (segments clamps -0.48 to 0 below).
     assert read_kv(out / "utt2turn") == {"v81406-000": "-0.480", "v81406-001": "3.000",
-                                         "v-3g5yACwYnA-000": "0.000", "v-3g5yACwYnA-001": "1.500"}
+                                         "v-3g5yACwYnA-000": "0.000", "v-3g5yACwYnA-001": "1.500",
+                                         "vaValidVid01-000": "0.000"}
     assert dialogues(DataDir.load(out)) == {"v-3g5yACwYnA": ["v-3g5yACwYnA-000", "v-3g5yACwYnA-001"],
-                                            "v81406": ["v81406-000", "v81406-001"]}
+                                            "v81406": ["v81406-000", "v81406-001"],
+                                            "vaValidVid01": ["vaValidVid01-000"]}
     assert read_kv(out / "text")["v81406-001"] == "it was great _____ really"    # split with maxsplit
     seg = read_kv(out / "segments")
     assert seg["v81406-000"] == "v81406 0.000 2.500"                             # -0.48 clamped to 0
@@ -360,8 +365,9 @@ def test_mosei_default(mosei_corpus, tmp_path):
     assert seg["v-3g5yACwYnA-001"] == "v-3g5yACwYnA 1.500 3.000"                 # clamped to the audio
     wav = read_kv(out / "wav.scp")
     assert wav == {"v81406": str(mosei_corpus / "Raw/Audio/Full/WAV_16000/81406.wav"),
-                   "v-3g5yACwYnA": str(mosei_corpus / "Raw/Audio/Full/WAV_16000/-3g5yACwYnA.wav")}
-    assert read_kv(out / "reco2dur") == {"v81406": "15.000", "v-3g5yACwYnA": "3.000"}
+                   "v-3g5yACwYnA": str(mosei_corpus / "Raw/Audio/Full/WAV_16000/-3g5yACwYnA.wav"),
+                   "vaValidVid01": str(mosei_corpus / "Raw/Audio/Full/WAV_16000/aValidVid01.wav")}
+    assert read_kv(out / "reco2dur") == {"v81406": "15.000", "v-3g5yACwYnA": "3.000", "vaValidVid01": "2.000"}
     ex = excluded(out)
     assert ex == {
         "v81406-002": "tie between happy,anger at 1.000 (--tie exclude)",
@@ -375,7 +381,7 @@ def test_mosei_default(mosei_corpus, tmp_path):
     for line in ("ties excluded: 1", "all-zero rows excluded: 1", "negative starts clamped to 0: 1",
                  "label rows without a transcript clip: 1", "transcript clips without a label row: 1",
                  "segments of videos in no fold: 1", "videos in the labels but in no fold: 1",
-                 "utterances: train 2, valid 0, test 2", "speaker = video"):
+                 "utterances: train 2, valid 1, test 2", "speaker = video"):
         assert line in notes, line
     assert not (out / "utt2emo_multi").exists()
     # The cut audio really is the segment.
@@ -396,7 +402,8 @@ def test_mosei_tie_first_zero_neutral_multi_label(mosei_corpus, tmp_path):
     assert emo["v81406-003"] == "neutral"
     multi = read_kv(out / "utt2emo_multi")
     assert multi == {"v81406-000": "sad", "v81406-001": "happy,sad", "v81406-002": "happy,anger",
-                     "v81406-003": "neutral", "v-3g5yACwYnA-000": "fear", "v-3g5yACwYnA-001": "surprise,disgust"}
+                     "v81406-003": "neutral", "v-3g5yACwYnA-000": "fear", "v-3g5yACwYnA-001": "surprise,disgust",
+                     "vaValidVid01-000": "anger"}
     assert set(multi) == set(dd.utt2spk)
     notes = (out / "notes").read_text()
     assert "ties resolved to the first label: 1" in notes and "all-zero rows labelled neutral: 1" in notes
@@ -419,7 +426,7 @@ def test_mosei_text_only_and_folds_formats(mosei_corpus, tmp_path):
     out = tmp_path / "mosei"
     dd = mosei.prepare(root, out, folds=sdk)
     assert not (out / "wav.scp").exists() and not (out / "segments").exists()
-    assert len(dd) == 4 and "mode: text-only" in (out / "notes").read_text()
+    assert len(dd) == 5 and "mode: text-only" in (out / "notes").read_text()
     assert check_data_dir(out, no_wav=True).ok
     assert mosei_folds.load_folds(sdk) == FOLDS
     # Numeric ids written as JSON numbers are read as strings, and reported.
@@ -446,6 +453,15 @@ def test_mosei_folds_errors_and_cli(tmp_path, mosei_corpus):
                        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == {"train": FOLDS["train"], "valid": [], "test": ["x"]}
+
+
+def test_mosei_samples_emotion_with_folds_marks_videos_in_no_fold(mosei_corpus, tmp_path):
+    """--samples emotion keeps the video in no standard fold; utt2split still covers it (`none`)."""
+    out = tmp_path / "mosei"
+    mosei.prepare(mosei_corpus, out, folds=mosei_corpus.parent / "mosei_folds.json", samples="emotion")
+    split = read_kv(out / "utt2split")
+    assert split["vZx_9nofoldQ-000-happy"] == "none" and split["vaValidVid01-000-anger"] == "valid"
+    assert set(split) == set(read_kv(out / "utt2emo"))
 
 
 def test_mosei_ids():
@@ -492,7 +508,7 @@ def test_options_from_add_arguments_reach_prepare(mosei_corpus, tmp_path):
                          "--zero", "neutral", "--multi-label", "--threshold", "0.5", "--tolerance", "0.005"])
     dd = mosei.prepare(mosei_corpus, tmp_path / "mosei", **vars(args))
     # With 0.005 s the transcript times 0.01-0.02 s off no longer match their label rows.
-    assert set(dd.utt2spk) == {"v81406-002", "v81406-003", "v-3g5yACwYnA-000"}
+    assert set(dd.utt2spk) == {"v81406-002", "v81406-003", "v-3g5yACwYnA-000", "vaValidVid01-000"}
     ex = excluded(tmp_path / "mosei")
     assert {"v81406-row000", "v81406-row001", "v-3g5yACwYnA-row001", "v81406-000", "v81406-001"} <= set(ex)
     assert (tmp_path / "mosei" / "utt2emo_multi").is_file()

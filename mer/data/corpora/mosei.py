@@ -36,7 +36,8 @@ Decisions:
   whose intensity is > `--threshold` (`v<video>-<clip>-<emotion>`, label = that emotion; `utt2segment`
   names the segment), so ties need no rule and a segment with several emotions is several samples
   with the same audio and text.  All-zero rows are excluded as "no emotion".  The folds file is
-  optional here (`utt2split` is written where it is given); videos in no fold are kept.
+  optional here (`utt2split` is written where it is given, `none` for videos in no fold, which
+  are kept).
 Protocols: `official` (default; the SDK's standard folds) and `resplit` (the cnn-bert-attention
 paper's, on `--samples emotion`).
 """
@@ -422,6 +423,8 @@ def prepare(corpus_dir: Path, out_dir: Path, *, folds: Path | str | None = None,
             extra = {"emo_multi": multi_hot(values[r], threshold, label)} if multi_label else {}
             if fold is not None:
                 extra["split"] = fold
+            elif folds is not None:  # --samples emotion keeps videos in no fold: utt2split must cover them
+                extra["split"] = "none"
             if not per_emotion:
                 dd.add(utt, vkey, wav=wav, segment=segment, text=clips[clip][2], emo=label,
                        dialog=vkey, turn=format_seconds(ivs[r][0]), **extra)

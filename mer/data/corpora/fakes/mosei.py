@@ -1,7 +1,7 @@
 """A fake CMU-MOSEI: the SDK's label file (HDF5, rows not in clip order, a negative start, ties,
 all-zero rows, a row without a transcript clip), segmented transcripts (CRLF, `_____` in the text),
 full-video 16 kHz wavs, video ids that are numeric or start with '-', a video in no standard
-fold, one without a transcript, and the standard folds as JSON beside the corpus."""
+fold, one without a transcript, a plain one, and the standard folds as JSON beside the corpus."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,7 @@ NUM = "81406"             # purely numeric video id
 DASH = "-3g5yACwYnA"      # video id starting with '-'
 NOFOLD = "Zx_9nofoldQ"    # labelled video in no standard fold
 NOTRANS = "noTranscrpt"   # labelled video whose transcript file is missing
+VALID = "aValidVid01"     # a plain video in the valid fold (so every part of the standard folds has one)
 
 # (start, end, [sentiment, happy, sad, anger, surprise, disgust, fear]) in CSD row order, which is
 # not the clip order.
@@ -29,6 +30,7 @@ CSD = {
     ],
     NOFOLD: [(0.0, 1.0, [0.0, 1.0, 0, 0, 0, 0, 0])],
     NOTRANS: [(0.0, 1.0, [0.0, 0, 1.0, 0, 0, 0, 0])],
+    VALID: [(0.0, 2.0, [0.0, 0, 0, 0.667, 0, 0, 0])],     # anger
 }
 # Transcript times differ from the labels by up to 0.02 s (within the 0.05 s tolerance).
 TRANSCRIPTS = {
@@ -36,9 +38,10 @@ TRANSCRIPTS = {
           (2, 4.5, 7.0, "but the ending"), (3, 8.0, 9.0, "anyway"), (4, 12.0, 13.0, "no label here")],
     DASH: [(0, 0.0, 1.5, "oh no"), (1, 1.52, 3.02, "wow")],
     NOFOLD: [(0, 0.0, 1.0, "hello")],
+    VALID: [(0, 0.0, 2.0, "i am so angry")],
 }
-AUDIO_SECONDS = {NUM: 15.0, DASH: 3.0, NOFOLD: 1.0}
-FOLDS = {"train": [NUM, "unusedVid01"], "valid": [NOTRANS], "test": [DASH]}
+AUDIO_SECONDS = {NUM: 15.0, DASH: 3.0, NOFOLD: 1.0, VALID: 2.0}
+FOLDS = {"train": [NUM, "unusedVid01"], "valid": [NOTRANS, VALID], "test": [DASH]}
 
 
 def write_fake(root: Path) -> Path:
