@@ -158,7 +158,7 @@ def test_mosei_resplit_one_sample_per_segment_and_emotion(mosei_corpus, tmp_path
         "v81406-000-sad": "sad", "v81406-001-happy": "happy", "v81406-001-sad": "sad",
         "v81406-002-happy": "happy", "v81406-002-anger": "anger", "v-3g5yACwYnA-000-fear": "fear",
         "v-3g5yACwYnA-001-surprise": "surprise", "v-3g5yACwYnA-001-disgust": "disgust",
-        "vZx_9nofoldQ-000-happy": "happy"}.items())
+        "vZx_9nofoldQ-000-happy": "happy", "vaValidVid01-000-anger": "anger"}.items())
     assert dd.extra["utt2segment"]["v81406-002-anger"] == "v81406-002"
     assert dd.segments["v81406-001-sad"] == dd.segments["v81406-001-happy"]
     excluded = dict(line.split("\t") for line in (out / "excluded").read_text().splitlines())
@@ -166,7 +166,7 @@ def test_mosei_resplit_one_sample_per_segment_and_emotion(mosei_corpus, tmp_path
     assert not (out / "utt2split").exists()
     write_protocol("mosei", "resplit", out, tmp_path / "resplit")
     parts = {p: DataDir.load(tmp_path / "resplit/fold1" / p) for p in PARTS}
-    assert sum(len(d) for d in parts.values()) == 9
+    assert sum(len(d) for d in parts.values()) == 10
     assert len(parts["test"]) == sum(math.ceil(0.2 * n) for n in Counter(dd.utt2emo.values()).values())
     # the arg-max data dir has no utt2segment, so resplit refuses it
     mosei.prepare(mosei_corpus.parent, tmp_path / "argmax", folds=mosei_corpus.parent / "mosei_folds.json")

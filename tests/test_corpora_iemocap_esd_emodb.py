@@ -1,25 +1,26 @@
 """Corpus preparation for IEMOCAP, ESD and EmoDB.
 
-IEMOCAP and ESD are licensed, so they are tested on fake miniatures built here with every
-known pitfall of these corpora; the expected counts below were
-worked out by hand from the miniature's table, not from the code. EmoDB is open: the real corpus
+IEMOCAP and ESD are licensed, so they are tested on fake miniatures with every known pitfall of
+these corpora (their modules' `write_fake`, built in mer.data.corpora.fakes); the expected counts
+below were worked out by hand from the miniature's table, not from the code. EmoDB is open: the real corpus
 is used when the EMODB variable points at a copy, and its published counts are asserted.
 """
 from __future__ import annotations
 
 import os
-import codecs
 import shlex
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
 from mer.bin import make_protocol, prepare_corpus
-from mer.data.corpora import CORPORA, get_corpus
 from mer.data.corpora import emodb, esd, iemocap
+from mer.data.corpora.fakes import write_wav
+from mer.data.corpora.fakes.esd import ESD_ENCODINGS, ESD_README, encode
+from mer.data.corpora.fakes.esd import write_fake as build_esd
+from mer.data.corpora.fakes.iemocap import write_fake as build_iemocap
 from mer.data.corpora.common import CorpusError, decode_sniffed, resolve_corpus_dir
 from mer.data.datadir import DataDir
 from mer.data.dialogues import dialogues
@@ -27,12 +28,6 @@ from mer.data.text import clean_transcript
 
 REPO = Path(__file__).resolve().parents[1]
 EMODB_DIR = Path(os.environ.get("EMODB", "/nonexistent"))  # the real corpus, where EMODB points (.ci/run)
-
-
-def write_wav(path: Path, seconds: float = 0.2, rate: int = 16000) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    t = np.arange(int(seconds * rate)) / rate
-    sf.write(path, (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, subtype="PCM_16")
 
 
 def assert_valid(d: Path) -> None:
@@ -58,89 +53,7 @@ def read_tsv(path: Path) -> dict[str, str]:
     return out
 
 
-# ==================================================================== IEMOCAP miniature
-# (turn, label, wav exists, transcript line: text, or None for no line)
-IEMOCAP_DIALOGS = {
-    "Ses01F_impro01": [
-        ("Ses01F_impro01_F000", "neu", True, "[LAUGHTER] Hello  there."),
-        ("Ses01F_impro01_M000", "ang", True, "Leave me alone."),        # dialog F, speaker M
-        ("Ses01F_impro01_F001", "exc", True, "That is wonderful!"),     # exc -> hap
-        ("Ses01F_impro01_M001", "xxx", True, "Well... maybe."),         # no agreement
-        ("Ses01F_impro01_F002", "fru", True, "Not again -- please."),   # not a 4-class label
-        ("Ses01F_impro01_M002", "sad", False, "I lost it."),            # labelled, no wav
-    ],
-    "Ses02M_impro05a": [
-        ("Ses02M_impro05a_F014", "sad", True, "I asked you three times already."),
-        ("Ses02M_impro05a_M015", "hap", True, "[BREATHING] Okay, okay."),
-    ],
-    "Ses02F_script01_2b": [
-        ("Ses02F_script01_2b_M003", "neu", True, None),                 # no transcript line
-    ],
-    "Ses03M_script02_1": [
-        ("Ses03M_script02_1_F000", "ang", True, "Get out."),
-        ("Ses03M_script02_1_M000", "neu", True, "Fine."),
-    ],
-    "Ses04F_impro02": [
-        ("Ses04F_impro02_F000", "hap", True, "Yes!"),
-        ("Ses04F_impro02_M000", "sad", True, "No."),
-        ("Ses04F_impro02_M001", "sur", True, "Really?"),
-    ],
-    "Ses05M_impro03": [
-        ("Ses05M_impro03_F000", "neu", True, "Hi."),
-        ("Ses05M_impro03_M000", "ang", True, "Stop it."),
-        ("Ses05M_impro03_F001", "oth", True, "Hmm."),
-    ],
-}
-
-
-def _label_block(i: int, turn: str, label: str) -> str:
-    start, end = 1.5 + 4 * i, 3.25 + 4 * i
-    return (f"[{start:.4f} - {end:.4f}]\t{turn}\t{label}\t[2.5000, 3.0000, 3.5000]\n"
-            f"C-E1:\tNeutral state;\t()\nC-E2:\tAnger; Frustration;\t(loud)\n"
-            f"C-{turn[-4]}1:\tNeutral state;\t()\n"                       # the actor's self-rating
-            f"A-E1:\tval 3; act 2; dom  2;\t()\nA-E2:\tval 3; act 2;\t()\n\n")
-
-
-def build_iemocap(tmp: Path) -> Path:
-    root = tmp / "IEMOCAP_full_release"
-    for dialog, turns in IEMOCAP_DIALOGS.items():
-        sess = root / f"Session{int(dialog[3:5])}"
-        emo = sess / "dialog" / "EmoEvaluation"
-        emo.mkdir(parents=True, exist_ok=True)
-        header = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
-        blocks = "".join(_label_block(i, t, lab) for i, (t, lab, _, _) in enumerate(turns))
-        lines = []
-        for i, (turn, _, _, text) in enumerate(turns):
-            if text is not None:
-                lines.append(f"{turn} [{1.5 + 4 * i:08.4f}-{3.25 + 4 * i:08.4f}]: {text}\n")
-            if i == 0:
-                # A turn that has no wav and no label block (corpora.md: FXX0/MXX1 lines).
-                lines.append(f"{dialog}_FXX0 [000.1000-000.9000]: [GARBAGE] mm\n")
-        body = header + blocks
-        trans = "".join(lines)
-        if dialog == "Ses01F_impro01":  # CRLF copies (dos2unix in ESPnet)
-            body, trans = body.replace("\n", "\r\n"), trans.replace("\n", "\r\n")
-        if dialog == "Ses03M_script02_1":
-            body += "[12.0000 - 13.5000]\tSes03M_script02_1_F009\n"  # a damaged summary line
-        (emo / f"{dialog}.txt").write_bytes(body.encode("ascii"))
-        (sess / "dialog" / "transcriptions").mkdir(parents=True, exist_ok=True)
-        (sess / "dialog" / "transcriptions" / f"{dialog}.txt").write_bytes(trans.encode("ascii"))
-        for turn, _, has_wav, _ in turns:
-            if has_wav:
-                write_wav(sess / "sentences" / "wav" / dialog / f"{turn}.wav")
-    # Per-annotator detail in a subfolder: must not be read as labels. Its turn has a wav, so
-    # reading it would add an utterance.
-    s1 = root / "Session1"
-    (s1 / "dialog" / "EmoEvaluation" / "Categorical").mkdir()
-    (s1 / "dialog" / "EmoEvaluation" / "Categorical" / "Ses01F_impro01_e2_cat.txt").write_text(
-        "[20.0000 - 21.0000]\tSes01F_impro01_F009\tang\t[1.0000, 1.0000, 1.0000]\n")
-    write_wav(s1 / "sentences" / "wav" / "Ses01F_impro01" / "Ses01F_impro01_F009.wav")
-    # macOS AppleDouble junk beside the label files.
-    (s1 / "dialog" / "EmoEvaluation" / "._Ses01F_impro01.txt").write_bytes(b"\x00\x05\x16\x07junk")
-    (root / "Documentation").mkdir()
-    return root
-
-
+# ==================================================================== IEMOCAP miniature (fakes/iemocap.py)
 @pytest.fixture(scope="module")
 def iemocap_prepared(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("iemocap")
@@ -260,69 +173,7 @@ def test_iemocap_wrong_dir_is_clear(tmp_path):
         iemocap.prepare(tmp_path, tmp_path / "out")
 
 
-# ==================================================================== ESD miniature
-ESD_SENTENCES = {1: "The kettle is not on the stove.", 21: "Tom saw night as it were broad daylight.",
-                 51: "Let the glass globe be."}
-ESD_EMOTIONS = ("Neutral", "Angry", "Happy", "Sad", "Surprise")
-ESD_README = ("The ESD database ...\n\n" + "".join(f"00{i:02d}: Chinese {'Female' if i % 2 else 'Male'}\n"
-                                                    for i in range(1, 11))
-              + "\n" + "".join(f"{s}: English {g}\n" for s, g in [
-                  ("0011", "Male"), ("0012", "Male"), ("0013", "Male"), ("0014", "Male"),
-                  ("0015", "Female"), ("0016", "Female"), ("0017", "Female"), ("0018", "Female"),
-                  ("0019", "Female"), ("0020", "Male")]) + "\nresearch purpose only\n")
-ESD_ENCODINGS = {"0011": "utf-8", "0012": "utf-16", "0013": "utf-8-sig", "0014": "utf-16",
-                 "0015": "utf-8", "0016": "latin-1", "0017": "latin-1", "0018": "utf-16",
-                 "0019": "utf-16-be-bom", "0020": "utf-8"}
-
-
-def _encode(text: str, encoding: str) -> bytes:
-    if encoding == "utf-16-be-bom":
-        return codecs.BOM_UTF16_BE + text.encode("utf-16-be")
-    return text.encode(encoding)  # "utf-16" writes a BOM, "utf-8-sig" too
-
-
-def esd_ids(spk: str) -> list[tuple[str, str, int]]:
-    """(utt, Emotion folder, position in the 350-block) of the miniature: positions 1, 21, 51."""
-    return [(f"{spk}_{b * 350 + pos:06d}", emo, pos) for b, emo in enumerate(ESD_EMOTIONS)
-            for pos in (1, 21, 51)]
-
-
-def build_esd(tmp: Path, readme: str | None = ESD_README) -> Path:
-    root = tmp / "Emotion Speech Dataset"  # the zip's folder name, with spaces
-    root.mkdir(parents=True)
-    if readme is not None:
-        (root / "ReadMe.txt").write_text(readme)
-    for spk, encoding in ESD_ENCODINGS.items():
-        flat = spk >= "0016"
-        lines = []
-        for utt, emo, pos in esd_ids(spk):
-            split = {1: "evaluation", 21: "test", 51: "train"}[pos]
-            if utt == "0013_000051":
-                split = "evaluation"  # a file in another split folder than the id rule says
-            write_wav(root / spk / emo / (f"{utt}.wav" if flat else f"{split}/{utt}.wav"))
-            text = ESD_SENTENCES[pos]
-            if spk == "0016" and pos == 51:
-                text = "Let the glass globe be, café."  # latin-1 byte 0xE9
-            lines.append(f"{utt}\t{text}\t{emo}\n")
-        if spk == "0011":
-            lines.insert(3, "\n")                                    # blank line
-            lines.append("0011_000999\tA line without audio.\tHappy\n")  # no wav
-            lines[0] = lines[0].rstrip("\n") + "   \r\n"              # trailing spaces, CRLF
-        if spk == "0015":
-            lines[0] = "0015_000001\tThe kettle is not on the stove.\n"            # 2 fields
-            lines[1] = "0015_000021\tTom saw night as it were broad daylight. Neutral\n"  # glued
-            lines[2] = "0015_000051\tLet the glass\tglobe be.\tNeutral\n"          # 4 fields
-            lines[3] = "0015_000351\n"                                            # id only
-            lines.append("### garbage line\n")
-        if spk == "0017":
-            lines = [ln for ln in lines if not ln.startswith("0017_000701")]      # no line
-        (root / spk / f"{spk}.txt").write_bytes(_encode("".join(lines), encoding))
-    # Mandarin speaker folder: ignored (English recipe), and a junk AppleDouble file.
-    write_wav(root / "0001" / "Angry" / "train" / "0001_000351.wav")
-    (root / "0011" / "Angry" / "train" / "._0011_000351.wav").write_bytes(b"\x00\x05\x16\x07")
-    return root
-
-
+# ==================================================================== ESD miniature (fakes/esd.py)
 @pytest.fixture(scope="module")
 def esd_prepared(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("esd")
@@ -396,7 +247,7 @@ def test_esd_encodings(esd_prepared):
 def test_decode_sniffed(encoding):
     text = "0016_000001\tThe café’s kettle.\tNeutral\n" if encoding == "cp1252" else \
         "0016_000001\tThe café kettle.\tNeutral\n"
-    assert decode_sniffed(_encode(text, encoding))[0] == text
+    assert decode_sniffed(encode(text, encoding))[0] == text
 
 
 def test_esd_malformed_lines_repaired_or_reported(esd_prepared):
@@ -493,21 +344,6 @@ def test_emodb_real_4class(tmp_path):
 
 
 # ==================================================================== interface and CLI
-def test_every_corpus_module_has_the_interface():
-    import argparse
-    found = []
-    for name in CORPORA:
-        try:
-            mod = get_corpus(name)
-        except ModuleNotFoundError:  # meld/mosei belong to another helper and may not exist yet
-            continue
-        found.append(name)
-        assert isinstance(mod.LABELS, tuple) and len(set(mod.LABELS)) == len(mod.LABELS) >= 2
-        mod.add_arguments(argparse.ArgumentParser())
-        assert callable(mod.prepare)
-    assert {"iemocap", "esd", "emodb"} <= set(found)
-
-
 def test_prepare_corpus_cli_summary(tmp_path, capsys):
     build_iemocap(tmp_path)
     out = tmp_path / "data" / "all"

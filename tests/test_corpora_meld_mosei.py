@@ -1,5 +1,6 @@
 """MELD and CMU-MOSEI preparation on faithful fake miniatures (every pitfall of corpora.md sections
-3, 4 and 6), plus checks against the real MELD CSVs when the MELD variable points at them."""
+3, 4 and 6; the modules' `write_fake`, built in mer.data.corpora.fakes), plus checks against the
+real MELD CSVs when the MELD variable points at them."""
 from __future__ import annotations
 
 import csv
@@ -18,6 +19,9 @@ import soundfile as sf
 
 from mer.data.corpora import meld, mosei, mosei_folds
 from mer.data.corpora.common import CorpusError
+from mer.data.corpora.fakes.meld import (DEV_ROWS, TEST_ROWS, TRAIN_ROWS, find_ffmpeg, make_clip, row,
+                                         write_csv)
+from mer.data.corpora.fakes.mosei import DASH, FOLDS, SR
 from mer.data.datadir import DataDir
 from mer.data.dialogues import dialogue_split_violations, dialogues
 from mer.data.kaldi_io import read_kv
@@ -28,18 +32,7 @@ from mer.data.validate import check_data_dir
 REAL_MELD = Path(os.environ.get("MELD", "/nonexistent"))
 
 
-def _ffmpeg() -> str | None:
-    venv_ffmpeg = Path(sys.executable).parent / "ffmpeg"
-    if venv_ffmpeg.exists():
-        return str(venv_ffmpeg)
-    try:
-        import imageio_ffmpeg
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception:
-        return shutil.which("ffmpeg")
-
-
-FFMPEG = _ffmpeg()
+FFMPEG = find_ffmpeg()
 needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="no ffmpeg (imageio-ffmpeg not installed)")
 
 
@@ -60,109 +53,14 @@ def excluded(out: Path) -> dict[str, str]:
 
 
 # =================================================================================================
-# MELD miniature
-
-HEADER = ["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID",
-          "Season", "Episode", "StartTime", "EndTime"]
-
-
-def _row(sr, text, spk, emo, dia, utt, t0="00:01:00,000", t1="00:01:02,500"):
-    sentiment = {"joy": "positive", "neutral": "neutral"}.get(emo, "negative")
-    return [str(sr), text, spk, emo, sentiment, str(dia), str(utt), "3", "7", t0, t1]
-
-
-def _write_csv(path: Path, rows, raw_lines=()):
-    """CSV as distributed: CRLF line ends, times quoted (they contain a comma)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(HEADER)
-    for r in rows:
-        w.writerow(r)
-    text = buf.getvalue() + "".join(line + "\r\n" for line in raw_lines)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode("utf-8"))
-
-
-# Train: dialogue 0 (utt 0-2), dialogue 7 with a gap in Utterance_ID (0, 2), dialogue 125 whose
-# utt 3 is the known-broken clip, a fear row, a free-text multi-person speaker, a 41 s clip,
-# Sr No. repeated (not a key), an unknown emotion, a duplicate (dia, utt) and a short row.
-TRAIN_ROWS = [
-    _row(1, "also I was the point person on my company’s transition.", "Chandler", "neutral", 0, 0),
-    _row(2, "You must’ve had your hands full.", "The Interviewer", "neutral", 0, 1),
-    _row(3, "That I did.", "Chandler", "joy", 0, 2),
-    _row(4, "Hey!", "Joey and Ross", "surprise", 7, 0),
-    _row(4, "Who's there?", "Dr. Green", "fear", 7, 2),                   # Sr No. 4 again
-    _row(10, "A bra.", "Emily", "joy", 125, 0),
-    _row(11, "Mommy can have a wife.", "Ross", "neutral", 125, 1),
-    _row(12, "No way.", "Emily", "anger", 125, 2),
-    _row(13, "The broken clip.", "Ross", "sadness", 125, 3),
-    _row(14, "A very long speech.", "Monica", "disgust", 309, 0, "00:10:00,000", "00:10:41,040"),
-    _row(15, "Huh?", "Monica", "confused", 309, 1),
-    _row(16, "Again?", "Monica", "neutral", 309, 1),                        # duplicate of dia309_utt1
-]
-TRAIN_BAD_LINES = ['17,"Too short",Rachel,joy,positive,310']                # 6 of 11 fields
-
-# Dev: the old (2019) kind of CSV, cp1252 bytes read as Latin-1 then saved as UTF-8: U+0092 for the
-# apostrophe, U+0085 for "...", U+0097 for a dash, U+0093/U+0094 quotes, and a U+00A0 space.
-DEV_ROWS = [
-    _row(1, "Oh my God, he\x92s lost it.\x85 He\x92s totally lost it.", "Phoebe", "sadness", 0, 0),
-    _row(2, "What?\xa0 \x93Really\x94\x97no way", "Monica", "surprise", 0, 1),
-    _row(3, "Did they tell you anything?", "Phoebe", "neutral", 110, 6),
-    _row(4, "Nothing.", "Rachel", "neutral", 110, 7),                       # clip missing from MELD.Raw
-    _row(5, "I\x92m scared.", "Rachel", "fear", 111, 0),
-]
-
-TEST_ROWS = [
-    _row(1, "Why do all your coffee mugs have numbers on the bottom?", "Mark", "surprise", 0, 0),
-    _row(2, "Oh. That’s so Monica can keep track.", "Rachel", "anger", 0, 1),
-    _row(3, "A segmentation error.", "Ross", "neutral", 38, 4, "00:05:00,000", "00:10:04,940"),
-    _row(4, "Zero length.", "Joey", "joy", 155, 3, "0:03:00,100", "0:03:00,100"),   # one-digit hours
-]
-
-
-def _make_clip(path: Path) -> None:
-    """A 0.3 s mp4 with a 44.1 kHz sine (AAC) and a 32x32 test picture, like MELD's clips."""
-    for vcodec in ("libx264", "mpeg4"):
-        r = subprocess.run([FFMPEG, "-nostdin", "-v", "error", "-y",
-                            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=0.3",
-                            "-f", "lavfi", "-i", "testsrc=size=32x32:rate=10:duration=0.3",
-                            "-c:v", vcodec, "-c:a", "aac", "-ac", "2", "-shortest", str(path)],
-                           capture_output=True)
-        if r.returncode == 0:
-            return
-    raise RuntimeError(f"ffmpeg could not make a test clip: {r.stderr.decode()[-300:]}")
-
+# MELD miniature (fakes/meld.py)
 
 @pytest.fixture(scope="module")
 def meld_raw(tmp_path_factory):
     """MELD.Raw as extracted: dev/test CSVs beside their media folders, the train CSV inside train/."""
     if FFMPEG is None:
         pytest.skip("no ffmpeg to make fake clips")
-    root = tmp_path_factory.mktemp("meld") / "MELD.Raw"
-    proto = root.parent / "proto.mp4"
-    _make_clip(proto)
-    _write_csv(root / "train" / "train_sent_emo.csv", TRAIN_ROWS, TRAIN_BAD_LINES)
-    _write_csv(root / "dev_sent_emo.csv", DEV_ROWS)
-    _write_csv(root / "test_sent_emo.csv", TEST_ROWS)
-    media = {"train": root / "train" / "train_splits", "dev": root / "dev_splits_complete",
-             "test": root / "output_repeated_splits_test"}
-    for split, rows in (("train", TRAIN_ROWS), ("dev", DEV_ROWS), ("test", TEST_ROWS)):
-        media[split].mkdir(parents=True, exist_ok=True)
-        for r in rows:
-            name = f"dia{r[5]}_utt{r[6]}.mp4"
-            if (split, name) == ("dev", "dia110_utt7.mp4"):
-                continue                                       # missing from the archive
-            shutil.copyfile(proto, media[split] / name)
-    # train dia125_utt3 is broken: truncated mp4 ("moov atom not found")
-    (media["train"] / "dia125_utt3.mp4").write_bytes(proto.read_bytes()[:100])
-    (media["train"] / "._dia0_utt0.mp4").write_bytes(b"\x00\x05\x16\x07AppleDouble junk")
-    shutil.copyfile(proto, media["train"] / "dia999_utt0.mp4")          # clip without a CSV row
-    shutil.copyfile(proto, media["test"] / "final_videos_testdia0_utt0.mp4")
-    (media["dev"] / "README.txt").write_text("not a clip\n")
-    macosx = root / "__MACOSX" / "dev_splits_complete"                   # macOS zip junk folder
-    macosx.mkdir(parents=True)
-    (macosx / "._dia0_utt0.mp4").write_bytes(b"junk")
-    return root
+    return meld.write_fake(tmp_path_factory.mktemp("meld"), media=True, ffmpeg=FFMPEG)
 
 
 @needs_ffmpeg
@@ -318,9 +216,9 @@ def test_meld_text_only_and_stale_files(meld_raw, tmp_path, ffmpeg_on_path):
 
 def test_meld_csv_only_is_text_only(tmp_path):
     csvdir = tmp_path / "MELD"
-    _write_csv(csvdir / "train_sent_emo.csv", TRAIN_ROWS)
-    _write_csv(csvdir / "dev_sent_emo.csv", DEV_ROWS)
-    _write_csv(csvdir / "test_sent_emo.csv", TEST_ROWS)
+    write_csv(csvdir / "train_sent_emo.csv", TRAIN_ROWS)
+    write_csv(csvdir / "dev_sent_emo.csv", DEV_ROWS)
+    write_csv(csvdir / "test_sent_emo.csv", TEST_ROWS)
     out = tmp_path / "out"
     dd = meld.prepare(csvdir, out)
     assert not (out / "wav.scp").exists() and not dd.wav_scp
@@ -334,11 +232,11 @@ def test_meld_csv_only_is_text_only(tmp_path):
 def test_meld_dialogues_in_utterance_id_order(tmp_path):
     csvdir = tmp_path / "MELD"
     # Rows out of order, and Utterance_ID 100: its key `utt100` sorts before `utt99` in C order.
-    rows = [_row(1, "Later.", "Ross", "neutral", 3, 100), _row(2, "First.", "Rachel", "joy", 3, 2),
-            _row(3, "Then.", "Ross", "anger", 3, 99), _row(4, "Other.", "Joey", "joy", 4, 0)]
-    _write_csv(csvdir / "train_sent_emo.csv", rows)
-    _write_csv(csvdir / "dev_sent_emo.csv", DEV_ROWS)
-    _write_csv(csvdir / "test_sent_emo.csv", TEST_ROWS)
+    rows = [row(1, "Later.", "Ross", "neutral", 3, 100), row(2, "First.", "Rachel", "joy", 3, 2),
+            row(3, "Then.", "Ross", "anger", 3, 99), row(4, "Other.", "Joey", "joy", 4, 0)]
+    write_csv(csvdir / "train_sent_emo.csv", rows)
+    write_csv(csvdir / "dev_sent_emo.csv", DEV_ROWS)
+    write_csv(csvdir / "test_sent_emo.csv", TEST_ROWS)
     meld.prepare(csvdir, tmp_path / "out")
     data = DataDir.load(tmp_path / "out")
     assert data.extra["utt2turn"]["train-dia0003-utt100"] == "100"
@@ -355,7 +253,7 @@ def test_meld_layout_errors(tmp_path):
         meld.prepare(tmp_path, tmp_path / "out")
     for d in ("a", "b"):                                    # two copies at the same depth
         for split, rows in (("train", TRAIN_ROWS), ("dev", DEV_ROWS), ("test", TEST_ROWS)):
-            _write_csv(tmp_path / d / f"{split}_sent_emo.csv", rows)
+            write_csv(tmp_path / d / f"{split}_sent_emo.csv", rows)
     with pytest.raises(CorpusError, match="same depth"):
         meld.prepare(tmp_path, tmp_path / "out")
     # A missing required column names the file and line 1.
@@ -369,9 +267,9 @@ def test_meld_layout_errors(tmp_path):
 def test_meld_partial_media_is_an_error(tmp_path):
     root = tmp_path / "MELD.Raw"
     for split, rows in (("train", TRAIN_ROWS), ("dev", DEV_ROWS), ("test", TEST_ROWS)):
-        _write_csv(root / f"{split}_sent_emo.csv", rows)
+        write_csv(root / f"{split}_sent_emo.csv", rows)
     (root / "train_splits").mkdir()
-    _make_clip(root / "train_splits" / "dia0_utt0.mp4")
+    make_clip(FFMPEG, root / "train_splits" / "dia0_utt0.mp4")
     with pytest.raises(CorpusError, match="dev_splits_complete, output_repeated_splits_test"):
         meld.prepare(root, tmp_path / "out")
     assert len(meld.prepare(root, tmp_path / "out", text_only=True)) == 19
@@ -427,92 +325,39 @@ def test_meld_real_legacy_csvs_repair_to_current_text(tmp_path):
 
 
 # =================================================================================================
-# CMU-MOSEI miniature
-
-SR = 16000
-NUM = "81406"             # purely numeric video id
-DASH = "-3g5yACwYnA"      # video id starting with '-'
-NOFOLD = "Zx_9nofoldQ"    # labelled video in no standard fold
-NOTRANS = "noTranscrpt"   # labelled video whose transcript file is missing
-
-# (start, end, [sentiment, happy, sad, anger, surprise, disgust, fear]) in CSD row order, which is
-# not the clip order.
-CSD = {
-    NUM: [
-        (3.0, 5.0, [1.0, 1.0, 0.333, 0, 0, 0, 0]),          # clip 1: happy (sad also > 0)
-        (-0.48, 2.5, [-1.0, 0, 0.667, 0, 0, 0, 0]),          # clip 0: negative start, sad
-        (4.5, 7.0, [0.0, 1.0, 0, 1.0, 0, 0, 0]),             # clip 2: tie happy/anger; overlaps clip 1
-        (8.0, 9.0, [0.0, 0, 0, 0, 0, 0, 0]),                 # clip 3: all zero
-        (10.0, 11.0, [0.0, 0, 0, 0.333, 0, 0, 0]),           # no transcript clip
-    ],
-    DASH: [
-        (0.0, 1.5, [0.0, 0, 0, 0, 0, 0, 0.333]),             # clip 0: fear
-        (1.5, 3.02, [0.0, 0, 0, 0, 2.0, 0.333, 0]),          # clip 1: surprise; ends past the audio
-    ],
-    NOFOLD: [(0.0, 1.0, [0.0, 1.0, 0, 0, 0, 0, 0])],
-    NOTRANS: [(0.0, 1.0, [0.0, 0, 1.0, 0, 0, 0, 0])],
-}
-# Transcript times differ from the labels by up to 0.02 s (within the 0.05 s tolerance).
-TRANSCRIPTS = {
-    NUM: [(0, -0.47, 2.5, "well i think"), (1, 3.0, 5.01, "it was great _____ really"),
-          (2, 4.5, 7.0, "but the ending"), (3, 8.0, 9.0, "anyway"), (4, 12.0, 13.0, "no label here")],
-    DASH: [(0, 0.0, 1.5, "oh no"), (1, 1.52, 3.02, "wow")],
-    NOFOLD: [(0, 0.0, 1.0, "hello")],
-}
-AUDIO_SECONDS = {NUM: 15.0, DASH: 3.0, NOFOLD: 1.0}
-FOLDS = {"train": [NUM, "unusedVid01"], "valid": [NOTRANS], "test": [DASH]}
-
+# CMU-MOSEI miniature (fakes/mosei.py)
 
 @pytest.fixture(scope="module")
 def mosei_corpus(tmp_path_factory):
-    h5py = pytest.importorskip("h5py")
-    root = tmp_path_factory.mktemp("mosei") / "CMU_MOSEI"
-    labels_dir = root / "labels"
-    labels_dir.mkdir(parents=True)
-    with h5py.File(labels_dir / "CMU_MOSEI_Labels.csd", "w") as f:
-        top = f.create_group("All Labels")
-        data = top.create_group("data")
-        for vid, rows in CSD.items():
-            g = data.create_group(vid)
-            g.create_dataset("intervals", data=np.array([[s, e] for s, e, _ in rows], dtype=np.float64))
-            g.create_dataset("features", data=np.array([v for _, _, v in rows], dtype=np.float32))
-        meta = top.create_group("metadata")
-        ds = meta.create_dataset("dimension names", (1,), dtype=h5py.special_dtype(vlen=str))
-        ds[0] = json.dumps(["sentiment", "happy", "sad", "anger", "surprise", "disgust", "fear"])
-    tdir = root / "Raw" / "Transcript" / "Segmented" / "Combined"
-    tdir.mkdir(parents=True)
-    for vid, clips in TRANSCRIPTS.items():
-        (tdir / f"{vid}.txt").write_text("".join(f"{vid}___{c}___{s}___{e}___{t}\r\n" for c, s, e, t in clips))
-    adir = root / "Raw" / "Audio" / "Full" / "WAV_16000"
-    adir.mkdir(parents=True)
-    for vid, secs in AUDIO_SECONDS.items():
-        t = np.arange(int(secs * SR)) / SR
-        sf.write(adir / f"{vid}.wav", 0.3 * np.sin(2 * np.pi * 220 * t), SR, subtype="PCM_16")
-    folds = root.parent / "mosei_folds.json"
-    folds.write_text(json.dumps(FOLDS))
-    return root
+    pytest.importorskip("h5py")
+    return mosei.write_fake(tmp_path_factory.mktemp("mosei"))
 
 
 def test_mosei_default(mosei_corpus, tmp_path):
     out = tmp_path / "mosei"
     folds = mosei_corpus.parent / "mosei_folds.json"
     dd = mosei.prepare(mosei_corpus.parent, out, folds=folds)
-    assert set(dd.utt2spk) == {"v81406-000", "v81406-001", "v-3g5yACwYnA-000", "v-3g5yACwYnA-001"}
+    assert set(dd.utt2spk) == {"v81406-000", "v81406-001", "v-3g5yACwYnA-000", "v-3g5yACwYnA-001",
+                               "vaValidVid01-000"}
     res = check_data_dir(out)
     assert res.ok, res.errors
     assert not any("sorted by speaker" in w for w in res.warnings)      # keys are speaker-prefixed
     assert read_kv(out / "utt2emo") == {"v81406-000": "sad", "v81406-001": "happy",
-                                        "v-3g5yACwYnA-000": "fear", "v-3g5yACwYnA-001": "surprise"}
+                                        "v-3g5yACwYnA-000": "fear", "v-3g5yACwYnA-001": "surprise",
+                                        "vaValidVid01-000": "anger"}
     assert (out / "labels").read_text().split() == ["happy", "sad", "anger", "surprise", "disgust", "fear"]
     assert read_kv(out / "utt2split") == {"v81406-000": "train", "v81406-001": "train",
-                                          "v-3g5yACwYnA-000": "test", "v-3g5yACwYnA-001": "test"}
+                                          "v-3g5yACwYnA-000": "test", "v-3g5yACwYnA-001": "test",
+                                          "vaValidVid01-000": "valid"}
     assert read_kv(out / "utt2spk")["v-3g5yACwYnA-001"] == "v-3g5yACwYnA"          # speaker = video
     assert read_kv(out / "utt2dialog")["v81406-001"] == "v81406"
     # Turn = the label row's start as given (segments clamps -0.48 to 0 below).
     assert read_kv(out / "utt2turn") == {"v81406-000": "-0.480", "v81406-001": "3.000",
-                                         "v-3g5yACwYnA-000": "0.000", "v-3g5yACwYnA-001": "1.500"}
+                                         "v-3g5yACwYnA-000": "0.000", "v-3g5yACwYnA-001": "1.500",
+                                         "vaValidVid01-000": "0.000"}
     assert dialogues(DataDir.load(out)) == {"v-3g5yACwYnA": ["v-3g5yACwYnA-000", "v-3g5yACwYnA-001"],
-                                            "v81406": ["v81406-000", "v81406-001"]}
+                                            "v81406": ["v81406-000", "v81406-001"],
+                                            "vaValidVid01": ["vaValidVid01-000"]}
     assert read_kv(out / "text")["v81406-001"] == "it was great _____ really"    # split with maxsplit
     seg = read_kv(out / "segments")
     assert seg["v81406-000"] == "v81406 0.000 2.500"                             # -0.48 clamped to 0
@@ -520,8 +365,9 @@ def test_mosei_default(mosei_corpus, tmp_path):
     assert seg["v-3g5yACwYnA-001"] == "v-3g5yACwYnA 1.500 3.000"                 # clamped to the audio
     wav = read_kv(out / "wav.scp")
     assert wav == {"v81406": str(mosei_corpus / "Raw/Audio/Full/WAV_16000/81406.wav"),
-                   "v-3g5yACwYnA": str(mosei_corpus / "Raw/Audio/Full/WAV_16000/-3g5yACwYnA.wav")}
-    assert read_kv(out / "reco2dur") == {"v81406": "15.000", "v-3g5yACwYnA": "3.000"}
+                   "v-3g5yACwYnA": str(mosei_corpus / "Raw/Audio/Full/WAV_16000/-3g5yACwYnA.wav"),
+                   "vaValidVid01": str(mosei_corpus / "Raw/Audio/Full/WAV_16000/aValidVid01.wav")}
+    assert read_kv(out / "reco2dur") == {"v81406": "15.000", "v-3g5yACwYnA": "3.000", "vaValidVid01": "2.000"}
     ex = excluded(out)
     assert ex == {
         "v81406-002": "tie between happy,anger at 1.000 (--tie exclude)",
@@ -535,7 +381,7 @@ def test_mosei_default(mosei_corpus, tmp_path):
     for line in ("ties excluded: 1", "all-zero rows excluded: 1", "negative starts clamped to 0: 1",
                  "label rows without a transcript clip: 1", "transcript clips without a label row: 1",
                  "segments of videos in no fold: 1", "videos in the labels but in no fold: 1",
-                 "utterances: train 2, valid 0, test 2", "speaker = video"):
+                 "utterances: train 2, valid 1, test 2", "speaker = video"):
         assert line in notes, line
     assert not (out / "utt2emo_multi").exists()
     # The cut audio really is the segment.
@@ -556,7 +402,8 @@ def test_mosei_tie_first_zero_neutral_multi_label(mosei_corpus, tmp_path):
     assert emo["v81406-003"] == "neutral"
     multi = read_kv(out / "utt2emo_multi")
     assert multi == {"v81406-000": "sad", "v81406-001": "happy,sad", "v81406-002": "happy,anger",
-                     "v81406-003": "neutral", "v-3g5yACwYnA-000": "fear", "v-3g5yACwYnA-001": "surprise,disgust"}
+                     "v81406-003": "neutral", "v-3g5yACwYnA-000": "fear", "v-3g5yACwYnA-001": "surprise,disgust",
+                     "vaValidVid01-000": "anger"}
     assert set(multi) == set(dd.utt2spk)
     notes = (out / "notes").read_text()
     assert "ties resolved to the first label: 1" in notes and "all-zero rows labelled neutral: 1" in notes
@@ -579,7 +426,7 @@ def test_mosei_text_only_and_folds_formats(mosei_corpus, tmp_path):
     out = tmp_path / "mosei"
     dd = mosei.prepare(root, out, folds=sdk)
     assert not (out / "wav.scp").exists() and not (out / "segments").exists()
-    assert len(dd) == 4 and "mode: text-only" in (out / "notes").read_text()
+    assert len(dd) == 5 and "mode: text-only" in (out / "notes").read_text()
     assert check_data_dir(out, no_wav=True).ok
     assert mosei_folds.load_folds(sdk) == FOLDS
     # Numeric ids written as JSON numbers are read as strings, and reported.
@@ -606,6 +453,15 @@ def test_mosei_folds_errors_and_cli(tmp_path, mosei_corpus):
                        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == {"train": FOLDS["train"], "valid": [], "test": ["x"]}
+
+
+def test_mosei_samples_emotion_with_folds_marks_videos_in_no_fold(mosei_corpus, tmp_path):
+    """--samples emotion keeps the video in no standard fold; utt2split still covers it (`none`)."""
+    out = tmp_path / "mosei"
+    mosei.prepare(mosei_corpus, out, folds=mosei_corpus.parent / "mosei_folds.json", samples="emotion")
+    split = read_kv(out / "utt2split")
+    assert split["vZx_9nofoldQ-000-happy"] == "none" and split["vaValidVid01-000-anger"] == "valid"
+    assert set(split) == set(read_kv(out / "utt2emo"))
 
 
 def test_mosei_ids():
@@ -639,7 +495,7 @@ def test_options_from_add_arguments_reach_prepare(mosei_corpus, tmp_path):
     args = p.parse_args(["--label-set", "6class", "--text-only", "--max-dur", "40", "--long-clips", "exclude"])
     csvdir = tmp_path / "MELD"
     for split, rows in (("train", TRAIN_ROWS), ("dev", DEV_ROWS), ("test", TEST_ROWS)):
-        _write_csv(csvdir / f"{split}_sent_emo.csv", rows)
+        write_csv(csvdir / f"{split}_sent_emo.csv", rows)
     meld.prepare(csvdir, tmp_path / "meld", **vars(args))
     ex = excluded(tmp_path / "meld")
     assert ex["test-dia0038-utt04"] == "CSV duration 304.940 s > --max-dur 40 s"
@@ -652,7 +508,7 @@ def test_options_from_add_arguments_reach_prepare(mosei_corpus, tmp_path):
                          "--zero", "neutral", "--multi-label", "--threshold", "0.5", "--tolerance", "0.005"])
     dd = mosei.prepare(mosei_corpus, tmp_path / "mosei", **vars(args))
     # With 0.005 s the transcript times 0.01-0.02 s off no longer match their label rows.
-    assert set(dd.utt2spk) == {"v81406-002", "v81406-003", "v-3g5yACwYnA-000"}
+    assert set(dd.utt2spk) == {"v81406-002", "v81406-003", "v-3g5yACwYnA-000", "vaValidVid01-000"}
     ex = excluded(tmp_path / "mosei")
     assert {"v81406-row000", "v81406-row001", "v-3g5yACwYnA-row001", "v81406-000", "v81406-001"} <= set(ex)
     assert (tmp_path / "mosei" / "utt2emo_multi").is_file()
@@ -660,9 +516,9 @@ def test_options_from_add_arguments_reach_prepare(mosei_corpus, tmp_path):
 
 def test_meld_empty_utterance_is_text_missing(tmp_path):
     csvdir = tmp_path / "MELD"
-    _write_csv(csvdir / "train_sent_emo.csv", TRAIN_ROWS[:2] + [_row(9, " \xa0 ", "Ross", "neutral", 1, 0)])
-    _write_csv(csvdir / "dev_sent_emo.csv", DEV_ROWS[:1])
-    _write_csv(csvdir / "test_sent_emo.csv", TEST_ROWS[:1])
+    write_csv(csvdir / "train_sent_emo.csv", TRAIN_ROWS[:2] + [row(9, " \xa0 ", "Ross", "neutral", 1, 0)])
+    write_csv(csvdir / "dev_sent_emo.csv", DEV_ROWS[:1])
+    write_csv(csvdir / "test_sent_emo.csv", TEST_ROWS[:1])
     dd = meld.prepare(csvdir, tmp_path / "out")
     assert dd.text["train-dia0001-utt00"] == ""
     assert read_kv(tmp_path / "out" / "text_missing") == {

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mer.data.corpora.fakes.esd import write_fake as build_esd
+from mer.data.corpora.fakes.iemocap import write_fake as build_iemocap
 from mer.data.datadir import DataDir
 from mer.data.validate import validate_data_dir
 from tests.recipe_fixtures import copy_recipe, run_recipe
-from tests.test_corpora_iemocap_esd_emodb import build_esd, build_iemocap
 
 
 def speakers(d: Path) -> set[str]:

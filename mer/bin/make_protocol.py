@@ -7,9 +7,7 @@
 Writes OUT_DIR/fold<k>/{train,valid,test} (complete data dirs; a single-split protocol has only
 fold1), OUT_DIR/README (how it was made, speaker independence, fold sizes) and a .done marker.
 A rerun on unchanged input returns at once; changed input or seed rebuilds. PROTOCOL may be
-`default`. Protocols (see mer/data/protocols.py):
-  iemocap: loso (default), random, si, sd      esd: lo2so (default), official
-  emodb: loso                                   meld: official        mosei: official
+`default`. Each corpus declares its protocols in its module (`python -m mer.bin.corpora list`).
 """
 from __future__ import annotations
 
@@ -17,13 +15,17 @@ import argparse
 import shlex
 import sys
 
-from mer.data.protocols import DEFAULT_PROTOCOL, PROTOCOLS, ProtocolError, get_protocol, write_protocol
+from mer.data.corpora.registry import all_corpora, corpus_names, get_corpus
+from mer.data.protocols import ProtocolError, get_protocol, write_protocol
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mer.bin.make_protocol", description=__doc__,
+    known = "Protocols (* = default):\n" + "\n".join(
+        f"  {c.name}: " + ", ".join(p + ("*" if p == c.default_protocol else "") for p in c.protocols)
+        for c in all_corpora())
+    parser = argparse.ArgumentParser(prog="python -m mer.bin.make_protocol", description=__doc__, epilog=known,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("corpus", choices=sorted(PROTOCOLS))
+    parser.add_argument("corpus", choices=corpus_names())
     parser.add_argument("protocol", help="protocol name, or 'default'")
     parser.add_argument("data_dir", help="the prepared corpus, e.g. data/all")
     parser.add_argument("out_dir", help="where the folds go, e.g. data/loso")
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ProtocolError, FileNotFoundError) as e:
         print(f"make_protocol: error: {e}", file=sys.stderr)
         return 2
-    default = " (default)" if DEFAULT_PROTOCOL[args.corpus] == proto.name else ""
+    default = " (default)" if get_corpus(args.corpus).default_protocol == proto.name else ""
     if made:
         print(f"make_protocol: {args.corpus} {proto.name}{default} -> {args.out_dir} "
               f"(see {args.out_dir}/README)")

@@ -3,8 +3,8 @@
   python -m mer.bin.prepare_corpus CORPUS --corpus-dir DIR --out data/all [corpus options]
   python -m mer.bin.prepare_corpus CORPUS --help        (that corpus's options)
 
-CORPUS is one of iemocap, esd, meld, mosei, emodb. --corpus-dir defaults to the environment
-variable of the corpus (IEMOCAP, ESD, MELD, MOSEI, EMODB: what a recipe's db.sh sets). Writes
+CORPUS is a registered corpus (`python -m mer.bin.corpora list`). --corpus-dir defaults to the
+environment variable of the corpus (EMODB, IEMOCAP, ...: what a recipe's db.sh sets). Writes
 the data dir with `labels`, `excluded` (id<TAB>reason) and, when needed, `warnings` and
 `text_missing`; prints one summary line. Exit status 2 when the corpus dir is unset or missing.
 """
@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 
-from mer.data.corpora import CORPORA, DB_VARIABLES, get_corpus
+from mer.data.corpora.registry import corpus_names, get_corpus
 from mer.data.corpora.common import CorpusError, resolve_corpus_dir, summary
 
 
@@ -23,11 +23,13 @@ def build_parser(corpus: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mer.bin.prepare_corpus", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("corpus", choices=CORPORA, help="which corpus")
+    names = corpus_names()
+    parser.add_argument("corpus", choices=names, help="which corpus: " + ", ".join(
+        f"{n} (${get_corpus(n).db_variable})" for n in names))
     parser.add_argument("--corpus-dir", default=None,
-                        help="the corpus as distributed (default: $IEMOCAP, $ESD, ... of db.sh)")
+                        help="the corpus as distributed (default: the corpus's variable of db.sh, e.g. $EMODB)")
     parser.add_argument("--out", required=True, help="data dir to write, e.g. data/all")
-    if corpus in CORPORA:
+    if corpus in names:
         group = parser.add_argument_group(f"{corpus} options")
         get_corpus(corpus).add_arguments(group)
     return parser
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    variable = DB_VARIABLES[args.corpus]
+    variable = get_corpus(args.corpus).db_variable
     corpus_dir = args.corpus_dir if args.corpus_dir is not None else os.environ.get(variable)
     options = {k: v for k, v in vars(args).items() if k not in ("corpus", "corpus_dir", "out")}
     try:

@@ -6,30 +6,15 @@ a protocol with one split has only fold1), each a complete data dir, plus `<out>
 how it was made and a `.done` marker: a rerun on unchanged input returns at once, a rerun on
 changed input (or another seed) rebuilds.
 
-Building blocks (usable for any corpus): `leave_groups_out` (named groups, e.g. speakers, held
-out per fold), `random_split` (seeded shuffle), `split_column` (the corpus's own utt2split).
-
-Registered protocols (DEFAULT_PROTOCOL first):
-  iemocap  loso    5 folds; test = session k (both speakers); valid = one speaker of session k+1
-                   (cyclic; F in odd folds, M in even folds); train = the other 7 speakers
-           random  MemoCMT's published split: seeded shuffle, 10% test, then 10% of the rest
-                   valid (~81/9/10); speaker-dependent
-           si      sessions 1-4 train; session 5 male = valid, female = test
-           sd      seeded random 80/10/10; speaker-dependent
-  esd      lo2so   5 folds; test = one male + one female speaker (i-th male with i-th female in
-                   id order); valid = one speaker of the next fold's pair (female in odd folds,
-                   male in even folds); train = the other 7
-           official  the release's train/evaluation/test (utt2split); speaker-dependent
-  emodb    loso    10 folds; test = speaker k (id order); valid = the next speaker (cyclic)
-  meld     official  utt2split (train/dev/test); speakers overlap
-           resplit   the cnn-bert-attention paper's split: train, dev and test pooled, 6 classes
-                     (fear dropped in stage 1), per class 20% test (rounded up), the rest train,
-                     10% of it valid; dialogues are split (a leak, said in the README)
-  mosei    official  utt2split (SDK standard folds); speakers unknown
-           resplit   the same paper's split of (segment, emotion) samples (`--samples emotion`
-                     in stage 1): per class 20% test (rounded up), 10% of the rest valid; a
-                     segment's copies fall on both sides (a leak)
-  synthetic fixed  utt2split (the demo corpus generator's speaker-disjoint split)
+Each corpus declares its own protocols in its module (`CORPUS = CorpusInfo(protocols=...)`, see
+mer.data.corpora.registry); `python -m mer.bin.corpora list` shows them all, the default marked.
+Here are the building blocks they are made of, usable for any corpus:
+  loso_protocol(valid="next")  leave one speaker (or one value of a column) out, the next validates
+  official_protocol()          the corpus's own utt2split column
+  leave_groups_out             named groups (speakers, sessions, ...) held out per fold
+  random_split                 seeded shuffle, test and valid fractions
+  stratified_resplit           the same per class
+  split_column                 the fold a train/valid/test column gives
 """
 from __future__ import annotations
 
@@ -40,7 +25,7 @@ import os
 import random
 import shutil
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Collection, Iterable, Mapping, Sequence
 
@@ -115,24 +100,24 @@ def split_column(utt2split: Mapping[str, str]) -> tuple[Fold, Counter]:
 
 # ---------------------------------------------------------------- helpers on a data dir
 
-def _column(dd: DataDir, name: str) -> dict[str, str]:
+def column(dd: DataDir, name: str) -> dict[str, str]:
     col = dd.extra.get(name)
     if not col:
         raise ProtocolError(f"the data dir has no {name}; prepare the corpus with mer.bin.prepare_corpus")
     return col
 
 
-def _speaker_column(dd: DataDir, name: str) -> dict[str, str]:
+def speaker_column(dd: DataDir, name: str) -> dict[str, str]:
     """speaker -> value of a per-utterance column; one value per speaker or an error."""
     out: dict[str, str] = {}
-    for utt, value in _column(dd, name).items():
+    for utt, value in column(dd, name).items():
         spk = dd.utt2spk[utt]
         if out.setdefault(spk, value) != value:
             raise ProtocolError(f"speaker {spk} has several values in {name} ({out[spk]}, {value})")
     return out
 
 
-def _by_value(mapping: Mapping[str, str]) -> dict[str, list[str]]:
+def by_value(mapping: Mapping[str, str]) -> dict[str, list[str]]:
     """value -> sorted keys, values in C order."""
     groups: dict[str, list[str]] = {}
     for key, value in mapping.items():
@@ -143,60 +128,9 @@ def _by_value(mapping: Mapping[str, str]) -> dict[str, list[str]]:
 
 # ---------------------------------------------------------------- protocols
 
-def iemocap_loso(dd: DataDir, seed: int = 0) -> list[Fold]:
-    sessions = _by_value(_speaker_column(dd, "utt2session"))  # session -> its speakers (F, M)
-    names = list(sessions)
-    folds = []
-    for k, session in enumerate(names, 1):
-        following = sessions[names[k % len(names)]]
-        # Alternate which speaker of the next session validates: F in fold 1, M in fold 2, ...
-        folds.append((sessions[session], [following[(k - 1) % len(following)]]))
-    return leave_groups_out(dd.utt2spk, folds)
-
-
-def iemocap_si(dd: DataDir, seed: int = 0) -> list[Fold]:
-    sessions = _by_value(_speaker_column(dd, "utt2session"))
-    gender = _speaker_column(dd, "utt2gender")
-    last = list(sessions)[-1]
-    valid = [s for s in sessions[last] if gender[s] == "m"]
-    test = [s for s in sessions[last] if gender[s] == "f"]
-    if not valid or not test:
-        raise ProtocolError(f"si needs a male and a female speaker in {last}; found {sessions[last]}")
-    return leave_groups_out(dd.utt2spk, [(test, valid)])
-
-
-def memocmt_random(dd: DataDir, seed: int = 0) -> list[Fold]:
-    return [random_split(dd.utt2spk, 0.1, 0.1, seed)]
-
-
-def random_80_10_10(dd: DataDir, seed: int = 0) -> list[Fold]:
-    return [random_split(dd.utt2spk, 0.1, 1 / 9, seed)]
-
-
-def esd_lo2so(dd: DataDir, seed: int = 0) -> list[Fold]:
-    by_gender = _by_value(_speaker_column(dd, "utt2gender"))
-    males, females = by_gender.get("m", []), by_gender.get("f", [])
-    if not males or len(males) != len(females):
-        raise ProtocolError(f"lo2so pairs one male with one female speaker; found {len(males)} male "
-                            f"({' '.join(males)}) and {len(females)} female ({' '.join(females)})")
-    pairs = list(zip(males, females))
-    folds = []
-    for k, pair in enumerate(pairs, 1):
-        nxt = pairs[k % len(pairs)]
-        folds.append((pair, [nxt[1] if k % 2 else nxt[0]]))
-    return leave_groups_out(dd.utt2spk, folds)
-
-
-def leave_one_speaker_out(dd: DataDir, seed: int = 0) -> list[Fold]:
-    speakers = dd.speakers
-    if len(speakers) < 3:
-        raise ProtocolError(f"leave-one-speaker-out with a valid speaker needs 3 speakers; found {speakers}")
-    return leave_groups_out(dd.utt2spk, [([s], [speakers[(k + 1) % len(speakers)]])
-                                         for k, s in enumerate(speakers)])
-
-
 def official(dd: DataDir, seed: int = 0) -> list[Fold]:
-    fold, _ = split_column(_column(dd, "utt2split"))
+    """The fold of the corpus's own utt2split column."""
+    fold, _ = split_column(column(dd, "utt2split"))
     return [fold]
 
 
@@ -208,7 +142,7 @@ def stratified_resplit(utt2label: Mapping[str, str], test_fraction: float, valid
     (MELD: 2,674 = sum of ceil(0.2 n) over its six classes; MOSEI: 5,715)."""
     rng = random.Random(seed)
     test, rest = [], []
-    for _, utts in _by_value(utt2label).items():
+    for _, utts in by_value(utt2label).items():
         rng.shuffle(utts)
         n_test = math.ceil(test_fraction * len(utts))
         test += utts[:n_test]
@@ -217,24 +151,6 @@ def stratified_resplit(utt2label: Mapping[str, str], test_fraction: float, valid
     rng.shuffle(rest)
     n_valid = math.ceil(valid_fraction * len(rest))
     return _fold(rest[n_valid:], rest[:n_valid], test)
-
-
-def meld_resplit(dd: DataDir, seed: int = 0) -> list[Fold]:
-    from mer.data.corpora.meld import LABEL_SETS
-
-    six = set(LABEL_SETS["6class"])
-    other = sorted(set(dd.utt2emo.values()) - six)
-    if other:
-        raise ProtocolError(f"resplit is the paper's 6-class split, but the data dir has labels {other}: "
-                            f"prepare it with --label-set 6class (fear is then listed in `excluded`)")
-    return [stratified_resplit(dd.utt2emo, 0.2, 0.1, seed)]
-
-
-def mosei_resplit(dd: DataDir, seed: int = 0) -> list[Fold]:
-    if "utt2segment" not in dd.extra:
-        raise ProtocolError("resplit splits (segment, emotion) samples: prepare MOSEI with --samples emotion "
-                            "(its data dir then has utt2segment)")
-    return [stratified_resplit(dd.utt2emo, 0.2, 0.1, seed)]
 
 
 @dataclass(frozen=True)
@@ -249,101 +165,51 @@ class Protocol:
     # The split cuts dialogues: each part's turns of a dialogue become a dialogue of their own
     # (utt2dialog suffixed with the part), so a context model sees only same-part turns.
     splits_dialogues: bool = False
+    # Options of the corpus's `prepare` (stage 1) this protocol needs, e.g. {"label_set": "6class"}:
+    # said in make_protocol's errors and used by the tests that run every protocol.
+    prepare_options: Mapping[str, object] = field(default_factory=dict)
 
 
-_TEXT_REPEATS = ("Every speaker reads the same {n} sentences, so a text model sees the test "
-                 "sentences in training (a text leak, not a speaker leak).")
+TEXT_REPEATS = ("Every speaker reads the same {n} sentences, so a text model sees the test "
+                "sentences in training (a text leak, not a speaker leak).")
 
-PROTOCOLS: dict[str, dict[str, Protocol]] = {
-    "iemocap": {p.name: p for p in (
-        Protocol("loso", iemocap_loso,
-                 "Leave one session out, 5 folds: test = session k (both speakers); valid = one "
-                 "speaker of session k+1 (cyclic; female in odd folds, male in even folds); "
-                 "train = the other 7 speakers.", True, True,
-                 caveat="Scripted dialogs share their script across sessions, so some test "
-                        "sentences also occur in training."),
-        Protocol("random", memocmt_random,
-                 "MemoCMT's published split: seeded shuffle of all utterances, 10% test "
-                 "(rounded up), then 10% of the rest valid (rounded up), the rest train "
-                 "(~81/9/10). Same proportions and seed as the published code, not the same "
-                 "utterances (its order came from the file system).", False, False, seeded=True,
-                 caveat="SPEAKER-DEPENDENT: every speaker (and dialog) is in train, valid and "
-                        "test; results are not comparable with leave-one-session-out."),
-        Protocol("si", iemocap_si,
-                 "Speaker-independent hold-out: sessions 1-4 train; session 5 male speaker = "
-                 "valid, female speaker = test.", True, False),
-        Protocol("sd", random_80_10_10,
-                 "Speaker-dependent random 80/10/10 split of all utterances (seeded).",
-                 False, False, seeded=True,
-                 caveat="SPEAKER-DEPENDENT: every speaker is in train, valid and test."),
-    )},
-    "esd": {p.name: p for p in (
-        Protocol("lo2so", esd_lo2so,
-                 "Leave two speakers out, 5 folds: test = the k-th male and k-th female speaker "
-                 "(id order); valid = one speaker of the next fold's pair (female in odd folds, "
-                 "male in even folds); train = the other 7.", True, True,
-                 caveat=_TEXT_REPEATS.format(n=350)),
-        Protocol("official", official,
-                 "The release's split (utt2split): train, evaluation (= valid), test; per "
-                 "speaker and emotion, sentence positions 1-20 valid, 21-50 test, 51-350 train.",
-                 False, False,
-                 caveat="SPEAKER-DEPENDENT: all ten speakers are in every part. Sentence-"
-                        "independent: a sentence index is in one part for every speaker and emotion."),
-    )},
-    "emodb": {p.name: p for p in (
-        Protocol("loso", leave_one_speaker_out,
-                 "Leave one speaker out, 10 folds: test = speaker k (id order); valid = the next "
-                 "speaker (cyclic); train = the other 8.", True, True,
-                 caveat=_TEXT_REPEATS.format(n=10)),
-    )},
-    "meld": {p.name: p for p in (
-        Protocol("official", official, "MELD's own train/dev/test split (utt2split; dev = valid).",
-                 False, False,
-                 caveat="Not speaker-independent: the main characters speak in every split."),
-        Protocol("resplit", meld_resplit,
-                 "The cnn-bert-attention paper's split (its Table 1): train, dev and test pooled, 6 "
-                 "classes (fear dropped), per class 20% test rounded up (2,674 of 13,350 on MELD), the "
-                 "other 80% (10,676) split again: 10% valid (rounded up), the rest train.",
-                 False, False, seeded=True, splits_dialogues=True,
-                 caveat="LEAKS: utterances are drawn one by one, so a dialogue's turns (its speakers, "
-                        "scene and context) fall into train and test alike. Each part's turns of a "
-                        "dialogue form a shorter dialogue of their own (utt2dialog suffixed with the "
-                        "part). Not comparable with `official`."),
-    )},
-    "mosei": {p.name: p for p in (
-        Protocol("official", official,
-                 "The CMU-MultimodalSDK standard folds (utt2split), split by video.", False, False,
-                 caveat="Speakers are not annotated; videos do not cross splits, but one "
-                        "speaker may appear in several videos."),
-        Protocol("resplit", mosei_resplit,
-                 "The cnn-bert-attention paper's split (its Table 1): one sample per segment and "
-                 "emotion with intensity > 0 (stage 1 with --samples emotion), per class 20% test "
-                 "rounded up, the other 80% split again: 10% valid (rounded up), the rest train.",
-                 False, False, seeded=True, splits_dialogues=True,
-                 caveat="LEAKS: a segment with several emotions is several samples with the same "
-                        "audio and text, and they fall on both sides of the split; videos are split "
-                        "too (each part's segments of a video form a dialogue of their own). Not "
-                        "comparable with `official`."),
-    )},
-    "synthetic": {p.name: p for p in (
-        Protocol("fixed", official,
-                 "The generator's fixed speaker-disjoint train/valid/test split (utt2split).",
-                 True, False),
-    )},
-}
-DEFAULT_PROTOCOL = {"iemocap": "loso", "esd": "lo2so", "emodb": "loso", "meld": "official",
-                    "mosei": "official", "synthetic": "fixed"}
+
+def loso_protocol(valid: str = "next", by: str = "speaker", name: str = "loso", description: str = "",
+                  caveat: str = "") -> Protocol:
+    """Leave one speaker out (or one value of the column `by`, e.g. "utt2session"): one fold per
+    speaker in id (C) order, which tests it; the next speaker (cyclic) validates; the others train.
+    `valid="next"` is the one rule so far (named, so the README of the folds can say it)."""
+    if valid != "next":
+        raise ValueError(f"loso_protocol: valid={valid!r}; the rule implemented is 'next'")
+    what = "speaker" if by == "speaker" else by.removeprefix("utt2")
+
+    def make(dd: DataDir, seed: int = 0) -> list[Fold]:
+        utt2group = dd.utt2spk if by == "speaker" else column(dd, by)
+        groups = sorted(set(utt2group.values()), key=c_sort_key)
+        if len(groups) < 3:
+            raise ProtocolError(f"leave-one-{what}-out with a valid {what} needs 3 {what}s; found {groups}")
+        return leave_groups_out(utt2group, [([g], [groups[(k + 1) % len(groups)]]) for k, g in enumerate(groups)])
+
+    return Protocol(name, make, description or
+                    f"Leave one {what} out, one fold per {what}: test = {what} k (id order); valid = the "
+                    f"next {what} (cyclic); train = the others.", True, True, caveat=caveat)
+
+
+def official_protocol(name: str = "official", description: str = "", speaker_independent: bool = False,
+                      caveat: str = "") -> Protocol:
+    """The corpus's own split: its `utt2split` column (train/valid/test; other values are in no part)."""
+    return Protocol(name, official, description or "The corpus's own train/valid/test split (utt2split).",
+                    speaker_independent, False, caveat=caveat)
 
 
 def get_protocol(corpus: str, protocol: str) -> Protocol:
-    """The named protocol of `corpus`; `default` names the corpus's default."""
-    if corpus not in PROTOCOLS:
-        raise ProtocolError(f"no protocols for corpus '{corpus}'; known: {', '.join(PROTOCOLS)}")
-    if protocol == "default":
-        protocol = DEFAULT_PROTOCOL[corpus]
-    if protocol not in PROTOCOLS[corpus]:
-        raise ProtocolError(f"no protocol '{protocol}' for {corpus}; known: {', '.join(PROTOCOLS[corpus])}")
-    return PROTOCOLS[corpus][protocol]
+    """The named protocol of `corpus` (a registered corpus); `default` names the corpus's default."""
+    from mer.data.corpora.registry import UnknownCorpus, get_corpus
+
+    try:
+        return get_corpus(corpus).protocol(protocol)
+    except UnknownCorpus as e:
+        raise ProtocolError(str(e)) from None
 
 
 def speaker_independent(corpus: str, protocol: str) -> bool:

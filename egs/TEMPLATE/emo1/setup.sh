@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make a new recipe that runs at once on a corpus the toolkit knows (mer/data/corpora/):
+# Make a new recipe that runs at once on a registered corpus (python -m mer.bin.corpora list):
 #   egs/TEMPLATE/emo1/setup.sh egs/<corpus>/<system> --corpus NAME [--system memocmt]
 # It links emo.sh, path.sh, db.sh and utils/ to the shared copies, copies cmd.sh (sites edit it),
 # and writes run.sh, local/data.sh (the corpus's preparation and its default protocol),
@@ -27,17 +27,15 @@ template=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "${template}/../../.." && pwd)
 # shellcheck source=../../../utils/lib/python.sh
 . "${root}/utils/lib/python.sh"
-# The corpus's location variable (db.sh) and default protocol, from the package's own tables.
+# The corpus's location variable (db.sh) and default protocol, from the corpus registry.
 read -r variable protocol < <("${MER_PYTHON}" -c '
 import sys
-from mer.data.corpora import DB_VARIABLES, get_corpus
-from mer.data.protocols import DEFAULT_PROTOCOL
-name = sys.argv[1]
+from mer.data.corpora.registry import UnknownCorpus, get_corpus
 try:
-    get_corpus(name)
-except ValueError as e:
+    corpus = get_corpus(sys.argv[1])
+except UnknownCorpus as e:
     sys.exit(f"setup.sh: {e}")
-print(DB_VARIABLES[name], DEFAULT_PROTOCOL[name])' "${corpus}")
+print(corpus.db_variable, corpus.default_protocol)' "${corpus}")
 
 mkdir -p "${dir}/conf/tuning" "${dir}/local"
 rel() { "${MER_PYTHON}" -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$1" "$2"; }

@@ -9,7 +9,8 @@ Label maps (--label-map):
   4class            W ang, F hap, T sad, N neu (the IEMOCAP names and order); L, E, A excluded
 
 Ids: the corpus's own `03a01Fa` (speaker `03` is its prefix, so utt2spk sorts by speaker).
-Files: utt2gender (`m`/`f`); no utt2split (EmoDB has no official split; see mer.data.protocols).
+Files: utt2gender (`m`/`f`); no utt2split (EmoDB has no official split).
+Protocol: `loso` (leave one speaker out, the next speaker validates; 10 folds).
 Wavs whose RIFF header carries extra chunks need nothing here: the audio loader parses chunks.
 """
 from __future__ import annotations
@@ -19,7 +20,9 @@ import re
 from pathlib import Path
 
 from mer.data.corpora.common import CorpusError, PrepReport, resolve_corpus_dir, wav_entry, write_prepared
+from mer.data.corpora.registry import CorpusInfo
 from mer.data.datadir import DataDir
+from mer.data.protocols import TEXT_REPEATS, loso_protocol
 
 LABELS = ("anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral")
 LABEL_MAPS = {
@@ -89,3 +92,24 @@ def prepare(corpus_dir: Path, out_dir: Path, label_map: str = "7class") -> DataD
         dd.add(utt, spk, wav=wav_entry(wav, report), text=text, emo=label, gender=SPEAKER_GENDER[spk])
     write_prepared(dd, out_dir, labels, report)
     return dd
+
+
+def write_fake(root: Path, speakers: tuple[str, ...] = ("03", "08", "09")) -> Path:
+    """`root/wav/*.wav` (returned: `root`): each speaker x 7 emotions x 3 texts, half a second each,
+    the emotion setting the pitch (150 Hz + 60 Hz per letter of WLEAFTN), so a model can learn it."""
+    from mer.data.corpora.fakes import write_wav
+
+    for spk in speakers:
+        for k, letter in enumerate("WLEAFTN"):
+            for take, text in zip("abc", ("a01", "a02", "b01")):
+                write_wav(root / "wav" / f"{spk}{text}{letter}{take}.wav", seconds=0.5, freq=150 + 60 * k)
+    return root
+
+
+CORPUS = CorpusInfo(
+    name="emodb", labels=LABELS, db_variable="EMODB",
+    description="Berlin EmoDB (open): http://emodb.bilderbar.info/download/download.zip (stage 0 fetches it)",
+    protocols=[loso_protocol(valid="next", description=(
+        "Leave one speaker out, 10 folds: test = speaker k (id order); valid = the next speaker "
+        "(cyclic); train = the other 8."), caveat=TEXT_REPEATS.format(n=10))],
+    default_protocol="loso")

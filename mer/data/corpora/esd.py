@@ -19,6 +19,8 @@ told apart (extra tabs inside the text, emotion after a space) and listed in `wa
 without an id are skipped and listed. An utterance whose audio exists but whose text cannot be
 recovered is kept with empty text and listed in `text_missing` (the audio is good; text models
 can drop it with the list). Ids in a transcript without a wav are listed in `excluded`.
+
+Protocols: `lo2so` (default; leave a male and a female speaker out, 5 folds) and `official`.
 """
 from __future__ import annotations
 
@@ -29,7 +31,11 @@ from pathlib import Path
 
 from mer.data.corpora.common import (CorpusError, PrepReport, decode_sniffed, resolve_corpus_dir,
                                      wav_entry, write_prepared)
+from mer.data.corpora.fakes.esd import write_fake  # noqa: F401  (the interface: a fake copy for tests)
+from mer.data.corpora.registry import CorpusInfo
 from mer.data.datadir import DataDir
+from mer.data.protocols import (TEXT_REPEATS, Fold, Protocol, ProtocolError, by_value, leave_groups_out,
+                                official_protocol, speaker_column)
 
 # Label order = the order of the emotion blocks in the ids (Neutral 000001-000350, Angry, ...).
 LABELS = ("neutral", "angry", "happy", "sad", "surprise")
@@ -227,3 +233,38 @@ def prepare(corpus_dir: Path, out_dir: Path) -> DataDir:
         raise CorpusError(f"{root}: no wav files of the English speakers under <spk>/<Emotion>/")
     write_prepared(dd, out_dir, LABELS, report)
     return dd
+
+
+
+# ------------------------------------------------------------------ protocols
+def lo2so(dd: DataDir, seed: int = 0) -> list[Fold]:
+    by_gender = by_value(speaker_column(dd, "utt2gender"))
+    males, females = by_gender.get("m", []), by_gender.get("f", [])
+    if not males or len(males) != len(females):
+        raise ProtocolError(f"lo2so pairs one male with one female speaker; found {len(males)} male "
+                            f"({' '.join(males)}) and {len(females)} female ({' '.join(females)})")
+    pairs = list(zip(males, females))
+    folds = []
+    for k, pair in enumerate(pairs, 1):
+        nxt = pairs[k % len(pairs)]
+        folds.append((pair, [nxt[1] if k % 2 else nxt[0]]))
+    return leave_groups_out(dd.utt2spk, folds)
+
+
+CORPUS = CorpusInfo(
+    name="esd", labels=LABELS, db_variable="ESD",
+    description="Emotion Speech Dataset (licensed: request it from its authors, "
+                "github.com/HLTSingapore/Emotional-Speech-Data)",
+    protocols=[
+        Protocol("lo2so", lo2so,
+                 "Leave two speakers out, 5 folds: test = the k-th male and k-th female speaker "
+                 "(id order); valid = one speaker of the next fold's pair (female in odd folds, "
+                 "male in even folds); train = the other 7.", True, True,
+                 caveat=TEXT_REPEATS.format(n=350)),
+        official_protocol(
+            description="The release's split (utt2split): train, evaluation (= valid), test; per "
+                        "speaker and emotion, sentence positions 1-20 valid, 21-50 test, 51-350 train.",
+            caveat="SPEAKER-DEPENDENT: all ten speakers are in every part. Sentence-"
+                   "independent: a sentence index is in one part for every speaker and emotion."),
+    ],
+    default_protocol="lo2so")

@@ -15,8 +15,8 @@ Ids:
              sorts by speaker; the corpus turn name is `utt.split("-", 1)[1]`.
 Files: utt2session (`Ses02`), utt2gender (`f`/`m`), utt2dialog (`Ses02M_impro05a`), utt2turn (the
 turn's start in seconds within the dialog, from its EmoEvaluation line `[START - END]`, so both
-speakers' turns interleave in time order); no utt2split
-(IEMOCAP has no official split; see mer.data.protocols). Transcripts are kept as distributed,
+speakers' turns interleave in time order); no utt2split (IEMOCAP has no official split: the
+protocols are `loso` (default), `random`, `si`, `sd`, below). Transcripts are kept as distributed,
 bracketed tags included (models clean them with mer.data.text.clean_transcript); a labelled turn
 without a transcript line is kept with empty text and listed in `text_missing`. Transcript lines
 whose id is not a turn id (`Ses03F_impro06_FXX0`: no wav, no label) are skipped and listed in
@@ -30,7 +30,10 @@ from pathlib import Path
 
 from mer.data.corpora.common import (CorpusError, PrepReport, decode_sniffed, resolve_corpus_dir,
                                      wav_entry, write_prepared)
+from mer.data.corpora.fakes.iemocap import write_fake  # noqa: F401  (the interface: a fake copy for tests)
+from mer.data.corpora.registry import CorpusInfo
 from mer.data.datadir import DataDir, format_seconds
+from mer.data.protocols import Fold, Protocol, ProtocolError, by_value, leave_groups_out, random_split, speaker_column
 
 LABELS = ("ang", "hap", "sad", "neu")
 
@@ -179,3 +182,63 @@ def prepare(corpus_dir: Path, out_dir: Path, merge_exc: bool = True) -> DataDir:
         raise CorpusError(f"{root}: no label blocks found in Session*/dialog/EmoEvaluation/*.txt")
     write_prepared(dd, out_dir, LABELS, report)
     return dd
+
+
+
+# ------------------------------------------------------------------ protocols
+def session_loso(dd: DataDir, seed: int = 0) -> list[Fold]:
+    sessions = by_value(speaker_column(dd, "utt2session"))  # session -> its speakers (F, M)
+    names = list(sessions)
+    folds = []
+    for k, session in enumerate(names, 1):
+        following = sessions[names[k % len(names)]]
+        # Alternate which speaker of the next session validates: F in fold 1, M in fold 2, ...
+        folds.append((sessions[session], [following[(k - 1) % len(following)]]))
+    return leave_groups_out(dd.utt2spk, folds)
+
+
+def speaker_independent_holdout(dd: DataDir, seed: int = 0) -> list[Fold]:
+    sessions = by_value(speaker_column(dd, "utt2session"))
+    gender = speaker_column(dd, "utt2gender")
+    last = list(sessions)[-1]
+    valid = [s for s in sessions[last] if gender[s] == "m"]
+    test = [s for s in sessions[last] if gender[s] == "f"]
+    if not valid or not test:
+        raise ProtocolError(f"si needs a male and a female speaker in {last}; found {sessions[last]}")
+    return leave_groups_out(dd.utt2spk, [(test, valid)])
+
+
+def memocmt_random(dd: DataDir, seed: int = 0) -> list[Fold]:
+    return [random_split(dd.utt2spk, 0.1, 0.1, seed)]
+
+
+def random_80_10_10(dd: DataDir, seed: int = 0) -> list[Fold]:
+    return [random_split(dd.utt2spk, 0.1, 1 / 9, seed)]
+
+
+CORPUS = CorpusInfo(
+    name="iemocap", labels=LABELS, db_variable="IEMOCAP",
+    description="IEMOCAP_full_release (licensed: request it from USC SAIL, sail.usc.edu/iemocap)",
+    protocols=[
+        Protocol("loso", session_loso,
+                 "Leave one session out, 5 folds: test = session k (both speakers); valid = one "
+                 "speaker of session k+1 (cyclic; female in odd folds, male in even folds); "
+                 "train = the other 7 speakers.", True, True,
+                 caveat="Scripted dialogs share their script across sessions, so some test "
+                        "sentences also occur in training."),
+        Protocol("random", memocmt_random,
+                 "MemoCMT's published split: seeded shuffle of all utterances, 10% test "
+                 "(rounded up), then 10% of the rest valid (rounded up), the rest train "
+                 "(~81/9/10). Same proportions and seed as the published code, not the same "
+                 "utterances (its order came from the file system).", False, False, seeded=True,
+                 caveat="SPEAKER-DEPENDENT: every speaker (and dialog) is in train, valid and "
+                        "test; results are not comparable with leave-one-session-out."),
+        Protocol("si", speaker_independent_holdout,
+                 "Speaker-independent hold-out: sessions 1-4 train; session 5 male speaker = "
+                 "valid, female speaker = test.", True, False),
+        Protocol("sd", random_80_10_10,
+                 "Speaker-dependent random 80/10/10 split of all utterances (seeded).",
+                 False, False, seeded=True,
+                 caveat="SPEAKER-DEPENDENT: every speaker is in train, valid and test."),
+    ],
+    default_protocol="loso")

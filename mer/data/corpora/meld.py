@@ -35,6 +35,7 @@ Decisions (see also corpora.md section 3):
   (`--long-clips exclude` drops them instead); zero or negative CSV durations (test dia155_utt3) are
   listed in `odd_times`.  The CSV times say how long the clip is meant to be, not what the mp4 holds,
   so nothing is cut.
+Protocols: `official` (default; MELD's train/dev/test) and `resplit` (the cnn-bert-attention paper's).
 """
 from __future__ import annotations
 
@@ -54,7 +55,10 @@ from pathlib import Path
 
 from mer.data.corpora.common import (CorpusError, PrepReport, decode_sniffed, pick_nearest, resolve_corpus_dir,
                                      walk_corpus, write_lines, write_prepared)
+from mer.data.corpora.fakes.meld import write_fake  # noqa: F401  (the interface: a fake copy for tests)
+from mer.data.corpora.registry import CorpusInfo
 from mer.data.datadir import DataDir
+from mer.data.protocols import Fold, Protocol, ProtocolError, official_protocol, stratified_resplit
 from mer.data.kaldi_io import c_sort_key
 
 log = logging.getLogger(__name__)
@@ -404,3 +408,34 @@ def _reason_kind(reason: str) -> str:
     """The kind of an exclusion reason for counting: without the file:line prefix and the details."""
     reason = re.sub(r"^\S+:\d+: ", "", reason)
     return re.split(r"[:(]", reason, maxsplit=1)[0].strip()
+
+
+
+# ------------------------------------------------------------------ protocols
+def resplit(dd: DataDir, seed: int = 0) -> list[Fold]:
+    six = set(LABEL_SETS["6class"])
+    other = sorted(set(dd.utt2emo.values()) - six)
+    if other:
+        raise ProtocolError(f"resplit is the paper's 6-class split, but the data dir has labels {other}: "
+                            f"prepare it with --label-set 6class (fear is then listed in `excluded`)")
+    return [stratified_resplit(dd.utt2emo, 0.2, 0.1, seed)]
+
+
+CORPUS = CorpusInfo(
+    name="meld", labels=LABELS, db_variable="MELD",
+    description="MELD.Raw (media + CSVs; open: affective-meld.github.io), or a folder with the three CSVs",
+    protocols=[
+        official_protocol(
+            description="MELD's own train/dev/test split (utt2split; dev = valid).",
+            caveat="Not speaker-independent: the main characters speak in every split."),
+        Protocol("resplit", resplit,
+                 "The cnn-bert-attention paper's split (its Table 1): train, dev and test pooled, 6 "
+                 "classes (fear dropped), per class 20% test rounded up (2,674 of 13,350 on MELD), the "
+                 "other 80% (10,676) split again: 10% valid (rounded up), the rest train.",
+                 False, False, seeded=True, splits_dialogues=True, prepare_options={"label_set": "6class"},
+                 caveat="LEAKS: utterances are drawn one by one, so a dialogue's turns (its speakers, "
+                        "scene and context) fall into train and test alike. Each part's turns of a "
+                        "dialogue form a shorter dialogue of their own (utt2dialog suffixed with the "
+                        "part). Not comparable with `official`."),
+    ],
+    default_protocol="official")

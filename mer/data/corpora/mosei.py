@@ -36,7 +36,10 @@ Decisions:
   whose intensity is > `--threshold` (`v<video>-<clip>-<emotion>`, label = that emotion; `utt2segment`
   names the segment), so ties need no rule and a segment with several emotions is several samples
   with the same audio and text.  All-zero rows are excluded as "no emotion".  The folds file is
-  optional here (`utt2split` is written where it is given); videos in no fold are kept.
+  optional here (`utt2split` is written where it is given, `none` for videos in no fold, which
+  are kept).
+Protocols: `official` (default; the SDK's standard folds) and `resplit` (the cnn-bert-attention
+paper's, on `--samples emotion`).
 """
 from __future__ import annotations
 
@@ -53,7 +56,10 @@ import soundfile as sf
 from mer.data.corpora.common import (CorpusError, PrepReport, decode_sniffed, pick_nearest, resolve_corpus_dir,
                                      walk_corpus, write_lines, write_prepared)
 from mer.data.corpora.mosei_folds import FOLDS, FoldsError, load_folds, numeric_ids_in_json, video_to_fold
+from mer.data.corpora.fakes.mosei import write_fake  # noqa: F401  (the interface: a fake copy for tests)
+from mer.data.corpora.registry import CorpusInfo
 from mer.data.datadir import DataDir, Segment, format_seconds
+from mer.data.protocols import Fold, Protocol, ProtocolError, official_protocol, stratified_resplit
 
 log = logging.getLogger(__name__)
 
@@ -417,6 +423,8 @@ def prepare(corpus_dir: Path, out_dir: Path, *, folds: Path | str | None = None,
             extra = {"emo_multi": multi_hot(values[r], threshold, label)} if multi_label else {}
             if fold is not None:
                 extra["split"] = fold
+            elif folds is not None:  # --samples emotion keeps videos in no fold: utt2split must cover them
+                extra["split"] = "none"
             if not per_emotion:
                 dd.add(utt, vkey, wav=wav, segment=segment, text=clips[clip][2], emo=label,
                        dialog=vkey, turn=format_seconds(ivs[r][0]), **extra)
@@ -468,3 +476,38 @@ def prepare(corpus_dir: Path, out_dir: Path, *, folds: Path | str | None = None,
     for line in notes:
         log.info("MOSEI %s", line)
     return dd
+
+
+
+def fake_options(corpus_dir: Path) -> dict:
+    """The fake's folds file, which `prepare` needs (--folds)."""
+    return {"folds": corpus_dir.parent / "mosei_folds.json"}
+
+
+# ------------------------------------------------------------------ protocols
+def resplit(dd: DataDir, seed: int = 0) -> list[Fold]:
+    if "utt2segment" not in dd.extra:
+        raise ProtocolError("resplit splits (segment, emotion) samples: prepare MOSEI with --samples emotion "
+                            "(its data dir then has utt2segment)")
+    return [stratified_resplit(dd.utt2emo, 0.2, 0.1, seed)]
+
+
+CORPUS = CorpusInfo(
+    name="mosei", labels=LABELS, db_variable="MOSEI",
+    description="CMU_MOSEI (Raw/ and CMU_MOSEI_Labels.csd, from the CMU-MultimodalSDK); prepare needs --folds",
+    protocols=[
+        official_protocol(
+            description="The CMU-MultimodalSDK standard folds (utt2split), split by video.",
+            caveat="Speakers are not annotated; videos do not cross splits, but one "
+                   "speaker may appear in several videos."),
+        Protocol("resplit", resplit,
+                 "The cnn-bert-attention paper's split (its Table 1): one sample per segment and "
+                 "emotion with intensity > 0 (stage 1 with --samples emotion), per class 20% test "
+                 "rounded up, the other 80% split again: 10% valid (rounded up), the rest train.",
+                 False, False, seeded=True, splits_dialogues=True, prepare_options={"samples": "emotion"},
+                 caveat="LEAKS: a segment with several emotions is several samples with the same "
+                        "audio and text, and they fall on both sides of the split; videos are split "
+                        "too (each part's segments of a video form a dialogue of their own). Not "
+                        "comparable with `official`."),
+    ],
+    default_protocol="official")

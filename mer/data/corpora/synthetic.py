@@ -34,6 +34,10 @@ skips wavs already written by a run with the same arguments (recorded in `wav/.s
 Each utterance draws from its own random streams (seeded by seed, speaker and utterance index),
 so the text noise never changes the audio and vice versa; the dialogues draw from one stream per
 split, so they change no utterance either.
+
+As a registered corpus (`synthetic`, SYNTHETIC in db.sh): the corpus as distributed is a generator
+output root; `prepare` writes its `all` data dir to the out dir; protocol `fixed` is the generator's
+speaker-disjoint utt2split. The demo recipe (egs/mini) generates and copies it in stage 1 itself.
 """
 from __future__ import annotations
 
@@ -47,9 +51,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy import signal
 
+from mer.data.corpora.common import CorpusError, PrepReport, resolve_corpus_dir, write_prepared
+from mer.data.corpora.registry import CorpusInfo
 from mer.data.datadir import DataDir
+from mer.data.protocols import official_protocol
 from mer.utils.fileio import write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -169,6 +175,8 @@ def _glottal_source(rng: np.random.Generator, f0: np.ndarray, sr: int, open_q: f
 
 
 def synthesize(rng: np.random.Generator, p: UttParams, n_samples: int, sr: int) -> np.ndarray:
+    from scipy import signal  # here: importing the corpus registry must stay cheap (db.sh)
+
     """One utterance of syllables with the parameters `p`, `n_samples` long, peak <= PEAK."""
     out = np.zeros(n_samples)
     lead = int(sr * rng.uniform(0.04, 0.15))
@@ -599,5 +607,35 @@ def summary(dirs: dict[str, DataDir]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["EMOTIONS", "LABELS", "PROFILES", "generate", "make_dialogues", "make_sentence", "split_speakers",
-           "summary", "synthesize"]
+def add_arguments(parser) -> None:
+    """No options: the generator's own are those of mer.bin.make_synthetic_corpus."""
+
+
+def prepare(corpus_dir: Path, out_dir: Path) -> DataDir:
+    """The generator output under `corpus_dir` (its `all` data dir) written as the data dir `out_dir`."""
+    corpus_dir = resolve_corpus_dir(corpus_dir, "SYNTHETIC")
+    if not (corpus_dir / "all" / "utt2spk").is_file():
+        raise CorpusError(f"{corpus_dir}: no all/utt2spk; make the corpus with "
+                          f"python -m mer.bin.make_synthetic_corpus {corpus_dir}")
+    dd = DataDir.load(corpus_dir / "all")
+    write_prepared(dd, out_dir, LABELS, PrepReport(corpus_dir))
+    return dd
+
+
+def write_fake(root: Path) -> Path:
+    """A small generator output (6 speakers x 4 utterances) under `root` (returned)."""
+    generate(root, num_speakers=6, utts_per_speaker=4)
+    return root
+
+
+CORPUS = CorpusInfo(
+    name="synthetic", labels=LABELS, db_variable="SYNTHETIC",
+    description="the demo's synthetic corpus: python -m mer.bin.make_synthetic_corpus DIR makes it",
+    protocols=[official_protocol(
+        "fixed", "The generator's fixed speaker-disjoint train/valid/test split (utt2split).",
+        speaker_independent=True)],
+    default_protocol="fixed")
+
+
+__all__ = ["CORPUS", "EMOTIONS", "LABELS", "PROFILES", "add_arguments", "generate", "make_dialogues",
+           "make_sentence", "prepare", "split_speakers", "summary", "synthesize", "write_fake"]
