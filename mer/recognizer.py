@@ -155,6 +155,9 @@ class Recognizer:
             if (rec.get("features") or {}).get("compress"):
                 out[name] = (f"the training dump was stored with kaldiio compression "
                              f"{rec['features']['compress']} (lossy); computed here without it")
+            if rec["spec"].get("cmvn") == "speaker":
+                out[f"{name}.cmvn"] = ("trained with each speaker's mean and variance normalised; here each "
+                                       "recording counts as its own speaker (its own statistics)")
         if self.conf["train"]["unit"] == "dialogue":
             out["context"] = "trained on whole dialogues; each recording is recognised alone"
         return out
@@ -231,7 +234,7 @@ class Recognizer:
         `texts[i]`: the transcript of recording i, or None (transcribed with the ASR model, if any)."""
         from mer.data.datadir import DataDir
         from mer.train.data import EmotionDataset
-        from mer.train.inputs import TextInput
+        from mer.train.inputs import TextInput, with_cmvn
         from mer.train.trainer import predict
 
         texts = list(texts) if texts is not None else [None] * len(recordings)
@@ -274,7 +277,7 @@ class Recognizer:
             else:
                 sources[name] = TextInput(name)
                 continue
-            sources[name] = ComputedInput(name, input_info(rec), values)
+            sources[name] = with_cmvn(ComputedInput(name, input_info(rec), values), spec)
         ready = [k for k in ready if k not in failed]
         results: list[dict] = []
         if ready:

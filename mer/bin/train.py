@@ -19,6 +19,7 @@ import signal
 import sys
 from pathlib import Path
 
+from mer.data.datadir import DataDir
 from mer.data.kaldi_io import read_list
 from mer.models import build_model
 from mer.train.config import load_config, save_config
@@ -122,7 +123,13 @@ def _train(args, ctx, exp_dir: Path) -> int:
         log.info("%s", " ".join(sys.argv))
         log.info("world size %d, device %s, labels %s", ctx.world_size, ctx.device, labels)
     seed_everything(conf["train"]["seed"] + ctx.rank)
-    inputs, (train_set, valid_set) = open_datasets(conf, args.dumpdir, label_map, [args.train_dir, args.valid_dir])
+    train_data = args.train_dir
+    if conf["train"]["fit_on"] == "train+valid":
+        if conf["train"]["best_metric"] != "last":
+            raise ValueError("config: train.fit_on train+valid trains on the validation set too, so nothing is "
+                             "left to choose a checkpoint on: set train.best_metric: last")
+        train_data = DataDir.combine([DataDir.load(args.train_dir), DataDir.load(args.valid_dir)])
+    inputs, (train_set, valid_set) = open_datasets(conf, args.dumpdir, label_map, [train_data, args.valid_dir])
     for name, data in (("training", train_set), ("validation", valid_set)):
         if len(data) == 0:
             raise ValueError(f"the {name} set {data.data_dir} has no utterance inside the label set {labels}")

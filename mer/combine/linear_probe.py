@@ -2,30 +2,27 @@
 
 Pools each utterance's frames of the chosen layer (mean, or mean and standard deviation side by
 side), standardises, fits on train+valid and writes decode dirs whose embeddings are the pooled
-vectors, so a probe is scored and plotted like any trained model.
+vectors, so a probe is scored and plotted like any trained model. `cmvn` (speaker | utterance)
+normalises the frames first, exactly as a trained model's input with that `cmvn` is normalised
+(mer.train.inputs.CMVNInput), so the two compare on the same features.
 
-    combiner: {name: linear_probe, dump: whisper, layer: 2, pool: mean+std, C: 1.0}
+    combiner: {name: linear_probe, dump: whisper, layer: 2, pool: mean+std, C: 1.0, cmvn: speaker}
 """
 from __future__ import annotations
 
 import numpy as np
 
 from mer.combine.base import AbsCombiner, FoldContext, register_combiner
-from mer.train.inputs import FeatureDump
+from mer.train.inputs import CMVN_MODES, DumpInput, FeatureDump, with_cmvn
 
 POOLS = ("mean", "mean+std")
 
 
-def pooled(dump: FeatureDump, utts: list[str], layer: int | None, how: str) -> np.ndarray:
+def pooled(source, data, utts: list[str], how: str) -> np.ndarray:
+    """One row per utterance: the mean (and standard deviation) over its frames from `source`."""
     rows = []
     for u in utts:
-        x = dump[u]
-        if dump.num_layers > 1:
-            index = dump.num_layers - 1 if layer is None else layer
-            if not 0 <= index < dump.num_layers:
-                raise ValueError(f"layer {layer}: {dump.path} stores {dump.num_layers} layers "
-                                 f"(0..{dump.num_layers - 1})")
-            x = x[:, index * dump.dim:(index + 1) * dump.dim]
+        x = source.load(data, u).numpy()
         parts = [x.mean(axis=0)] + ([x.std(axis=0)] if how == "mean+std" else [])
         rows.append(np.concatenate(parts))
     return np.stack(rows)
@@ -34,39 +31,51 @@ def pooled(dump: FeatureDump, utts: list[str], layer: int | None, how: str) -> n
 @register_combiner("linear_probe")
 class LinearProbe(AbsCombiner):
     def __init__(self, dump: str, layer: int | None = None, pool: str = "mean+std", C: float = 1.0,
-                 labels: list[str] | None = None, modality: str | None = None):
+                 labels: list[str] | None = None, modality: str | None = None, cmvn: str | None = None):
         if pool not in POOLS:
             raise ValueError(f"linear_probe: pool must be one of {POOLS}, got '{pool}'")
-        self.dump_name, self.layer, self.pool, self.C = dump, layer, pool, float(C)
+        if cmvn is not None and cmvn not in CMVN_MODES:
+            raise ValueError(f"linear_probe: cmvn must be one of {CMVN_MODES}, got '{cmvn}'")
+        self.dump_name, self.layer, self.pool, self.C, self.cmvn = dump, layer, pool, float(C), cmvn
         self.labels, self.modality = labels, modality
-        self._dump: FeatureDump | None = None
+        self._source = None
 
-    def _open(self, ctx: FoldContext) -> FeatureDump:
-        if self._dump is None:
-            self._dump = FeatureDump(ctx.dumpdir / self.dump_name)
-        return self._dump
+    def _open(self, ctx: FoldContext):
+        """The chosen layer of the dump (the last without `layer`), CMVN-normalised if asked."""
+        if self._source is None:
+            dump = FeatureDump(ctx.dumpdir / self.dump_name)
+            if self.layer is not None and not 0 <= self.layer < dump.num_layers:
+                raise ValueError(f"layer {self.layer}: {dump.path} stores {dump.num_layers} layers "
+                                 f"(0..{dump.num_layers - 1})")
+            layers = None if dump.num_layers == 1 else "last" if self.layer is None else [self.layer]
+            self._source = with_cmvn(DumpInput(self.dump_name, dump, layers), {"cmvn": self.cmvn})
+        return self._source
 
     def run_fold(self, ctx: FoldContext) -> None:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        dump = self._open(ctx)
+        source = self._open(ctx)
+        dump = source.dump if self.cmvn is None else source.inner.dump
         train, valid = ctx.data("train"), ctx.data("valid")
         refs = {**train.utt2emo, **valid.utt2emo}
         labels = self.labels or _label_set(ctx)
-        utts = [u for u in train.utts + valid.utts if refs.get(u) in labels]
+        utts = {u for u in train.utts + valid.utts if refs.get(u) in labels}
         clf = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=3000))
-        clf.fit(pooled(dump, utts, self.layer, self.pool), [labels.index(refs[u]) for u in utts])
+        feats = np.concatenate([pooled(source, part, [u for u in part.utts if u in utts], self.pool)
+                                for part in (train, valid)])
+        clf.fit(feats, [labels.index(refs[u]) for part in (train, valid) for u in part.utts if u in utts])
         unit = dump.info.get("unit") == "token" or dump.info.get("feature") == "hf-text"
         modality = self.modality or ("text" if unit else "audio")
         for test_set in ctx.test_sets:
             test = ctx.data(test_set)
-            feats = pooled(dump, test.utts, self.layer, self.pool)
+            feats = pooled(source, test, test.utts, self.pool)
             post = np.zeros((len(test.utts), len(labels)), dtype=np.float32)
             post[:, clf.classes_] = clf.predict_proba(feats)
             ctx.write(test_set, test.utts, labels, post, test.utt2emo, embeddings=feats, system="linear_probe",
-                      aggregation=self.pool, modalities=modality, dump=str(dump.path), layer=self.layer)
+                      aggregation=self.pool, modalities=modality, dump=str(dump.path), layer=self.layer,
+                      cmvn=self.cmvn)
 
 
 def _label_set(ctx: FoldContext) -> list[str]:

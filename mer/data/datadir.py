@@ -238,5 +238,21 @@ class DataDir:
         sub.spk_extra = {n: {s: v for s, v in m.items() if s in speakers} for n, m in self.spk_extra.items()}
         return sub
 
+    @classmethod
+    def combine(cls, dirs: list["DataDir"]) -> "DataDir":
+        """One DataDir holding the utterances of all `dirs` (Kaldi's utils/combine_data.sh); an
+        utterance in two of them is an error."""
+        out = cls(source=" + ".join(str(d.source) for d in dirs))
+        for d in dirs:
+            twice = out.utt2spk.keys() & d.utt2spk.keys()
+            if twice:
+                raise ValueError(f"{d.source}: {len(twice)} utterance(s) also in {out.source}, e.g. {sorted(twice)[0]}")
+            for name in ("utt2spk", "wav_scp", "segments", "text", "utt2emo"):
+                getattr(out, name).update(getattr(d, name))
+            for name in ("extra", "reco_extra", "spk_extra"):
+                for key, table in getattr(d, name).items():
+                    getattr(out, name).setdefault(key, {}).update(table)
+        return out
+
     def filter(self, predicate) -> "DataDir":
         return self.subset(u for u in self.utt2spk if predicate(u))

@@ -30,11 +30,16 @@ def build_model(model_conf: dict, num_classes: int, input_infos: dict) -> AbsEmo
     conf = dict(model_conf)
     cls = model_class(conf)
     conf.pop("name")
+    label_smoothing = float(conf.pop("label_smoothing", 0.0) or 0.0)
     absent = [n for n in cls.input_names(model_conf) if n not in input_infos]
     if absent:
         raise ValueError(f"model '{model_conf['name']}' reads input(s) {absent}, but only "
                          f"{sorted(input_infos) or 'none'} were given")
     try:
-        return cls(num_classes=num_classes, input_infos=input_infos, **conf)
+        model = cls(num_classes=num_classes, input_infos=input_infos, **conf)
     except TypeError as e:  # an unknown key in the model block: name it and the class
         raise ValueError(f"config: model ({cls.__name__}): {e}") from None
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"config: model.label_smoothing must be in [0, 1), got {label_smoothing}")
+    model.label_smoothing = label_smoothing
+    return model

@@ -44,11 +44,16 @@ class AbsEmotionModel(nn.Module):
     def forward(self, batch: dict) -> ModelOutput:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # `model.label_smoothing` in a config, for any model (mer.models.build_model sets it): the share
+    # of each target spread over the other classes by the default loss.
+    label_smoothing: float = 0.0
+
     def loss(self, output: ModelOutput, labels: torch.Tensor) -> torch.Tensor:
         """Per-utterance loss (N,). Labels of -1 (context turns, padding) contribute zero.
         The trainer weights and normalises these over the global batch."""
         known = labels >= 0
-        ce = nn.functional.cross_entropy(output.logits.float(), labels.clamp(min=0), reduction="none")
+        ce = nn.functional.cross_entropy(output.logits.float(), labels.clamp(min=0), reduction="none",
+                                         label_smoothing=self.label_smoothing)
         return ce * known
 
     def encoder_parameter_names(self) -> list[str]:

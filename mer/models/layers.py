@@ -31,10 +31,14 @@ class LayerMix(nn.Module):
 
 
 class ClassifierHead(nn.Module):
-    """MemoCMT's head: dropout -> Linear(d, hidden) -> LeakyReLU -> dropout -> Linear(hidden, C)."""
+    """MemoCMT's head: dropout -> Linear(d, hidden) -> LeakyReLU -> dropout -> Linear(hidden, C);
+    hidden 0: dropout -> Linear(d, C), a linear read-out."""
 
     def __init__(self, dim: int, hidden: int, num_classes: int, dropout: float):
         super().__init__()
+        if hidden == 0:
+            self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, num_classes))
+            return
         self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, hidden), nn.LeakyReLU(),
                                  nn.Dropout(dropout), nn.Linear(hidden, num_classes))
 

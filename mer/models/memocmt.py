@@ -17,7 +17,7 @@ from torch import nn
 
 from mer.models.abs_model import AbsEmotionModel, ModelOutput, register_model
 from mer.models.layers import ClassifierHead
-from mer.models.pooling import AGGREGATIONS, pool
+from mer.models.pooling import AGGREGATIONS, pool, pooled_dim
 from mer.models.streams import build_stream
 
 VARIANTS = ("faithful", "improved")
@@ -84,7 +84,7 @@ class MemoCMT(AbsEmotionModel):
         self.audio_queries_text = CrossAttentionBlock(dim, num_heads, dropout, self.improved, ffn_dim)
         self.text_queries_audio = CrossAttentionBlock(dim, num_heads, dropout, self.improved, ffn_dim)
         self.fusion_dropout = nn.Dropout(dropout)
-        self.head = ClassifierHead(dim, head_hidden, num_classes, dropout)
+        self.head = ClassifierHead(pooled_dim(aggregation, dim), head_hidden, num_classes, dropout)
 
     def forward(self, batch: dict) -> ModelOutput:
         a, a_mask = self.audio(batch)
@@ -132,7 +132,7 @@ class Unimodal(AbsEmotionModel):
         # mlp: a non-linear frame-wise layer before pooling, so min/max/mean pool learned features
         self.proj = (nn.Sequential(nn.Linear(self.stream.out_dim, dim), nn.GELU(), nn.Dropout(dropout))
                      if projection == "mlp" else _projection(self.stream.out_dim, dim))
-        self.head = ClassifierHead(dim, head_hidden, num_classes, dropout)
+        self.head = ClassifierHead(pooled_dim(aggregation, dim), head_hidden, num_classes, dropout)
 
     def forward(self, batch: dict) -> ModelOutput:
         x, mask = self.stream(batch)

@@ -1,4 +1,5 @@
-"""Reduce a sequence (B, T, D) to one vector (B, D): cls, mean, min, max.
+"""Reduce a sequence (B, T, D) to one vector: cls, mean, min, max (B, D), or mean+std (B, 2D:
+statistics pooling, the mean and the standard deviation over time side by side).
 
 `mask` (B, T) is True on real positions. With mask=None every position counts, padding included,
 which is what MemoCMT's published code does (it never builds a mask).
@@ -7,12 +8,21 @@ from __future__ import annotations
 
 import torch
 
-AGGREGATIONS = ("cls", "mean", "min", "max")
+AGGREGATIONS = ("cls", "mean", "min", "max", "mean+std")
+
+
+def pooled_dim(how: str, dim: int) -> int:
+    """The width of `pool(x, how)` for frames of width `dim`."""
+    return 2 * dim if how == "mean+std" else dim
 
 
 def pool(x: torch.Tensor, how: str, mask: torch.Tensor | None = None, cls_index: int = 0) -> torch.Tensor:
     if how == "cls":
         return x[:, cls_index]
+    if how == "mean+std":
+        mean = pool(x, "mean", mask)
+        sq = pool((x - mean.unsqueeze(1)) ** 2, "mean", mask)
+        return torch.cat([mean, sq.clamp(min=1e-8).sqrt()], dim=-1)
     if mask is None:
         if how == "mean":
             return x.mean(dim=1)

@@ -21,7 +21,8 @@ DEFAULTS: dict = {
     "optim": {"name": "adam", "lr": 1.0e-4, "betas": [0.9, 0.999], "eps": 1.0e-8, "weight_decay": 0.0,
               "encoder_lr": None,          # learning rate of encoders trained in the model (None: lr)
               "encoder_freeze_steps": 0},  # keep those encoders fixed for the first N optimiser steps
-    # steplr | none, stepped per epoch; warmup_steps: linear warm-up over the first optimiser steps.
+    # steplr | cosine | none, per epoch (cosine: from lr down to 0 over train.epochs);
+    # warmup_steps: linear warm-up over the first optimiser steps.
     "scheduler": {"name": "steplr", "step_size": 30, "gamma": 0.1, "warmup_steps": 0},
     "train": {
         "epochs": 100,
@@ -32,7 +33,10 @@ DEFAULTS: dict = {
         "max_frames": None,           # cap on batch_size x longest sequence
         "grad_clip": None,            # max gradient norm
         "early_stopping_patience": None,  # epochs without improvement of best_metric
-        "best_metric": "wa",          # wa | ua | macro_f1 | weighted_f1 | loss (validation)
+        "best_metric": "wa",          # wa | ua | macro_f1 | weighted_f1 | loss (validation) | last
+                                      # (last: the last epoch's model, no choice on validation)
+        "fit_on": "train",            # train | train+valid (the valid set trains too; needs
+                                      # best_metric: last, as nothing is left to choose on)
         "seed": 0,
         "amp": "auto",                # auto (bf16/fp16 on GPU, off on CPU) | true | false
         "num_workers": 0,

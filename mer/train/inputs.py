@@ -7,6 +7,7 @@ A config lists its inputs by name and type; the names are those the model reads
       audio: whisper                          # shorthand for {type: dump, name: whisper}
       context: {type: dump, name: whisper_base}
       last: {type: dump, name: whisper_base, layers: last}   # of a dump of several layers: some
+      norm: {type: dump, name: whisper, cmvn: speaker}   # mean/variance-normalised per speaker
       speech: {type: waveform, max_seconds: 20}   # raw audio from the data dir's wav.scp/segments
       text: {type: text}                      # the data dir's `text`
       asr: {type: text, dump: asr_tiny}       # <dumpdir>/asr_tiny/text (a transcription dump)
@@ -29,6 +30,7 @@ from mer.data.datadir import DataDir
 from mer.data.kaldi_io import read_kv
 
 INPUT_TYPES = ("dump", "waveform", "text")
+CMVN_MODES = ("speaker", "utterance")
 
 
 @dataclass
@@ -116,6 +118,63 @@ class DumpInput:
     def load(self, data: DataDir, utt: str) -> torch.Tensor:
         mat = self.dump[utt]
         return torch.from_numpy(mat if self.keep is None else np.ascontiguousarray(mat[:, self.keep]))
+
+
+class CMVNInput:
+    """Another input's frames with each dimension's mean and variance normalised (Kaldi's CMVN):
+    `speaker` over all frames of the utterance's speaker in the data dir being read (utt2spk), so
+    a test speaker's statistics come from that speaker's own unlabelled test utterances, as Kaldi
+    recipes compute them per data dir; `utterance` over the utterance's own frames. Statistics
+    are accumulated in float64, once per (data dir, speaker)."""
+
+    def __init__(self, inner, mode: str):
+        if mode not in CMVN_MODES:
+            raise ValueError(f"inputs.{inner.name}.cmvn must be one of {CMVN_MODES}, got {mode!r}")
+        self.inner, self.mode = inner, mode
+        self.name, self.info = inner.name, inner.info
+        self._stats: dict[int, tuple[DataDir, dict[str, tuple[torch.Tensor, torch.Tensor]]]] = {}
+
+    def describe(self) -> dict:
+        return {**self.inner.describe(), "cmvn": self.mode}
+
+    def missing(self, data: DataDir, utts: list[str]) -> list[str]:
+        return self.inner.missing(data, utts)
+
+    def remedy(self, data_dir: str) -> str:
+        return self.inner.remedy(data_dir)
+
+    def length(self, data: DataDir, utt: str) -> int:
+        return self.inner.length(data, utt)
+
+    def load(self, data: DataDir, utt: str) -> torch.Tensor:
+        x = self.inner.load(data, utt)
+        if self.mode == "utterance":
+            mean, std = _moments([x])
+        else:
+            mean, std = self._speaker(data, data.utt2spk[utt])
+        return ((x - mean) / std).to(x.dtype)
+
+    def _speaker(self, data: DataDir, spk: str) -> tuple[torch.Tensor, torch.Tensor]:
+        # The data dir is kept beside its statistics, so that its id is never reused while cached.
+        per_dir = self._stats.setdefault(id(data), (data, {}))[1]
+        if spk not in per_dir:
+            utts = [u for u, s in data.utt2spk.items() if s == spk]
+            present = set(utts) - set(self.inner.missing(data, utts))
+            per_dir[spk] = _moments(self.inner.load(data, u) for u in utts if u in present)
+        return per_dir[spk]
+
+
+def _moments(frames) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-dimension mean and standard deviation (floored) over the frames of several matrices."""
+    n, total, squares = 0, 0.0, 0.0
+    for x in frames:
+        x = x.double()
+        n, total, squares = n + x.shape[0], total + x.sum(0), squares + (x * x).sum(0)
+    if n == 0:
+        raise ValueError("CMVN: no frames to compute statistics from")
+    mean = total / n
+    var = (squares / n - mean * mean).clamp(min=0.0)
+    return mean.float(), var.sqrt().clamp(min=1e-5).float()
 
 
 class WaveformInput:
@@ -214,7 +273,7 @@ def normalize_input_spec(name: str, spec) -> dict:
     if not isinstance(spec, dict) or spec.get("type") not in INPUT_TYPES:
         raise ValueError(f"config: inputs.{name} must be a dump name or a mapping with type one of "
                          f"{', '.join(INPUT_TYPES)}, got {spec!r}")
-    allowed = {"dump": {"type", "name", "layers"}, "waveform": {"type", "sample_rate", "max_seconds"},
+    allowed = {"dump": {"type", "name", "layers", "cmvn"}, "waveform": {"type", "sample_rate", "max_seconds"},
                "text": {"type", "dump", "file"}}[spec["type"]]
     unknown = set(spec) - allowed
     if unknown:
@@ -227,10 +286,16 @@ def normalize_input_spec(name: str, spec) -> dict:
     return spec
 
 
+def with_cmvn(source, spec: dict):
+    """`source`, normalised as the input spec's `cmvn` says (unchanged without one)."""
+    return CMVNInput(source, spec["cmvn"]) if spec.get("cmvn") else source
+
+
 def open_input(name: str, spec, dumpdir: str | Path, preload_max_mb: float = 2048):
     spec = normalize_input_spec(name, spec)
     if spec["type"] == "dump":
-        return DumpInput(name, FeatureDump(Path(dumpdir) / spec["name"], preload_max_mb), spec.get("layers"))
+        source = DumpInput(name, FeatureDump(Path(dumpdir) / spec["name"], preload_max_mb), spec.get("layers"))
+        return with_cmvn(source, spec)
     if spec["type"] == "waveform":
         return WaveformInput(name, int(spec.get("sample_rate") or 16000), spec.get("max_seconds"))
     path = None

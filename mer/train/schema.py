@@ -14,15 +14,16 @@ import types
 import typing
 from typing import Literal, Optional, Union
 
-METRICS = Literal["wa", "ua", "macro_f1", "weighted_f1", "loss"]
+METRICS = Literal["wa", "ua", "macro_f1", "weighted_f1", "loss", "last"]
 
 SECTIONS: dict[str, dict[str, object]] = {
     "optim": {"name": Literal["adam", "adamw"], "lr": float, "betas": list[float], "eps": float,
               "weight_decay": float, "encoder_lr": Optional[float], "encoder_freeze_steps": int},
-    "scheduler": {"name": Literal["steplr", "none"], "step_size": int, "gamma": float, "warmup_steps": int},
+    "scheduler": {"name": Literal["steplr", "cosine", "none"], "step_size": int, "gamma": float, "warmup_steps": int},
     "train": {"epochs": int, "unit": Literal["utterance", "dialogue"], "batch_size": int, "accum_grad": int,
               "bucketing": bool, "max_frames": Optional[int], "grad_clip": Optional[float],
               "early_stopping_patience": Optional[int], "best_metric": METRICS, "seed": int,
+              "fit_on": Literal["train", "train+valid"],
               "amp": Union[bool, Literal["auto"]], "num_workers": int, "keep_epoch_checkpoints": int,
               "preload_max_mb": float, "max_bad_steps": int, "log_interval_seconds": float},
     "labels": {"map": Optional[dict[str, str]], "classes": Optional[list[str]]},
@@ -136,6 +137,7 @@ def model_schema(model_conf: dict) -> dict[str, object]:
     schema = {n: hints.get(n, typing.Any) for n, p in params.items()
               if n not in skip and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
     schema["name"] = str
+    schema["label_smoothing"] = float  # every model's default loss (AbsEmotionModel.loss)
     return schema
 
 

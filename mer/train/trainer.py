@@ -86,11 +86,12 @@ class LRSchedule:
     """Learning rate of each parameter group as a function of (optimiser step, epoch): a per-epoch
     step decay, a linear warm-up over the first steps, and encoders held at zero while frozen."""
 
-    def __init__(self, sched: dict | None, encoder_freeze_steps: int = 0):
+    def __init__(self, sched: dict | None, encoder_freeze_steps: int = 0, epochs: int = 1):
         sched = sched or {}
         self.name = sched.get("name", "none") or "none"
-        if self.name not in ("steplr", "none"):
-            raise ValueError(f"scheduler.name must be steplr or none, got '{self.name}'")
+        if self.name not in ("steplr", "cosine", "none"):
+            raise ValueError(f"scheduler.name must be steplr, cosine or none, got '{self.name}'")
+        self.epochs = max(1, int(epochs))
         self.step_size, self.gamma = sched.get("step_size", 30), sched.get("gamma", 0.1)
         self.warmup = int(sched.get("warmup_steps") or 0)
         self.freeze = int(encoder_freeze_steps or 0)
@@ -98,7 +99,12 @@ class LRSchedule:
     def factor(self, step: int, epoch: int, encoder: bool) -> float:
         if encoder and step < self.freeze:
             return 0.0
-        f = self.gamma ** ((epoch - 1) // self.step_size) if self.name == "steplr" else 1.0
+        if self.name == "steplr":
+            f = self.gamma ** ((epoch - 1) // self.step_size)
+        elif self.name == "cosine":  # epoch 1 at the full rate, the last at a small one, not 0
+            f = 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / self.epochs))
+        else:
+            f = 1.0
         if self.warmup:
             f *= min(1.0, (step + 1) / self.warmup)
         return f
@@ -183,7 +189,8 @@ class Trainer:
                 self.model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
                 find_unused_parameters=trains_encoder)  # a transformers encoder has an unused pooler
         self.optimizer = build_optimizer(self.model, conf["optim"])
-        self.schedule = LRSchedule(conf.get("scheduler"), conf["optim"].get("encoder_freeze_steps", 0))
+        self.schedule = LRSchedule(conf.get("scheduler"), conf["optim"].get("encoder_freeze_steps", 0),
+                                   conf["train"]["epochs"])
         self.accum = int(self.tconf.get("accum_grad") or 1)
         self.step = 0  # optimiser steps so far
         self.bad_steps = 0  # batches skipped for a non-finite loss
@@ -204,7 +211,7 @@ class Trainer:
         return self.exp_dir / "checkpoint.pt"
 
     def _improved(self, value: float) -> bool:
-        if self.best is None:
+        if self.best is None or self.metric == "last":
             return True
         return value < self.best["value"] if self.metric in LOWER_IS_BETTER else value > self.best["value"]
 
@@ -341,7 +348,7 @@ class Trainer:
                 va = evaluate(self.model, self.valid_set, self.ctx.device, max(tc["batch_size"], 8),
                               self.labels, self.amp)
                 record.update({f"valid_{k}": v for k, v in va.items()})
-                value = va[self.metric]
+                value = va["ua"] if self.metric == "last" else va[self.metric]
                 if self._improved(value):
                     self.best = {"metric": self.metric, "value": value, "epoch": epoch}
                     self.bad_epochs = 0

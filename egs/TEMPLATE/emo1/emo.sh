@@ -43,9 +43,10 @@ tolerate_failures=false  # true: utterances whose features fail are dropped from
 local_data_opts=    # options passed to local/data.sh
 combine_configs=    # combiners run in stage 4 after inference (conf/combine/*.yaml, `combiner:` block),
                     # scored and plotted like trained configs; results in $expdir/<protocol>/<file stem>
-probes=             # shorthand for linear-probe combiners: NAME:DUMP:LAYER[:POOL] ..., e.g.
+probes=             # shorthand for linear-probe combiners: NAME:DUMP:LAYER[:POOL[:CMVN]] ..., e.g.
                     # "whisper_l2:whisper:2 minilm_l4:minilm:4:mean" (empty LAYER: the last;
-                    # POOL: mean+std (default) or mean); results in $expdir/<protocol>/probe_NAME
+                    # POOL: mean+std (default) or mean; CMVN: speaker or utterance, the frames
+                    # normalised first); results in $expdir/<protocol>/probe_NAME
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [options]   (stages: 0 download, 1 data, 2 features, 3 train, 4 inference, 5 scoring, 6 plots)"
 
@@ -253,9 +254,9 @@ fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   for spec in ${probes}; do
-    IFS=: read -r name dump layer pool <<< "${spec}"
+    IFS=: read -r name dump layer pool cmvn <<< "${spec}"
     combine "probe_${name}" --name linear_probe --set "dump=${dump}" ${layer:+--set "layer=${layer}"} \
-      --set "pool=${pool:-mean+std}"
+      --set "pool=${pool:-mean+std}" ${cmvn:+--set "cmvn=${cmvn}"}
   done
   for config in ${combine_configs}; do
     combine "$(basename "${config}" .yaml)" --config "${config}"
