@@ -52,6 +52,7 @@ def test_every_stage_leaves_its_outputs(demo):
     # stage 3 ran one job array over the 5 (config, fold) pairs, each job's output in its exp dir
     jobs = sorted((exp / ".train_jobs").glob("job.*.sh"))
     assert len(jobs) == len(CONFIGS) and "export OMP_NUM_THREADS=" in jobs[0].read_text()
+    assert len(list((exp / ".infer_jobs").glob("job.*.sh"))) == len(CONFIGS)  # stage 4 likewise
 
 
 def test_results_md_rows_and_recomputed_scores(demo):

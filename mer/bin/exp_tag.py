@@ -1,8 +1,11 @@
-"""Print the experiment tag of a training config and its overrides (ESPnet-style).
+"""Print the experiment tag of training configs and their overrides (ESPnet-style), one line per
+config, after checking each config with the overrides (a bad one fails here, before any training).
 
 Usage:
-  python -m mer.bin.exp_tag CONFIG [KEY=VALUE ...]
+  python -m mer.bin.exp_tag CONFIG [CONFIG ...] [KEY=VALUE ...]
   e.g. conf/tuning/train_memocmt_min.yaml train.epochs=3 -> train_memocmt_min_train.epochs3
+Arguments with `=` are overrides, the others configs (emo.sh asks for all of a recipe's at once:
+one Python start instead of one per config).
 """
 from __future__ import annotations
 
@@ -16,8 +19,12 @@ def main(argv=None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip())
         return 0 if argv else 2
-    load_config(argv[0], argv[1:])  # fail early on a bad config or override
-    print(experiment_tag(argv[0], argv[1:]))
+    configs = [a for a in argv if "=" not in a]
+    overrides = [a for a in argv if "=" in a]
+    for config in configs:
+        load_config(config, overrides)  # fail early on a bad config or override
+    for config in configs:
+        print(experiment_tag(config, overrides))
     return 0
 
 

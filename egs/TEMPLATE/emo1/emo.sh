@@ -24,7 +24,8 @@ stop_stage=6        # last stage to run
 nj=4                # parallel jobs for feature dumping
 ngpu=0              # GPUs for training and inference (0: CPU); N > 1 runs torchrun with N processes
 nproc=0             # training processes (0: max(ngpu, 1)); >1 on CPU runs DDP over gloo
-train_nj=1          # trainings (config x fold) at once, each with --ngpu GPUs of its own (cuda_cmd)
+train_nj=1          # trainings (config x fold) at once, each with --ngpu GPUs of its own (cuda_cmd);
+                    # stage 4's inference runs as many at once
 corpus=             # corpus name for stage 1 and the results (python -m mer.bin.corpora list)
 protocol=           # evaluation protocol: data/<protocol>/fold<k>
 folds=              # folds to run, e.g. "1 3" (default: every data/<protocol>/fold*)
@@ -77,22 +78,47 @@ fold_dirs() {
   fi
 }
 
-# write_train_job FILE LOG CMD...: a job script of stage 3's array: CMD with its output in LOG,
-# OMP threads shared out between the train_nj jobs that run at once; on failure the log's tail.
-write_train_job() {
-  local file=$1 log=$2; shift 2
+# Stages 3 and 4 with --train_nj N > 1 run one job array (N jobs at a time) instead of one command
+# after another. new_jobs DIR: an empty job dir; add_job DIR LOG CMD...: the next job's script (CMD
+# with its output in LOG, the OMP threads shared out between the N jobs; on failure, the log's tail);
+# run_jobs DIR CMD GPUS WHAT: the array, through cmd.sh's CMD (its backend assigns GPUS per job).
+new_jobs() {
+  rm -rf "$1"
+  mkdir -p "$1/log"
+}
+add_job() {
+  local dir=$1 log=$2 n; shift 2
+  n=$(( $(find "${dir}" -maxdepth 1 -name 'job.*.sh' | wc -l) + 1 ))
   {
     echo "#!/usr/bin/env bash"
     printf 'export OMP_NUM_THREADS=%d\n' "$(( OMP_NUM_THREADS / train_nj > 1 ? OMP_NUM_THREADS / train_nj : 1 ))"
     printf 'mkdir -p %q\n' "$(dirname "${log}")"
     printf '%q ' "$@"
-    printf '> %q 2>&1 || { rc=$?; tail -n 20 %q; echo "training failed (exit $rc): %s"; exit "$rc"; }\n' \
+    printf '> %q 2>&1 || { rc=$?; tail -n 20 %q; echo "failed (exit $rc): %s"; exit "$rc"; }\n' \
       "${log}" "${log}" "${log}"
-  } > "${file}"
+  } > "${dir}/job.${n}.sh"
+}
+run_jobs() {
+  local dir=$1 cmd=$2 gpus=$3 what=$4 n
+  n=$(find "${dir}" -maxdepth 1 -name 'job.*.sh' | wc -l)
+  [ "${n}" -gt 0 ] || return 0
+  log "${what}: ${n} jobs, ${train_nj} at a time (each one's log in its exp dir; the array's in ${dir}/log)"
+  ${cmd} --gpu "${gpus}" --max-jobs-run "${train_nj}" JOB=1:"${n}" "${dir}/log/job.JOB.log" bash "${dir}/job.JOB.sh"
 }
 
+# The experiment tag of each training config (file stem + overrides), worked out once per run by
+# one Python call that also checks every config; stages 3-6 read it from config_tags.
+declare -A config_tags=()
+load_config_tags() {
+  local configs=() lines=() out i c
+  for c in ${train_configs}; do configs+=("$c"); done
+  [ "${#configs[@]}" -gt 0 ] || return 0
+  out=$("${MER_PYTHON}" -m mer.bin.exp_tag "${configs[@]}" ${overrides[@]+"${overrides[@]}"})
+  mapfile -t lines <<< "${out}"
+  for i in "${!configs[@]}"; do config_tags[${configs[$i]}]=${lines[$i]}; done
+}
 config_tag() {
-  "${MER_PYTHON}" -m mer.bin.exp_tag "$1" ${overrides[@]+"${overrides[@]}"}
+  echo "${config_tags[$1]:?no experiment tag for $1}"
 }
 
 # Every system whose results stages 5 and 6 collect: the trained configs, then the combiners.
@@ -173,16 +199,16 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   done
 fi
 
+if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 3 ]; then
+  load_config_tags
+fi
+
 # ------------------------------------------------------------------ 3 training
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   mark_stage 3
   [ -n "${train_configs}" ] || die "--train_configs is empty"
-  n_jobs=0
   jobs_dir="${expdir}/${protocol}/.train_jobs"
-  if [ "${train_nj}" -gt 1 ]; then
-    rm -rf "${jobs_dir}"
-    mkdir -p "${jobs_dir}/log"
-  fi
+  if [ "${train_nj}" -gt 1 ]; then new_jobs "${jobs_dir}"; fi
   for config in ${train_configs}; do
     tag=$(config_tag "${config}")
     mkdir -p "${expdir}/${protocol}/${tag}"
@@ -210,26 +236,23 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
              --valid-dir "${fold_dir}/valid" --dumpdir "${dumpdir}" --exp-dir "${exp}" --device "${device}"
              ${labels[@]+"${labels[@]}"} ${override_args[@]+"${override_args[@]}"})
       if [ "${train_nj}" -gt 1 ]; then
-        n_jobs=$((n_jobs + 1))
-        write_train_job "${jobs_dir}/job.${n_jobs}.sh" "${exp}/log/train.log" "${train[@]}"
+        add_job "${jobs_dir}" "${exp}/log/train.log" "${train[@]}"
         continue
       fi
       log "Stage 3: training ${tag} on ${fold_dir} -> ${exp}"
       ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" "${train[@]}"
     done
   done
-  if [ "${n_jobs}" -gt 0 ]; then
-    # One job array over every (config, fold) left, train_nj at a time, each with its own GPUs
-    # (cmd.sh's backend assigns them) and its share of the CPU threads.
-    log "Stage 3: ${n_jobs} trainings (config x fold), ${train_nj} at a time; logs: <exp>/fold<k>/log/train.log"
-    ${cuda_cmd} --gpu "${ngpu}" --max-jobs-run "${train_nj}" JOB=1:"${n_jobs}" \
-      "${jobs_dir}/log/job.JOB.log" bash "${jobs_dir}/job.JOB.sh"
+  if [ "${train_nj}" -gt 1 ]; then
+    run_jobs "${jobs_dir}" "${cuda_cmd}" "${ngpu}" "Stage 3: training (config x fold)"
   fi
 fi
 
 # ------------------------------------------------------------------ 4 inference
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   mark_stage 4
+  jobs_dir="${expdir}/${protocol}/.infer_jobs"
+  if [ "${train_nj}" -gt 1 ]; then new_jobs "${jobs_dir}"; fi
   for config in ${train_configs}; do
     tag=$(config_tag "${config}")
     for fold_dir in $(fold_dirs); do
@@ -239,17 +262,24 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
         name=$(decode_name "${set}")
         out="${exp}/decode_${name}"
         [ -f "${out}/meta.json" ] && continue
-        log "Stage 4: inference ${exp} on ${fold_dir}/${set}${infer_args:+ with ${infer_args}}"
         infer_opts=()
         for o in ${infer_overrides[@]+"${infer_overrides[@]}"}; do infer_opts+=(--override "$o"); done
-        ${decode_cmd} --gpu "$(( ngpu > 0 ? 1 : 0 ))" "${out}/log/infer.log" \
-          "${MER_PYTHON}" -m mer.bin.infer --exp-dir "${exp}" --data-dir "${fold_dir}/${set}" \
-          --dumpdir "${dumpdir}" --out "${out}" --device "${device}" --protocol "${protocol}" \
-          --fold "${fold#fold}" --test-set "${name}" --corpus "${corpus}" --system "${system}" \
-          ${infer_opts[@]+"${infer_opts[@]}"}
+        infer=("${MER_PYTHON}" -m mer.bin.infer --exp-dir "${exp}" --data-dir "${fold_dir}/${set}"
+               --dumpdir "${dumpdir}" --out "${out}" --device "${device}" --protocol "${protocol}"
+               --fold "${fold#fold}" --test-set "${name}" --corpus "${corpus}" --system "${system}"
+               ${infer_opts[@]+"${infer_opts[@]}"})
+        if [ "${train_nj}" -gt 1 ]; then
+          add_job "${jobs_dir}" "${out}/log/infer.log" "${infer[@]}"
+          continue
+        fi
+        log "Stage 4: inference ${exp} on ${fold_dir}/${set}${infer_args:+ with ${infer_args}}"
+        ${decode_cmd} --gpu "$(( ngpu > 0 ? 1 : 0 ))" "${out}/log/infer.log" "${infer[@]}"
       done
     done
   done
+  if [ "${train_nj}" -gt 1 ]; then
+    run_jobs "${jobs_dir}" "${decode_cmd}" "$(( ngpu > 0 ? 1 : 0 ))" "Stage 4: inference (config x fold x set)"
+  fi
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then

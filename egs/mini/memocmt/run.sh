@@ -6,14 +6,15 @@
 # Options of emo.sh (../../TEMPLATE/emo1/emo.sh) pass through; `./run.sh --help` lists them.
 set -euo pipefail
 
+# The slowest (faithful: batch size 1) first, so that --train_nj 2 ends with short jobs.
 train_configs="
+  conf/tuning/train_memocmt_faithful_min.yaml
   conf/tuning/train_text_only.yaml
   conf/tuning/train_audio_only.yaml
   conf/tuning/train_memocmt_cls.yaml
   conf/tuning/train_memocmt_mean.yaml
   conf/tuning/train_memocmt_min.yaml
   conf/tuning/train_memocmt_max.yaml
-  conf/tuning/train_memocmt_faithful_min.yaml
 "
 
 export HF_HUB_OFFLINE=1  # both encoders are local (tools/models); never wait on the hub
