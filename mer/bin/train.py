@@ -124,10 +124,7 @@ def _train(args, ctx, exp_dir: Path) -> int:
         log.info("world size %d, device %s, labels %s", ctx.world_size, ctx.device, labels)
     seed_everything(conf["train"]["seed"] + ctx.rank)
     train_data = args.train_dir
-    if conf["train"]["fit_on"] == "train+valid":
-        if conf["train"]["best_metric"] != "last":
-            raise ValueError("config: train.fit_on train+valid trains on the validation set too, so nothing is "
-                             "left to choose a checkpoint on: set train.best_metric: last")
+    if conf["train"]["fit_on"] == "train+valid":  # with best_metric last (mer.train.schema)
         train_data = DataDir.combine([DataDir.load(args.train_dir), DataDir.load(args.valid_dir)])
     inputs, (train_set, valid_set) = open_datasets(conf, args.dumpdir, label_map, [train_data, args.valid_dir])
     for name, data in (("training", train_set), ("validation", valid_set)):

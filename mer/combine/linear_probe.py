@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from mer.combine.base import AbsCombiner, FoldContext, register_combiner
-from mer.train.inputs import CMVN_MODES, DumpInput, FeatureDump, with_cmvn
+from mer.train.inputs import DumpInput, FeatureDump, check_cmvn, with_cmvn
 
 POOLS = ("mean", "mean+std")
 
@@ -34,16 +34,17 @@ class LinearProbe(AbsCombiner):
                  labels: list[str] | None = None, modality: str | None = None, cmvn: str | None = None):
         if pool not in POOLS:
             raise ValueError(f"linear_probe: pool must be one of {POOLS}, got '{pool}'")
-        if cmvn is not None and cmvn not in CMVN_MODES:
-            raise ValueError(f"linear_probe: cmvn must be one of {CMVN_MODES}, got '{cmvn}'")
+        if cmvn is not None:
+            check_cmvn("linear_probe: cmvn", cmvn)
         self.dump_name, self.layer, self.pool, self.C, self.cmvn = dump, layer, pool, float(C), cmvn
         self.labels, self.modality = labels, modality
+        self._dump: FeatureDump | None = None
         self._source = None
 
     def _open(self, ctx: FoldContext):
         """The chosen layer of the dump (the last without `layer`), CMVN-normalised if asked."""
         if self._source is None:
-            dump = FeatureDump(ctx.dumpdir / self.dump_name)
+            self._dump = dump = FeatureDump(ctx.dumpdir / self.dump_name)
             if self.layer is not None and not 0 <= self.layer < dump.num_layers:
                 raise ValueError(f"layer {self.layer}: {dump.path} stores {dump.num_layers} layers "
                                  f"(0..{dump.num_layers - 1})")
@@ -57,15 +58,14 @@ class LinearProbe(AbsCombiner):
         from sklearn.preprocessing import StandardScaler
 
         source = self._open(ctx)
-        dump = source.dump if self.cmvn is None else source.inner.dump
-        train, valid = ctx.data("train"), ctx.data("valid")
-        refs = {**train.utt2emo, **valid.utt2emo}
+        dump = self._dump
         labels = self.labels or _label_set(ctx)
-        utts = {u for u in train.utts + valid.utts if refs.get(u) in labels}
+        # train+valid, each part's labelled utterances (CMVN statistics come from each part's own dir)
+        parts = [(d, [u for u in d.utts if d.utt2emo.get(u) in labels])
+                 for d in (ctx.data("train"), ctx.data("valid"))]
         clf = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=3000))
-        feats = np.concatenate([pooled(source, part, [u for u in part.utts if u in utts], self.pool)
-                                for part in (train, valid)])
-        clf.fit(feats, [labels.index(refs[u]) for part in (train, valid) for u in part.utts if u in utts])
+        clf.fit(np.concatenate([pooled(source, d, utts, self.pool) for d, utts in parts]),
+                [labels.index(d.utt2emo[u]) for d, utts in parts for u in utts])
         unit = dump.info.get("unit") == "token" or dump.info.get("feature") == "hf-text"
         modality = self.modality or ("text" if unit else "audio")
         for test_set in ctx.test_sets:

@@ -31,6 +31,8 @@ def build_model(model_conf: dict, num_classes: int, input_infos: dict) -> AbsEmo
     cls = model_class(conf)
     conf.pop("name")
     label_smoothing = float(conf.pop("label_smoothing", 0.0) or 0.0)
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"config: model.label_smoothing must be in [0, 1), got {label_smoothing}")
     absent = [n for n in cls.input_names(model_conf) if n not in input_infos]
     if absent:
         raise ValueError(f"model '{model_conf['name']}' reads input(s) {absent}, but only "
@@ -39,7 +41,5 @@ def build_model(model_conf: dict, num_classes: int, input_infos: dict) -> AbsEmo
         model = cls(num_classes=num_classes, input_infos=input_infos, **conf)
     except TypeError as e:  # an unknown key in the model block: name it and the class
         raise ValueError(f"config: model ({cls.__name__}): {e}") from None
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(f"config: model.label_smoothing must be in [0, 1), got {label_smoothing}")
     model.label_smoothing = label_smoothing
     return model

@@ -128,11 +128,12 @@ class CMVNInput:
     are accumulated in float64, once per (data dir, speaker)."""
 
     def __init__(self, inner, mode: str):
-        if mode not in CMVN_MODES:
-            raise ValueError(f"inputs.{inner.name}.cmvn must be one of {CMVN_MODES}, got {mode!r}")
+        check_cmvn(f"inputs.{inner.name}.cmvn", mode)
         self.inner, self.mode = inner, mode
         self.name, self.info = inner.name, inner.info
-        self._stats: dict[int, tuple[DataDir, dict[str, tuple[torch.Tensor, torch.Tensor]]]] = {}
+        # id(data dir) -> (the data dir, kept so that its id is never reused while cached; its
+        # utterances by speaker; the statistics of the speakers met so far)
+        self._dirs: dict[int, tuple[DataDir, dict[str, list[str]], dict[str, tuple[torch.Tensor, torch.Tensor]]]] = {}
 
     def describe(self) -> dict:
         return {**self.inner.describe(), "cmvn": self.mode}
@@ -155,13 +156,17 @@ class CMVNInput:
         return ((x - mean) / std).to(x.dtype)
 
     def _speaker(self, data: DataDir, spk: str) -> tuple[torch.Tensor, torch.Tensor]:
-        # The data dir is kept beside its statistics, so that its id is never reused while cached.
-        per_dir = self._stats.setdefault(id(data), (data, {}))[1]
-        if spk not in per_dir:
-            utts = [u for u, s in data.utt2spk.items() if s == spk]
-            present = set(utts) - set(self.inner.missing(data, utts))
-            per_dir[spk] = _moments(self.inner.load(data, u) for u in utts if u in present)
-        return per_dir[spk]
+        if id(data) not in self._dirs:
+            by_speaker: dict[str, list[str]] = {}
+            for u, s in data.utt2spk.items():
+                by_speaker.setdefault(s, []).append(u)
+            self._dirs[id(data)] = (data, by_speaker, {})
+        _, by_speaker, stats = self._dirs[id(data)]
+        if spk not in stats:
+            utts = by_speaker[spk]
+            absent = set(self.inner.missing(data, utts))
+            stats[spk] = _moments(self.inner.load(data, u) for u in utts if u not in absent)
+        return stats[spk]
 
 
 def _moments(frames) -> tuple[torch.Tensor, torch.Tensor]:
@@ -281,9 +286,17 @@ def normalize_input_spec(name: str, spec) -> dict:
                          f"{spec['type']}; allowed: {sorted(allowed)}")
     if spec["type"] == "dump" and not spec.get("name"):
         raise ValueError(f"config: inputs.{name}: a dump input needs `name` (a folder under the dump dir)")
+    if spec.get("cmvn") is not None:
+        check_cmvn(f"inputs.{name}.cmvn", spec["cmvn"])
     if spec["type"] == "text" and spec.get("dump") and spec.get("file"):
         raise ValueError(f"config: inputs.{name}: give `dump` or `file`, not both")
     return spec
+
+
+def check_cmvn(where: str, mode) -> None:
+    """`where` (the option's name in the message) must be one of CMVN_MODES."""
+    if mode not in CMVN_MODES:
+        raise ValueError(f"{where} must be one of {CMVN_MODES}, got {mode!r}")
 
 
 def with_cmvn(source, spec: dict):

@@ -161,6 +161,9 @@ def validate_config(conf: dict, source: str) -> dict:
         if unknown:
             raise ConfigError(f"{source}: model.encoders.{name}: unknown key(s) {sorted(unknown)}; "
                               f"allowed: {', '.join(sorted(ENCODER_KEYS))}")
+    if conf["train"]["fit_on"] == "train+valid" and conf["train"]["best_metric"] != "last":
+        raise ConfigError(f"{source}: train.fit_on train+valid trains on the validation set too, so nothing "
+                          f"is left to choose a checkpoint on: set train.best_metric: last")
     if not isinstance(conf.get("inputs"), dict):
         raise ConfigError(f"{source}: inputs must be a mapping of input name -> source")
     from mer.train.inputs import normalize_input_spec
