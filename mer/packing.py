@@ -265,10 +265,12 @@ def load_bundle(path: str | Path, fold: int | None = None, dumpdir: str | Path |
 
 # ---------------------------------------------------------------- README
 
-SCORE_KEYS = ("wa", "ua", "macro_f1", "weighted_f1")
 
 
 def render_readme(b: Bundle) -> str:
+    from mer.metrics import default_columns
+
+    keys = default_columns()
     i, git = b.info, b.info.get("git") or {}
     commit = git.get("commit") or "unknown"
     lines = [f"# {i['system']} ({i['config']}{', fold %s' % i['fold'] if i.get('fold') else ''})", "",
@@ -281,16 +283,16 @@ def render_readme(b: Bundle) -> str:
     lines += ["", "## Scores", "",
               f"Protocol `{i.get('protocol')}`, corpus `{i.get('corpus')}`; percentages. `fold` is this "
               "model; the other rows are over every fold of the config.", "",
-              "| set | rows | " + " | ".join(SCORE_KEYS) + " |", "|---|---|" + "---|" * len(SCORE_KEYS)]
+              "| set | rows | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
     for key, s in b.scores.items():
         if key.endswith("/scores.json"):
             lines.append(f"| {key.split('/')[0].removeprefix('decode_')} | fold | "
-                         + " | ".join(_pct(s.get(k)) for k in SCORE_KEYS) + " |")
+                         + " | ".join(_pct(s.get(k)) for k in keys) + " |")
         elif key.startswith("scores_"):
             for row in ("mean", "pooled"):
                 part = s.get(row) or {}
                 lines.append(f"| {key[len('scores_'):-len('.json')]} | {row} | "
-                             + " | ".join(_pct(part.get(k)) for k in SCORE_KEYS) + " |")
+                             + " | ".join(_pct(part.get(k)) for k in keys) + " |")
     needs_text = any(r["kind"] == "text" for r in b.inputs.values())
     lines += ["", "## Use", "", "```bash",
               "mer-recognize --model THIS.tar.gz "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mer.pretrained import is_complete, models_dir
-from mer.scoring.metrics import score
+from mer.metrics import score
 from tests.recipe_fixtures import copy_recipe, run_recipe
 
 CONFIGS = ["conf/tuning/train_text.yaml", "conf/tuning/train_acoustic_gate.yaml",

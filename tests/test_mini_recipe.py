@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mer.pretrained import is_complete, models_dir
-from mer.scoring.metrics import score
+from mer.metrics import score
 from tests.recipe_fixtures import copy_recipe, run_recipe
 
 CONFIGS = ["conf/tuning/train_text_only.yaml", "conf/tuning/train_audio_only.yaml",

@@ -15,7 +15,7 @@ from sklearn.metrics import balanced_accuracy_score
 from mer.bin import aggregate_scores, make_results, score as score_cli
 from mer.scoring.aggregate import aggregate
 from mer.scoring.decode_dir import ScoringError
-from mer.scoring.metrics import score
+from mer.metrics import score
 
 CLASSES = ["ang", "hap", "neu", "sad"]
 
@@ -298,8 +298,12 @@ def test_make_results_one_row_per_config_with_protocol(tmp_path):
         assert aggregate_scores.main([str(cfg)]) == 0
     (recipe / "conf").mkdir()
     (recipe / "conf" / "published.yaml").write_text(yaml.safe_dump([
-        {"paper": "memocmt", "table": "Table 1", "row": "min aggregation", "protocol": "random",
-         "ua": 81.33, "wa": 81.85}]))
+        {"paper": "memocmt", "table": "Table 1", "row": "min aggregation", "protocol": "random", "classes": 2,
+         "modalities": "speech+text", "ua": 81.33, "wa": 81.85},
+        {"paper": "other", "row": "six-way", "protocol": "loso", "classes": 6, "modalities": "speech+text",
+         "ovr_accuracy": 88.4},
+        {"paper": "other", "row": "text", "protocol": "loso", "classes": 2, "modalities": "text", "ua": 70.0},
+        {"paper": "other", "row": "unstated", "protocol": "loso", "ua": 70.0}], sort_keys=False))
     assert make_results.main([str(recipe)]) == 0
     text = (recipe / "RESULTS.md").read_text()
     assert "git commit:" in text and "python " in text and "torch " in text and "machine:" in text
@@ -314,13 +318,25 @@ def test_make_results_one_row_per_config_with_protocol(tmp_path):
     # mean ± sample std in %, 2 decimals: WA folds 1.0, 0.5, 0.5.
     wa = f"{100 * 2 / 3:.2f} ± {100 * statistics.stdev([1.0, 0.5, 0.5]):.2f}"
     assert all(c[6] == wa for c in cells)
+    # a metric a published number names gets its column, after the registry's default ones
+    header = [c.strip() for c in main_table.splitlines()[4].strip("|").split("|")]
+    assert header[5:] == ["UA", "WA", "macro-F1", "weighted-F1", "OvR-Acc"]
+    # OvR accuracy of two classes equals accuracy
+    assert all(c[9] == wa for c in cells)
     assert all(c[2] == "3" and c[3] == "audio+text" and c[4] == "min" for c in cells)
     pooled = section.split("Pooled over folds")[1].split("Published")[0]
     pooled_rows = [ln for ln in pooled.splitlines() if ln.startswith("| ") and not ln.startswith("| config")]
     assert len(pooled_rows) == 4 and all("| 60.00 |" in r for r in pooled_rows)
     pub = section.split("Published")[1]
-    assert "| memocmt | Table 1 | min aggregation | random | — | 81.85 |" not in pub  # UA comes first
-    assert "| memocmt | Table 1 | min aggregation | random | 81.33 | 81.85 |" in pub
+    pub_rows = {r.split("|")[3].strip(): [c.strip() for c in r.strip().strip("|").split("|")]
+                for r in pub.splitlines() if r.startswith("| ") and not r.startswith("| published")}
+    # UA comes first; each published number is set beside only the rows it may be compared with
+    assert pub_rows["min aggregation"][:8] == ["memocmt", "Table 1", "min aggregation", "random", "2",
+                                               "speech+text", "81.33", "81.85"]
+    assert pub_rows["min aggregation"][-1] == "alpha"  # protocol random; audio = speech
+    assert pub_rows["six-way"][-1] == "none: runs here have 2 classes"
+    assert pub_rows["text"][-1] == "none: runs here have modalities audio+text"
+    assert pub_rows["unstated"][-1].startswith("not stated")
 
 
 def test_make_results_marks_incomplete_and_rejects_bad_published(tmp_path, capsys):
@@ -332,3 +348,6 @@ def test_make_results_marks_incomplete_and_rejects_bad_published(tmp_path, capsy
     (recipe / "pub.yaml").write_text("- {paper: x, ua: 50}\n")
     assert make_results.main([str(recipe), "--published", "pub.yaml"]) == 1
     assert "entry 1 lacks protocol" in capsys.readouterr().err
+    (recipe / "pub.yaml").write_text("- {paper: x, protocol: loso, accuracy: 50}\n")
+    assert make_results.main([str(recipe), "--published", "pub.yaml"]) == 1
+    assert "unknown key(s) accuracy" in capsys.readouterr().err

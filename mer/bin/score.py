@@ -6,7 +6,8 @@ Usage:
 Reads DECODE_DIR/{utt2pred,classes,posteriors.scp,meta.json} and the reference labels
 (DECODE_DIR/utt2emo unless --ref is given) and writes DECODE_DIR/scores.json: the meta fields
 (protocol, config, fold, test_set, corpus, system, aggregation, modalities) and the metrics of
-mer.scoring.metrics (wa, ua, macro_f1, weighted_*, per_class, confusion, auc), as fractions.
+mer.metrics (every registered metric: python -m mer.bin.list metric; per_class, confusion, auc), as
+fractions.
 
 Fails, naming the file and utterances, when utt2pred, the reference and the posteriors do not
 cover the same utterances, or when a label is not listed in `classes`.
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 
 from mer.scoring.decode_dir import META_FIELDS, ScoringError, load_decode_dir
-from mer.scoring.metrics import score
+from mer.metrics import METRICS, default_columns, score
 from mer.utils.fileio import write_json_atomic
 
 
@@ -58,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         path = Path(decode_dir) / "scores.json"
         write_json_atomic(path, result)
-        print(f"{path}: {result['num_utts']} utts  UA {100 * result['ua']:.2f}  WA {100 * result['wa']:.2f}  "
-              f"macro-F1 {100 * result['macro_f1']:.2f}")
+        shown = "  ".join(f"{METRICS[k].label} {100 * result[k]:.2f}" for k in default_columns())
+        print(f"{path}: {result['num_utts']} utts  {shown}")
     return 1 if failed else 0
 
 

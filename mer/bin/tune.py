@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from mer.train.config import LOWER_IS_BETTER, load_config, save_config
+from mer.train.config import load_config, lower_is_better, save_config
 from mer.utils.fileio import write_json_atomic
 
 KINDS = ("float", "int", "categorical")
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     study_dir.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(study_name=Path(args.config).stem, storage=f"sqlite:///{study_dir.resolve()}/study.db",
                                 load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=args.seed),
-                                direction="minimize" if metric in LOWER_IS_BETTER else "maximize")
+                                direction="minimize" if lower_is_better(metric) else "maximize")
 
     def objective(trial) -> float:
         values = suggest(trial, space)

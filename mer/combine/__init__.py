@@ -6,14 +6,12 @@ decode dirs, which stages 5 and 6 score and plot like any trained system. A line
 is one; the hierarchy of system C (route, then re-classify) is another.
 
 To add one: a module here with a subclass of `AbsCombiner` decorated with
-`@register_combiner(name)`, imported below; a recipe names it in a YAML file
+`@register_combiner(name)` (the package is scanned: no list to edit); a recipe names it in a YAML file
 (`combiner: {name: ..., <settings>}`) listed in `--combine_configs`.
 """
 from __future__ import annotations
 
 from mer.combine.base import COMBINERS, AbsCombiner, FoldContext, register_combiner
-from mer.combine import linear_probe  # noqa: F401,E402  (registers linear_probe)
-from mer.combine import hierarchy  # noqa: F401,E402  (registers hierarchy: system C)
 
 __all__ = ["COMBINERS", "AbsCombiner", "FoldContext", "register_combiner", "build_combiner"]
 
@@ -21,9 +19,8 @@ __all__ = ["COMBINERS", "AbsCombiner", "FoldContext", "register_combiner", "buil
 def build_combiner(settings: dict) -> AbsCombiner:
     conf = dict(settings)
     name = conf.pop("name", None)
-    if name not in COMBINERS:
-        raise ValueError(f"combiner.name must be one of {', '.join(sorted(COMBINERS))}, got '{name}'")
+    cls = COMBINERS.get_entry(name, "combiner.name")
     try:
-        return COMBINERS[name](**conf)
+        return cls(**conf)
     except TypeError as e:
         raise ValueError(f"combiner {name}: {e}") from None

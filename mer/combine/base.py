@@ -9,6 +9,7 @@ import numpy as np
 
 from mer.data.datadir import DataDir
 from mer.scoring.decode_dir import DecodeOutputs, ScoringError, load_decode_dir, write_decode_dir
+from mer.registry import RegistryError, new_registry
 
 
 @dataclass
@@ -64,14 +65,18 @@ class AbsCombiner:
         (`folds`: the fold dir names). Nothing by default."""
 
 
-COMBINERS: dict[str, type[AbsCombiner]] = {}
+def _check_combiner(name: str, cls) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, AbsCombiner)):
+        raise RegistryError(f"combiner '{name}': {getattr(cls, '__name__', cls)} must subclass AbsCombiner")
+
+
+# Every module of mer.combine is imported on first use, so a new combiner is one new module there.
+COMBINERS = new_registry("combiner", package="mer.combine", check=_check_combiner)
 
 
 def register_combiner(name: str):
+    """Class decorator: make a combiner available to recipes as `combiner: {name: NAME, ...}`."""
     def add(cls: type[AbsCombiner]) -> type[AbsCombiner]:
-        if not issubclass(cls, AbsCombiner):
-            raise TypeError(f"{cls.__name__} must subclass AbsCombiner")
         cls.name = name
-        COMBINERS[name] = cls
-        return cls
+        return COMBINERS.register(name, cls)
     return add

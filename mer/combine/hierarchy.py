@@ -38,66 +38,23 @@ from pathlib import Path
 import numpy as np
 
 from mer.combine.base import AbsCombiner, FoldContext, register_combiner
+from mer.combine.hierarchy_report import write_reports
+from mer.combine.routing import DEFAULT_THRESHOLDS, PR_GRID, SPEECH_ONLY, decide, sweep_stats, threshold_key
 from mer.scoring.decode_dir import DecodeOutputs, describe_mismatch
 from mer.utils.fileio import write_json_atomic
 
 log = logging.getLogger(__name__)
-
-DEFAULT_THRESHOLDS = (0.25, 0.30, 0.35, 0.40)
-SELECT_METRICS = ("ua", "wa", "macro_f1", "weighted_f1")
-PR_GRID = tuple(round(0.05 * i, 2) for i in range(21))  # thresholds of the precision-recall curve
-SPEECH_ONLY = "speech-only"
-ARGMAX = "argmax"
-
-
-def threshold_key(t: float | None) -> str:
-    return ARGMAX if t is None else f"{float(t):.2f}"
-
-
-def decide(gate: list[str], emotion: list[str], text: list[str] | None, p_text_neutral: np.ndarray | None,
-           neutral: str, t: float | None) -> tuple[list[str], np.ndarray]:
-    """Final labels and whether each utterance went to the text model (Algorithm 1)."""
-    to_text = np.array([g == neutral for g in gate], dtype=bool)
-    if text is None:
-        return [neutral if r else e for r, e in zip(to_text, emotion)], to_text
-    if t is None:
-        keep = np.zeros(len(gate), dtype=bool)
-    else:
-        keep = np.asarray(p_text_neutral, dtype=np.float32) >= np.float32(t)
-    final = [(neutral if k else x) if r else e for r, k, x, e in zip(to_text, keep, text, emotion)]
-    return final, to_text
-
-
-def sweep_stats(refs: list[str], final: list[str], to_text: np.ndarray, classes: list[str], neutral: str) -> dict:
-    """Scores over utterances whose reference is one of `classes`, and the text stage's effect."""
-    from mer.scoring.metrics import score
-
-    rows = [i for i, r in enumerate(refs) if r in classes]
-    if not rows:
-        raise ValueError(f"no reference label is one of {' '.join(classes)}")
-    r = [refs[i] for i in rows]
-    f = [final[i] for i in rows]
-    m = score(r, f, labels=classes)
-    per = m["per_class"][neutral]
-    routed = [i for i in rows if to_text[i]]
-    emotional_called_neutral = [i for i in routed if refs[i] != neutral]
-    corrected = [i for i in emotional_called_neutral if final[i] == refs[i]]
-    neutral_broken = [i for i in routed if refs[i] == neutral and final[i] != neutral]
-    n_emo = len(emotional_called_neutral)
-    return {"ua": m["ua"], "wa": m["wa"], "macro_f1": m["macro_f1"], "weighted_f1": m["weighted_f1"],
-            "neutral_precision": per["precision"], "neutral_recall": per["recall"], "num_utts": len(rows),
-            "routed_to_text": len(routed), "emotional_called_neutral": n_emo, "corrected_by_text": len(corrected),
-            "corrected_share": len(corrected) / n_emo if n_emo else None,
-            "neutral_wrongly_changed": len(neutral_broken)}
-
 
 @register_combiner("hierarchy")
 class Hierarchy(AbsCombiner):
     def __init__(self, gate: str, emotion: str, text: str | None = None, neutral: str = "neu",
                  classes: list[str] | None = None, thresholds=DEFAULT_THRESHOLDS, select_on: str = "valid",
                  select_metric: str = "ua", examples: int = 20):
-        if select_metric not in SELECT_METRICS:
-            raise ValueError(f"hierarchy: select_metric must be one of {SELECT_METRICS}, got '{select_metric}'")
+        from mer.metrics import selectable_metrics
+
+        if select_metric not in selectable_metrics():
+            raise ValueError(f"hierarchy: select_metric must be one of {', '.join(selectable_metrics())}, "
+                             f"got '{select_metric}'")
         if thresholds is None or isinstance(thresholds, (int, float)):
             thresholds = [thresholds]
         self.candidates: list[float | None] = [None if t is None else float(t) for t in thresholds]
@@ -242,7 +199,6 @@ class Hierarchy(AbsCombiner):
 
     # ------------------------------------------------------------ all folds
     def summarize(self, out_dir: Path, folds: list[str]) -> None:
-        from mer.combine.hierarchy_report import write_reports
 
         reports = {}
         for fold in folds:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mer.combine.routing import ARGMAX, PR_GRID, SPEECH_ONLY, sweep_stats, threshold_key
 from mer.utils.fileio import write_json_atomic, write_text_atomic
 
 CHOSEN = "chosen on valid"
@@ -14,8 +15,6 @@ CHOSEN = "chosen on valid"
 def _pooled(combiner, reports: dict, test_set: str) -> tuple[dict, list[dict], list[str]]:
     """The sweep over every fold's utterances of `test_set` scored as one set, plus the row of
     each fold's chosen threshold."""
-    from mer.combine.hierarchy import sweep_stats
-
     records, classes = [], None
     for fold, rep in reports.items():
         s = rep["sets"].get(test_set)
@@ -36,7 +35,6 @@ def _pct(v) -> str:
 
 
 def _row_keys(combiner, sweep: dict) -> list[str]:
-    from mer.combine.hierarchy import ARGMAX, SPEECH_ONLY, threshold_key
 
     keys = [SPEECH_ONLY]
     if combiner.text:
@@ -44,13 +42,21 @@ def _row_keys(combiner, sweep: dict) -> list[str]:
     return list(dict.fromkeys(k for k in keys if k in sweep))
 
 
+SWEEP_METRICS = ("ua", "wa", "macro_f1")  # the sweep table's metric columns (+ the selecting metric)
+
+
 def _sweep_table(combiner, sweep: dict) -> list[str]:
-    lines = ["| t | UA | WA | macro-F1 | neutral precision | neutral recall | to text | emotional called "
-             "neutral | corrected by text | neutral changed by text |", "|" + "---|" * 10]
+    from mer.metrics import METRICS
+
+    metrics = list(dict.fromkeys(SWEEP_METRICS + (combiner.select_metric,)))
+    header = ["t"] + [METRICS[m].label for m in metrics] + [
+        "neutral precision", "neutral recall", "to text", "emotional called neutral", "corrected by text",
+        "neutral changed by text"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for key in _row_keys(combiner, sweep):
         s = sweep[key]
         corr = f"{s['corrected_by_text']} ({_pct(s['corrected_share'])}%)" if combiner.text else "—"
-        lines.append(f"| {key} | {_pct(s['ua'])} | {_pct(s['wa'])} | {_pct(s['macro_f1'])} | "
+        lines.append(f"| {key} | " + " | ".join(_pct(s[m]) for m in metrics) + " | "
                      f"{_pct(s['neutral_precision'])} | {_pct(s['neutral_recall'])} | {s['routed_to_text']} | "
                      f"{s['emotional_called_neutral']} | {corr} | "
                      f"{s['neutral_wrongly_changed'] if combiner.text else '—'} |")
@@ -78,7 +84,6 @@ def _examples(combiner, records: list[dict], n: int) -> list[str]:
 def _pr_figure(combiner, sweep: dict, title: str):
     from matplotlib.figure import Figure
 
-    from mer.combine.hierarchy import PR_GRID, SPEECH_ONLY, threshold_key
 
     fig = Figure(figsize=(5, 4.2))
     ax = fig.add_subplot()

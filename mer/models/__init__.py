@@ -1,12 +1,9 @@
 """Model registry (WeNet's `init_model` table): a system is an `AbsEmotionModel` subclass registered
-with `@register_model(name)` in a module imported below, plus a config block `model: {name: ...}`.
+with `@register_model(name)` in a module of this package (found by scanning it: no list to edit),
+plus a config block `model: {name: ...}`.
 """
 from __future__ import annotations
 
-from mer.models import memocmt  # noqa: F401  (registers memocmt, audio_only, text_only)
-from mer.models import cnn_attn  # noqa: F401  (registers cnn_attn)
-from mer.models import lstm_fc  # noqa: F401  (registers lstm_fc: system C's LSTM + two FC classifiers)
-from mer.models import mf_la  # noqa: F401  (registers mf_la, system D)
 from mer.models.abs_model import MODEL_CLASSES, AbsEmotionModel, ModelOutput, register_model
 
 __all__ = ["MODEL_CLASSES", "AbsEmotionModel", "ModelOutput", "register_model", "build_model", "model_class",
@@ -14,10 +11,7 @@ __all__ = ["MODEL_CLASSES", "AbsEmotionModel", "ModelOutput", "register_model", 
 
 
 def model_class(model_conf: dict) -> type[AbsEmotionModel]:
-    name = model_conf.get("name")
-    if name not in MODEL_CLASSES:
-        raise ValueError(f"model.name must be one of {', '.join(sorted(MODEL_CLASSES))}, got '{name}'")
-    return MODEL_CLASSES[name]
+    return MODEL_CLASSES.get_entry(model_conf.get("name"), "model.name")
 
 
 def model_input_names(model_conf: dict) -> tuple[str, ...]:

@@ -13,6 +13,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from mer.registry import RegistryError, new_registry
+
 
 @dataclass
 class ModelOutput:
@@ -68,17 +70,15 @@ class AbsEmotionModel(nn.Module):
         return {}
 
 
-MODEL_CLASSES: dict[str, type[AbsEmotionModel]] = {}
+def _check_model(name: str, cls) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, AbsEmotionModel)):
+        raise RegistryError(f"model '{name}': {getattr(cls, '__name__', cls)} must subclass AbsEmotionModel")
+
+
+# Every module of mer.models is imported on first use, so a new system is one new module there.
+MODEL_CLASSES = new_registry("model", package="mer.models", check=_check_model)
 
 
 def register_model(name: str):
     """Class decorator: make a system available to configs as `model: {name: NAME}`."""
-    def add(cls: type[AbsEmotionModel]) -> type[AbsEmotionModel]:
-        if name in MODEL_CLASSES and MODEL_CLASSES[name] is not cls:
-            raise ValueError(f"model name '{name}' is registered twice ({MODEL_CLASSES[name].__name__}, "
-                             f"{cls.__name__})")
-        if not issubclass(cls, AbsEmotionModel):
-            raise TypeError(f"{cls.__name__} must subclass AbsEmotionModel")
-        MODEL_CLASSES[name] = cls
-        return cls
-    return add
+    return MODEL_CLASSES.register(name)

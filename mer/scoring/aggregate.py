@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mer.scoring.decode_dir import ScoringError, load_decode_dir, pool_outputs
-from mer.scoring.metrics import SCALAR_METRICS, score
+from mer.metrics import scalar_metrics, score
 
 AGG_META = ("protocol", "config", "corpus", "system", "aggregation", "modalities")
 _FOLD_RE = re.compile(r"^fold(\d+)$")
@@ -71,15 +71,17 @@ def aggregate(exp_config_dir: str | os.PathLike, test_set: str = "test",
     if extra:
         raise ScoringError(f"{d}: scored fold(s) {', '.join(extra)} beyond --expected-folds {expected_folds}")
 
+    metrics = scalar_metrics()
     per_fold: dict[str, dict] = {}
     for name, dd in decode.items():
         try:
             per_fold[name] = json.loads((dd / "scores.json").read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise ScoringError(f"{dd / 'scores.json'}: not valid JSON: {e}") from e
-        absent = [k for k in SCALAR_METRICS + ("num_utts",) if k not in per_fold[name]]
-        if absent:
-            raise ScoringError(f"{dd / 'scores.json'}: missing {', '.join(absent)}")
+        absent = [k for k in metrics + ("num_utts",) if k not in per_fold[name]]
+        if absent:  # scored before a metric was registered, or not by mer.bin.score
+            raise ScoringError(f"{dd / 'scores.json'}: missing {', '.join(absent)}; "
+                               f"rerun python -m mer.bin.score {dd}")
 
     # Pool from the decode outputs themselves; a scores.json that no longer matches them is stale.
     parts = {}
@@ -95,9 +97,9 @@ def aggregate(exp_config_dir: str | os.PathLike, test_set: str = "test",
     pooled = pool_outputs(parts, path=str(d))
     pooled_scores = score(pooled.refs, pooled.preds, pooled.posteriors, labels=pooled.classes)
 
-    folds = {name: {k: s[k] for k in SCALAR_METRICS + ("num_utts",)} for name, s in per_fold.items()}
+    folds = {name: {k: s[k] for k in metrics + ("num_utts",)} for name, s in per_fold.items()}
     mean, std = {}, {}
-    for k in SCALAR_METRICS:
+    for k in metrics:
         mean[k], std[k] = _mean_std([folds[name][k] for name in folds])
     return {
         **_common_meta(d, per_fold),

@@ -2,11 +2,15 @@
 
 One table per test set with one row per (configuration, protocol), the protocol named on every
 row; mean ± sample std over folds, then the pooled scores, then published numbers (if any) read
-from a YAML list, each labelled with the protocol it was obtained under.
+from a YAML list (conf/published.yaml). The columns are the metric registry's default columns plus
+every metric a published number of that set names. A published number is set beside a result row
+only where the two can be compared: the same test set, protocol, number of classes and modalities
+(and, where the entry names them, configs); otherwise the table says why not.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import fnmatch
 import importlib.metadata
 import json
 import os
@@ -18,11 +22,13 @@ from pathlib import Path
 
 import yaml
 
+from mer.metrics import METRICS, default_columns
 from mer.scoring.decode_dir import ScoringError
 from mer.utils.fileio import write_text_atomic
 
-COLUMNS = (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro-F1"), ("weighted_f1", "weighted-F1"))
 PUBLISHED_REQUIRED = ("paper", "protocol")
+PUBLISHED_FIELDS = ("paper", "table", "row", "protocol", "test_set", "classes", "modalities", "configs", "note")
+MODALITY_ALIASES = {"audio": "speech"}  # systems name their speech input either way
 
 
 def collect(exp_dir: str | os.PathLike) -> dict[str, list[dict]]:
@@ -46,8 +52,11 @@ def collect(exp_dir: str | os.PathLike) -> dict[str, list[dict]]:
 
 
 def load_published(path: str | os.PathLike) -> list[dict]:
-    """Entries like `- {paper: memocmt, table: "Table 1", row: "...", protocol: random, ua: 81.33, wa: 81.85}`;
-    values are percentages as printed in the paper. Optional `test_set` (default "test")."""
+    """Entries like `- {paper: memocmt, table: "Table 1", row: "...", protocol: random, classes: 4,
+    modalities: speech+text, ua: 81.33, wa: 81.85}`: metric names of the registry, values percentages
+    as printed in the paper. Optional: `test_set` (default "test"), `classes` (how many), `modalities`
+    (`+`-joined input names; audio = speech), `configs` (glob patterns of the config tags the row is
+    the published counterpart of), `note`."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
@@ -62,13 +71,67 @@ def load_published(path: str | os.PathLike) -> list[dict]:
         absent = [k for k in PUBLISHED_REQUIRED if k not in entry]
         if absent:
             raise ScoringError(f"{path}: entry {i} lacks {', '.join(absent)}")
-        if not any(k in entry for k, _ in COLUMNS):
-            raise ScoringError(f"{path}: entry {i} has none of {', '.join(k for k, _ in COLUMNS)}")
-        for k, _ in COLUMNS:
-            v = entry.get(k)
+        unknown = [k for k in entry if k not in PUBLISHED_FIELDS and k not in METRICS]
+        if unknown:
+            raise ScoringError(f"{path}: entry {i}: unknown key(s) {', '.join(map(str, unknown))} (neither a field "
+                               f"({', '.join(PUBLISHED_FIELDS)}) nor a metric (python -m mer.bin.list metric))")
+        if not _metrics_of(entry):
+            raise ScoringError(f"{path}: entry {i} names no metric (python -m mer.bin.list metric)")
+        for k in _metrics_of(entry):
+            v = entry[k]
             if v is not None and (not isinstance(v, (int, float)) or not 0 <= v <= 100):
                 raise ScoringError(f"{path}: entry {i}: {k}={v!r} is not a percentage in [0, 100]")
+        if "classes" in entry and not (isinstance(entry["classes"], int) and entry["classes"] > 1):
+            raise ScoringError(f"{path}: entry {i}: classes={entry['classes']!r} is not a number of classes")
+        if isinstance(entry.get("configs"), str):
+            entry["configs"] = [entry["configs"]]
     return data
+
+
+def _metrics_of(entry: dict) -> list[str]:
+    return [k for k in entry if k in METRICS]
+
+
+def _modalities(text) -> frozenset[str] | None:
+    if not text:
+        return None
+    return frozenset(MODALITY_ALIASES.get(m, m) for m in str(text).split("+"))
+
+
+def _num_classes(agg: dict) -> int | None:
+    labels = (agg.get("pooled", {}).get("confusion") or {}).get("labels")
+    return len(labels) if labels else None
+
+
+def mismatch(published: dict, agg: dict) -> str | None:
+    """Why a published entry cannot be compared with a result row (None: it can)."""
+    if str(published["protocol"]) != str(agg.get("protocol")):
+        return f"protocol {agg.get('protocol')}"
+    n = _num_classes(agg)
+    if published.get("classes") is not None and n is not None and published["classes"] != n:
+        return f"{n} classes"
+    want, have = _modalities(published.get("modalities")), _modalities(agg.get("modalities"))
+    if want is not None and have is not None and want != have:
+        return f"modalities {agg.get('modalities')}"
+    if published.get("configs") and not any(fnmatch.fnmatchcase(str(agg.get("config")), pat)
+                                            for pat in published["configs"]):
+        return f"config not {' or '.join(published['configs'])}"
+    return None
+
+
+def _comparable(published: dict, aggs: list[dict]) -> str:
+    """The result rows a published entry may be compared with, or why none."""
+    if "classes" not in published or "modalities" not in published:
+        return "not stated (add classes and modalities to the entry)"
+    matches = [a for a in aggs if mismatch(published, a) is None]
+    if matches:
+        return ", ".join(str(a["config"]) for a in matches)
+    if not aggs:
+        return "none: no run of this test set"
+    same = [a for a in aggs if str(a.get("protocol")) == str(published["protocol"])]
+    if not same:  # the closest reason: no run under its protocol at all
+        return f"none: no run under protocol {published['protocol']} here"
+    return "none: runs here have " + "; ".join(sorted({mismatch(published, a) for a in same}))
 
 
 def _cell(text) -> str:
@@ -99,22 +162,36 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def columns(published: list[dict]) -> list[str]:
+    """The registry's default columns, then each other metric a published entry names."""
+    named = {k for p in published for k in _metrics_of(p)}
+    return list(default_columns()) + sorted(named - set(default_columns()))
+
+
+def _published_table(entries: list[dict], metrics: list[str], aggs: list[dict]) -> list[str]:
+    return _table(["published", "table", "row", "protocol", "classes", "modalities"]
+                  + [METRICS[k].label for k in metrics] + ["comparable with"],
+                  [[p["paper"], p.get("table"), p.get("row"), p["protocol"], p.get("classes"), p.get("modalities")]
+                   + [_cell(p.get(k)) for k in metrics] + [_comparable(p, aggs)] for p in entries])
+
+
 def render_set(test_set: str, aggs: list[dict], published: list[dict]) -> list[str]:
     lines = [f"## Test set `{test_set}`", "",
              "Mean ± sample standard deviation (ddof 1) over folds, in %. One fold: mean only.", ""]
-    names = [name for _, name in COLUMNS]
+    metrics = columns(published)
+    names = [METRICS[k].label for k in metrics]
     lines += _table(["config", "protocol", "folds", "modalities", "aggregation"] + names,
                     [[a["config"], a["protocol"], _folds(a), a.get("modalities"), a.get("aggregation")]
-                     + [_mean_std(a, k) for k, _ in COLUMNS] for a in aggs])
+                     + [_mean_std(a, k) for k in metrics] for a in aggs])
     lines += ["", "Pooled over folds (all folds' predictions scored as one set), in %:", ""]
     lines += _table(["config", "protocol", "utts"] + names,
                     [[a["config"], a["protocol"], a["pooled"].get("num_utts")]
-                     + [_pct(a["pooled"].get(k)) for k, _ in COLUMNS] for a in aggs])
+                     + [_pct(a["pooled"].get(k)) for k in metrics] for a in aggs])
     if published:
-        lines += ["", "Published (as printed in the papers, in %; compare only where the protocol matches):", ""]
-        lines += _table(["published", "table", "row", "protocol"] + names,
-                        [[p["paper"], p.get("table"), p.get("row"), p["protocol"]]
-                         + [_cell(p.get(k)) for k, _ in COLUMNS] for p in published])
+        lines += ["", "Published (as printed in the papers, in %). A published number may be compared only with "
+                  "the rows named in its last column: same test set, protocol, number of classes and "
+                  "modalities, and the same metric (a column left empty was not published):", ""]
+        lines += _published_table(published, metrics, aggs)
     return lines + [""]
 
 
@@ -181,9 +258,7 @@ def make_results(recipe_dir: str | os.PathLike, exp: str = "exp", out: str = "RE
         lines += render_set(test_set, by_set[test_set], pub_by_set.pop(test_set, []))
     for test_set, entries in sorted(pub_by_set.items()):  # published sets we have no run for yet
         lines += [f"## Test set `{test_set}`: published only", ""]
-        lines += _table(["published", "table", "row", "protocol"] + [n for _, n in COLUMNS],
-                        [[p["paper"], p.get("table"), p.get("row"), p["protocol"]]
-                         + [_cell(p.get(k)) for k, _ in COLUMNS] for p in entries]) + [""]
+        lines += _published_table(entries, columns(entries), []) + [""]
     out_path = recipe / out
     write_text_atomic(out_path, "\n".join(lines))
     return out_path

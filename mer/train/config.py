@@ -33,7 +33,7 @@ DEFAULTS: dict = {
         "max_frames": None,           # cap on batch_size x longest sequence
         "grad_clip": None,            # max gradient norm
         "early_stopping_patience": None,  # epochs without improvement of best_metric
-        "best_metric": "wa",          # wa | ua | macro_f1 | weighted_f1 | loss (validation) | last
+        "best_metric": "wa",          # a metric (python -m mer.bin.list metric) | loss (validation) | last
                                       # (last: the last epoch's model, no choice on validation)
         "fit_on": "train",            # train | train+valid (the valid set trains too; needs
                                       # best_metric: last, as nothing is left to choose on)
@@ -47,7 +47,13 @@ DEFAULTS: dict = {
     },
 }
 
-LOWER_IS_BETTER = {"loss"}
+
+
+def lower_is_better(metric: str) -> bool:
+    """For `train.best_metric`: the validation loss, or a registered metric where lower is better."""
+    from mer.metrics import METRICS
+
+    return metric == "loss" or (metric in METRICS and not METRICS[metric].higher_is_better)
 
 
 def deep_update(base: dict, new: dict) -> dict:

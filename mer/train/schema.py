@@ -14,7 +14,10 @@ import types
 import typing
 from typing import Literal, Optional, Union
 
-METRICS = Literal["wa", "ua", "macro_f1", "weighted_f1", "loss", "last"]
+from mer.metrics import selectable_metrics
+
+# train.best_metric: a registered metric that may select checkpoints, the validation loss, or the last epoch
+METRICS = Literal[selectable_metrics() + ("loss", "last")]
 
 SECTIONS: dict[str, dict[str, object]] = {
     "optim": {"name": Literal["adam", "adamw"], "lr": float, "betas": list[float], "eps": float,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mer.train.config import LOWER_IS_BETTER
+from mer.train.config import lower_is_better
 from mer.train.data import BucketBatchSampler, EmotionDataset, collate
 from mer.train.dist import DistContext
 from mer.utils.fileio import atomic_open, write_json_atomic
@@ -157,7 +157,7 @@ def predict(model: nn.Module, dataset: EmotionDataset, device: torch.device, bat
 def evaluate(model, dataset, device, batch_size, labels: list[str], amp=None) -> dict:
     """Validation loss (the model's own) and metrics over the utterances inside the label set."""
     from mer.models.abs_model import ModelOutput
-    from mer.scoring.metrics import score
+    from mer.metrics import score, selectable_metrics
 
     p = predict(model, dataset, device, batch_size, amp)
     keep = p["labels"] >= 0
@@ -165,8 +165,7 @@ def evaluate(model, dataset, device, batch_size, labels: list[str], amp=None) ->
     loss = model.loss(ModelOutput(logits=logits), y).mean().item()
     refs = [labels[i] for i in y.tolist()]
     preds = [labels[i] for i in logits.argmax(-1).tolist()]
-    s = score(refs, preds, labels=labels)
-    return {"loss": loss, **{k: s[k] for k in ("wa", "ua", "macro_f1", "weighted_f1")}}
+    return {"loss": loss, **score(refs, preds, labels=labels, metrics=selectable_metrics())}
 
 
 class TrainingDiverged(RuntimeError):
@@ -213,7 +212,7 @@ class Trainer:
     def _improved(self, value: float) -> bool:
         if self.best is None or self.metric == "last":
             return True
-        return value < self.best["value"] if self.metric in LOWER_IS_BETTER else value > self.best["value"]
+        return value < self.best["value"] if lower_is_better(self.metric) else value > self.best["value"]
 
     def save_checkpoint(self, epoch: int) -> None:
         state = {"epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
