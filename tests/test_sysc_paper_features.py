@@ -156,3 +156,18 @@ def test_librosa_mfcc_matches_librosa():
     # librosa works in float32, we in float64: about 4e-5 on values up to ~500 on this signal
     assert np.abs(ours - ref).max() < 1e-3
     assert np.abs(ours.mean(axis=0) - ref.mean(axis=0)).max() < 1e-4   # the paper's utterance means
+
+
+def test_iemocap_lstm_models_read_the_papers_three_sets():
+    import yaml
+    from pathlib import Path
+
+    from mer.train.config import load_config
+
+    recipe = Path(__file__).resolve().parents[1] / "egs/iemocap/hierarchical"
+    dumps = yaml.safe_load((recipe / "conf/feats.yaml").read_text())
+    for model in ("gate", "emotion", "flat"):
+        conf = load_config(recipe / f"conf/tuning/train_lstm_{model}.yaml")
+        kinds = {dumps[dump]["feature"] for dump in conf["inputs"].values()}
+        assert kinds == {"librosa-mfcc39", "sahu8", "gemaps"}, model
+        assert conf["model"]["frames"] == "mean"  # the paper's utterance-mean MFCCs
