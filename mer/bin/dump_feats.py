@@ -16,9 +16,12 @@ hidden states of a transformers text encoder over DATA_DIR/text, or over --text-
 transcription dump's text), asr (a transcription, not
 features: Whisper's hypotheses in OUT_DIR/text via mer.bin.transcribe; options model, beam_size,
 batch_size, language).
-System C's acoustic sets (mer.features.acoustic): mfcc39 (13 MFCC + deltas + delta-deltas per
-10 ms), handcrafted8 (eight utterance-level values, one row), egemaps (openSMILE eGeMAPS v02
-functionals, one row of 88), egemaps-lld (its 25 low-level descriptors per 10 ms).
+System C's acoustic sets (mer.features.ACOUSTIC_FEATURES), as its paper names them: gemaps (openSMILE
+GeMAPS v01b functionals, one row of 62), sahu8 (Sahu 2019's eight utterance-level values, one row),
+librosa-mfcc39 (39 MFCCs per 32 ms as librosa computes them); our earlier stand-ins, still dumped by
+the EmoDB and mini recipes: mfcc39 (13 Kaldi MFCC + deltas + delta-deltas per 10 ms), handcrafted8
+(eight utterance-level values of our own), egemaps (eGeMAPS v02 functionals, one row of 88),
+egemaps-lld (its 25 low-level descriptors per 10 ms).
 
 Batching: text encoders and layer-norm speech encoders run length-sorted batches with attention
 masks; group-norm speech encoders (wav2vec 2.0 / HuBERT base) one utterance at a time, since

@@ -1,8 +1,24 @@
 """Feature extractors by name, as `dump_feats --feature TYPE` knows them."""
 from __future__ import annotations
 
-# mfcc39, handcrafted8, egemaps, egemaps-lld: system C's acoustic feature sets (mer.features.acoustic)
-FEATURE_TYPES = ("fbank", "mfcc", "logmel", "hf", "hf-text", "mfcc39", "handcrafted8", "egemaps", "egemaps-lld")
+# System C's acoustic feature sets, one entry each: name -> (module, class, keyword arguments),
+# imported when built. The first four are what the EmoDB and mini recipes dump (kept as they are);
+# the last three are the paper's sets that the IEMOCAP recipe dumps.
+ACOUSTIC_FEATURES = {
+    # 13 Kaldi MFCCs + deltas + delta-deltas per 10 ms
+    "mfcc39": ("mer.features.acoustic", "Mfcc39Extractor", {}),
+    # pitch / harmonic ratio / RMS / pause / spectral centroid (our own eight)
+    "handcrafted8": ("mer.features.acoustic", "HandcraftedExtractor", {}),
+    "egemaps": ("mer.features.acoustic", "OpenSmileExtractor", {"feature_set": "eGeMAPSv02"}),
+    "egemaps-lld": ("mer.features.acoustic", "OpenSmileExtractor", {"feature_set": "eGeMAPSv02", "level": "lld"}),
+    # GeMAPS v01b functionals (62 per utterance)
+    "gemaps": ("mer.features.acoustic", "OpenSmileExtractor", {"feature_set": "GeMAPSv01b"}),
+    # 39 MFCCs per 32 ms as librosa.feature.mfcc(n_mfcc=39) computes them, in torch
+    "librosa-mfcc39": ("mer.features.librosa_mfcc", "LibrosaMfccExtractor", {}),
+    # the eight values of Sahu (2019): signal, RMS, silence, harmonics, centre-clipped pitch
+    "sahu8": ("mer.features.sahu8", "Sahu8Extractor", {}),
+}
+FEATURE_TYPES = ("fbank", "mfcc", "logmel", "hf", "hf-text", *ACOUSTIC_FEATURES)
 # Whisper's input window: a number of seconds (30, the default, is the window Whisper was trained
 # on: every utterance padded to it), or this name: the utterance's own length.
 WHISPER_UTTERANCE = "utterance"
@@ -39,14 +55,11 @@ def build_extractor(feature: str, model: str | None = None, layers: str = "last"
         from mer.features.signal import LogMelExtractor
 
         return LogMelExtractor(num_mel_bins=num_mel_bins)
-    if feature in ("mfcc39", "handcrafted8", "egemaps", "egemaps-lld"):
-        from mer.features import acoustic
+    if feature in ACOUSTIC_FEATURES:
+        import importlib
 
-        if feature == "mfcc39":
-            return acoustic.Mfcc39Extractor()
-        if feature == "handcrafted8":
-            return acoustic.HandcraftedExtractor()
-        return acoustic.EgemapsExtractor("lld" if feature == "egemaps-lld" else "functionals")
+        module, cls, kwargs = ACOUSTIC_FEATURES[feature]
+        return getattr(importlib.import_module(module), cls)(**kwargs)
     if feature in ("hf", "hf-text"):
         if not model:
             raise ValueError(f"--feature {feature} needs --model (a hub id or a local directory)")

@@ -2,9 +2,9 @@
 
 One class for every classifier of the hierarchy: what it reads decides what it is.
 
-- speech on acoustic features: `inputs: [mfcc39]` (frames), or several utterance-level vectors side
-  by side (`inputs: [mfcc39, handcrafted8, egemaps]` with `frames: mean`: the paper's 39-d mean
-  MFCC, eight hand-crafted features and eGeMAPS functionals as one vector);
+- speech on acoustic features: `inputs: [mfcc]` (frames), or several utterance-level vectors side
+  by side (`inputs: [mfcc, handcrafted, gemaps]` with `frames: mean`: the paper's 39 mean MFCCs,
+  eight hand-crafted features and GeMAPS functionals as one vector);
 - speech on an encoder: a dump of several layers (learned layer mix), or raw audio with
   `encoders.<input>` (wav2vec 2.0 fine-tuned with its CNN feature encoder frozen);
 - text: `inputs: [text]` over dumped BERT token states (t x 768).

@@ -4,7 +4,9 @@
 # at each threshold, and t chosen on valid), in the paper's two settings:
 #   ./run.sh                      # si: sessions 1-4 train, session 5 male valid, female test
 #   ./run.sh --protocol sd        # sd: random 80/10/10 (speaker-dependent)
-# The wav2vec 2.0 configs fine-tune on raw audio (a GPU: --ngpu 1). Only the LSTM rows:
+# The LSTM rows read the paper's three acoustic sets (conf/feats.yaml: librosa's 39 MFCCs, the cited
+# hand-crafted eight, GeMAPS v01b functionals); the wav2vec 2.0 configs fine-tune on raw audio
+# (a GPU: --ngpu 1). Only the LSTM rows:
 #   ./run.sh --train_configs "$(echo conf/tuning/train_{text,lstm_*}.yaml)" \
 #            --combine_configs "$(echo conf/combine/hier_lstm_*.yaml)"
 set -euo pipefail
