@@ -35,6 +35,8 @@ def test_training_config_builds(config):
             assert spec["name"] in dumps, f"inputs.{name} names no dump of conf/feats.yaml"
             infos[name] = InputInfo("dump", 32, 3)
         else:
+            if spec.get("dump"):  # a transcription dump (text input): written by this recipe's stage 2
+                assert spec["dump"] in dumps, f"inputs.{name}.dump names no dump of conf/feats.yaml"
             encoder = conf["model"]["encoders"][name]["model"]
             needs_hub += [] if _local(encoder) else [encoder]
             infos[name] = InputInfo(spec["type"])
