@@ -281,6 +281,22 @@ def test_esd_published_reproduces_memocmt_code():
     with pytest.raises(ProtocolError, match="no utterance labelled"):
         folds_of("esd", "published", dd.filter(lambda u: dd.utt2emo[u] == "surprise"))
 
+def test_esd_published_writes_four_class_folds(tmp_path):
+    dd = DataDir()
+    for spk in ("0011", "0015"):
+        for n in range(1, 1751, 35):  # every emotion block, surprise included
+            dd.add(f"{spk}_{n:06d}", spk, wav=f"/c/{spk}_{n:06d}.wav", text="x", emo=esd.label_from_id(n),
+                   gender=ESD_GENDER[spk])
+    data = tmp_path / "all"
+    dd.save(data)
+    out = tmp_path / "published"
+    assert write_protocol("esd", "published", data, out, seed=0) is True
+    parts = {p: DataDir.load(out / "fold1" / p) for p in PARTS}
+    assert sum(len(d) for d in parts.values()) == 80  # 2 x 50 ids, the 2 x 10 surprise ones in no part
+    assert {e for d in parts.values() for e in d.utt2emo.values()} == set(esd.PUBLISHED_CLASSES)
+    assert (len(parts["test"]), len(parts["valid"])) == (16, 7)  # ceil(0.2 * 80), ceil(0.1 * 64)
+    assert "Random seed: 0." in (out / "README").read_text()
+
 def test_official_uses_utt2split():
     (fold,) = folds_of("esd", "official", fake_esd())
     assert {u[-6:] for u in fold.valid} == {"000001", "000351"}
