@@ -61,8 +61,9 @@ class CrossAttentionBlock(nn.Module):
 
 class Eq2CrossAttention(nn.Module):
     """The paper's eq. 2: LayerNorm[softmax(Q Wq (K Wk)^T / sqrt(d)) V Wv] W + b, then Dropout (the
-    dropout is the published code's; eq. 2 has none). Multi-head as the paper says in words: the
-    heads split Wq/Wk/Wv's output and are concatenated before the LayerNorm."""
+    dropout, on the attention weights and the output, is the published code's; eq. 2 has none).
+    Multi-head as the paper says in words: the heads split Wq/Wk/Wv's output and are concatenated
+    before the LayerNorm."""
 
     def __init__(self, dim: int, heads: int, dropout: float):
         super().__init__()
@@ -75,7 +76,7 @@ class Eq2CrossAttention(nn.Module):
         self.out = nn.Linear(dim, dim)  # W and b
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, query, key, key_mask=None):
+    def forward(self, query, key):  # no padding mask: the faithful model runs unbatched
         b, n, d = query.shape
 
         def split(x):  # (B, L, D) -> (B, heads, L, D / heads)
