@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mer.bin import make_protocol
-from mer.data.corpora import emodb
+from mer.data.corpora import emodb, esd
 from mer.data.datadir import DataDir
 from mer.data.dialogues import dialogue_split_violations
 from mer.data.corpora.registry import get_corpus
@@ -142,7 +142,7 @@ def test_registry_keeps_the_protocols_of_these_corpora():
     """What the corpus modules declare is what the fixed tables said before the registry."""
     table = {(c, p): speaker_independent(c, p) for c, p in ALL}
     assert table == {("iemocap", "loso"): True, ("iemocap", "random"): False, ("iemocap", "si"): True,
-                     ("iemocap", "sd"): False, ("esd", "lo2so"): True, ("esd", "official"): False,
+                     ("iemocap", "sd"): False, ("esd", "lo2so"): True, ("esd", "official"): False, ("esd", "published"): False,
                      ("emodb", "loso"): True, ("meld", "official"): False, ("meld", "resplit"): False,
                      ("mosei", "official"): False, ("mosei", "resplit"): False,
                      ("synthetic", "fixed"): True}
@@ -152,9 +152,9 @@ def test_registry_keeps_the_protocols_of_these_corpora():
     assert {(c, p) for c, p in ALL if get_protocol(c, p).cross_validation} == {
         ("iemocap", "loso"), ("esd", "lo2so"), ("emodb", "loso")}
     assert {(c, p) for c, p in ALL if get_protocol(c, p).seeded} == {
-        ("iemocap", "random"), ("iemocap", "sd"), ("meld", "resplit"), ("mosei", "resplit")}
+        ("iemocap", "random"), ("iemocap", "sd"), ("esd", "published"), ("meld", "resplit"), ("mosei", "resplit")}
     assert speaker_independent("esd", "default")
-    with pytest.raises(ProtocolError, match="known: lo2so, official"):
+    with pytest.raises(ProtocolError, match="known: lo2so, published, official"):
         speaker_independent("esd", "loso")
     with pytest.raises(ProtocolError, match="unknown corpus 'nope'"):
         get_protocol("nope", "default")
@@ -250,6 +250,52 @@ def test_esd_lo2so_needs_gender_pairs():
     with pytest.raises(ProtocolError, match="5 male .* 4 female"):
         folds_of("esd", "lo2so", dd)
 
+
+def test_esd_published_reproduces_memocmt_code():
+    """The published code's steps, run here with sklearn itself on the full English ESD layout
+    (10 speakers x 1,750 ids): the same train, valid and test utterances."""
+    import random as pyrandom
+
+    sklearn = pytest.importorskip("sklearn.model_selection")
+    dd = DataDir()
+    for spk in reversed(ESD_GENDER):  # insertion order must not matter
+        for n in range(1, 1751):
+            dd.add(f"{spk}_{n:06d}", spk, text="x", emo=esd.label_from_id(n), gender=ESD_GENDER[spk])
+    # the code: each speaker's transcript lines in order, four classes kept, shuffled, split twice
+    samples = [u for spk in sorted(ESD_GENDER) for u in sorted(dd.utt2spk)
+               if u.startswith(spk) and dd.utt2emo[u] != "surprise"]
+    labels = [dd.utt2emo[u] for u in samples]
+    pairs = list(zip(samples, labels))
+    pyrandom.Random(0).shuffle(pairs)
+    samples, labels = zip(*pairs)
+    train, test, train_labels, _ = sklearn.train_test_split(samples, labels, test_size=0.2, random_state=0)
+    train, valid, _, _ = sklearn.train_test_split(train, train_labels, test_size=0.1, random_state=0)
+
+    (fold,) = folds_of("esd", "published", dd)
+    assert (set(fold.train), set(fold.valid), set(fold.test)) == (set(train), set(valid), set(test))
+    assert (len(fold.train), len(fold.valid), len(fold.test)) == (10080, 1120, 2800)  # 72/8/20
+    assert not any(dd.utt2emo[u] == "surprise" for u in fold.train + fold.valid + fold.test)
+    assert speakers(dd, fold.test) == set(ESD_GENDER)  # not per speaker: all ten everywhere
+    (other_seed,) = folds_of("esd", "published", dd, seed=1)
+    assert set(other_seed.test) != set(fold.test)
+    with pytest.raises(ProtocolError, match="no utterance labelled"):
+        folds_of("esd", "published", dd.filter(lambda u: dd.utt2emo[u] == "surprise"))
+
+def test_esd_published_writes_four_class_folds(tmp_path):
+    dd = DataDir()
+    for spk in ("0011", "0015"):
+        for n in range(1, 1751, 35):  # every emotion block, surprise included
+            dd.add(f"{spk}_{n:06d}", spk, wav=f"/c/{spk}_{n:06d}.wav", text="x", emo=esd.label_from_id(n),
+                   gender=ESD_GENDER[spk])
+    data = tmp_path / "all"
+    dd.save(data)
+    out = tmp_path / "published"
+    assert write_protocol("esd", "published", data, out, seed=0) is True
+    parts = {p: DataDir.load(out / "fold1" / p) for p in PARTS}
+    assert sum(len(d) for d in parts.values()) == 80  # 2 x 50 ids, the 2 x 10 surprise ones in no part
+    assert {e for d in parts.values() for e in d.utt2emo.values()} == set(esd.PUBLISHED_CLASSES)
+    assert (len(parts["test"]), len(parts["valid"])) == (16, 7)  # ceil(0.2 * 80), ceil(0.1 * 64)
+    assert "Random seed: 0." in (out / "README").read_text()
 
 def test_official_uses_utt2split():
     (fold,) = folds_of("esd", "official", fake_esd())

@@ -100,6 +100,68 @@ def test_faithful_memocmt_sees_padding_as_published():
     assert torch.allclose(emb[0], captured["a"][0, 0])
 
 
+def _randomise(module: torch.nn.Module, seed: int) -> None:
+    # LayerNorm starts as the identity (weight 1, bias 0); random values make its place in the order matter
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+
+
+def _attention(q, k, v):
+    return torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1) @ v
+
+
+def test_memocmt_attention_orders_follow_code_and_eq2():
+    """One head (so eq. 2's sqrt(d) is the head width), eval mode (no dropout): the `code` order is
+    the published code's MultiheadAttention -> Linear -> LayerNorm, the `eq2` order the paper's
+    LayerNorm[softmax(Q Wq (K Wk)^T / sqrt d) V Wv] W + b; each recomputed here from its weights."""
+    conf = {"name": "memocmt", "variant": "faithful", "aggregation": "min", "dim": 16, "num_heads": 1}
+    code = build_model(conf, 4, INFOS).eval()
+    eq2 = build_model({**conf, "attention_order": "eq2"}, 4, INFOS).eval()
+    for model, seed in ((code, 1), (eq2, 1)):
+        _randomise(model, seed)
+    g = torch.Generator().manual_seed(5)
+    query, key = torch.randn(1, 6, 16, generator=g), torch.randn(1, 4, 16, generator=g)
+
+    block = code.audio_queries_text
+    wq, wk, wv = block.attn.in_proj_weight.chunk(3)
+    bq, bk, bv = block.attn.in_proj_bias.chunk(3)
+    heads = _attention(query @ wq.T + bq, key @ wk.T + bk, key @ wv.T + bv)
+    mha = heads @ block.attn.out_proj.weight.T + block.attn.out_proj.bias
+    by_code = torch.nn.functional.layer_norm(mha @ block.linear.weight.T + block.linear.bias, (16,),
+                                             block.norm.weight, block.norm.bias)
+    block2 = eq2.audio_queries_text
+    inner = _attention(query @ block2.w_q.weight.T, key @ block2.w_k.weight.T, key @ block2.w_v.weight.T)
+    by_eq2 = (torch.nn.functional.layer_norm(inner, (16,), block2.norm.weight, block2.norm.bias)
+              @ block2.out.weight.T + block2.out.bias)
+    with torch.no_grad():
+        assert torch.allclose(block(query, key), by_code, atol=1e-5)
+        assert torch.allclose(block2(query, key), by_eq2, atol=1e-5)
+        # the orders differ with the same weights: the code block given eq. 2's Wq/Wk/Wv, W, b and
+        # LayerNorm (its extra output projection the identity) computes LayerNorm(att W + b), not
+        # LayerNorm(att) W + b
+        block.attn.in_proj_weight.copy_(torch.cat([block2.w_q.weight, block2.w_k.weight, block2.w_v.weight]))
+        block.attn.in_proj_bias.zero_()
+        block.attn.out_proj.weight.copy_(torch.eye(16))
+        block.attn.out_proj.bias.zero_()
+        block.linear.load_state_dict(block2.out.state_dict())
+        block.norm.load_state_dict(block2.norm.state_dict())
+        swapped = torch.nn.functional.layer_norm(inner @ block2.out.weight.T + block2.out.bias, (16,),
+                                                 block2.norm.weight, block2.norm.bias)
+        assert torch.allclose(block(query, key), swapped, atol=1e-5)
+        assert not torch.allclose(block(query, key), block2(query, key), atol=1e-2)
+        out = eq2(batch_of([7], [5]))
+    assert out.logits.shape == (1, 4)
+    # eq. 2 with several heads: the heads split the projections, one LayerNorm over their concatenation
+    multi = build_model({**conf, "attention_order": "eq2", "num_heads": 4}, 4, INFOS).eval()
+    assert multi(batch_of([7, 3], [5, 2])).logits.shape == (2, 4)
+    with pytest.raises(ValueError, match="attention_order 'eq2' is a form of the faithful model"):
+        build_model({**conf, "variant": "improved", "attention_order": "eq2"}, 4, INFOS)
+    with pytest.raises(ValueError, match="attention_order must be one of"):
+        build_model({**conf, "attention_order": "paper"}, 4, INFOS)
+
+
 def test_pooling_with_mask():
     x = torch.tensor([[[1.0], [5.0], [-100.0]], [[2.0], [4.0], [6.0]]])
     mask = lengths_to_mask(torch.tensor([2, 3]))

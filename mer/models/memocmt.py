@@ -9,8 +9,18 @@ Two configurations:
 
 Both concatenate the two directions along time (n audio + m text positions) and reduce them with
 cls / mean / min / max before MemoCMT's classifier head.
+
+`attention_order` (faithful only) picks one of the two orders the published sources give for a
+cross-attention:
+- code: the published code's, MultiheadAttention (with its own output projection) -> Linear ->
+  LayerNorm -> Dropout;
+- eq2: the paper's eq. 2, LayerNorm[softmax(Q Wq (K Wk)^T / sqrt(d)) V Wv] W + b: the heads'
+  attention output is normalised first and projected once, after the LayerNorm (Wq, Wk, Wv without
+  bias, as printed). With several heads, d is the width of one head.
 """
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 from torch import nn
@@ -21,6 +31,7 @@ from mer.models.pooling import AGGREGATIONS, pool, pooled_dim
 from mer.models.streams import build_stream
 
 VARIANTS = ("faithful", "improved")
+ATTENTION_ORDERS = ("code", "eq2")
 
 
 class CrossAttentionBlock(nn.Module):
@@ -48,12 +59,46 @@ class CrossAttentionBlock(nn.Module):
         return self.ffn_norm(x + self.dropout(self.ffn(x)))
 
 
+class Eq2CrossAttention(nn.Module):
+    """The paper's eq. 2: LayerNorm[softmax(Q Wq (K Wk)^T / sqrt(d)) V Wv] W + b, then Dropout (the
+    dropout, on the attention weights and the output, is the published code's; eq. 2 has none).
+    Multi-head as the paper says in words: the heads split Wq/Wk/Wv's output and are concatenated
+    before the LayerNorm."""
+
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"model.num_heads ({heads}) must divide the fusion width ({dim})")
+        self.heads = heads
+        self.w_q, self.w_k, self.w_v = (nn.Linear(dim, dim, bias=False) for _ in range(3))
+        self.attn_dropout = dropout
+        self.norm = nn.LayerNorm(dim)
+        self.out = nn.Linear(dim, dim)  # W and b
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, query, key):  # no padding mask: the faithful model runs unbatched
+        b, n, d = query.shape
+
+        def split(x):  # (B, L, D) -> (B, heads, L, D / heads)
+            return x.view(b, -1, self.heads, d // self.heads).transpose(1, 2)
+
+        att = nn.functional.scaled_dot_product_attention(
+            split(self.w_q(query)), split(self.w_k(key)), split(self.w_v(key)),
+            dropout_p=self.attn_dropout if self.training else 0.0)
+        return self.dropout(self.out(self.norm(att.transpose(1, 2).reshape(b, n, d))))
+
+
 def _projection(in_dim: int, dim: int) -> nn.Module:
     # The published model needs both encoders at 768; other encoder pairs are projected to `dim`.
     return nn.Identity() if in_dim == dim else nn.Linear(in_dim, dim)
 
 
-def _check_choices(variant: str, aggregation: str) -> None:
+def _check_choices(variant: str, aggregation: str, attention_order: str = "code") -> None:
+    if attention_order not in ATTENTION_ORDERS:
+        raise ValueError(f"model.attention_order must be one of {ATTENTION_ORDERS}, got '{attention_order}'")
+    if attention_order != "code" and variant != "faithful":
+        raise ValueError(f"model.attention_order '{attention_order}' is a form of the faithful model; "
+                         f"the {variant} variant has its own (residual) order")
     if variant not in VARIANTS:
         raise ValueError(f"model.variant must be one of {VARIANTS}, got '{variant}'")
     if aggregation not in AGGREGATIONS:
@@ -67,10 +112,10 @@ class MemoCMT(AbsEmotionModel):
     def __init__(self, num_classes: int, input_infos: dict, variant: str = "improved",
                  aggregation: str = "min", dim: int | None = None, num_heads: int = 8, dropout: float = 0.05,
                  head_hidden: int = 128, ffn_dim: int = 1024, encoders: dict | None = None,
-                 normalize_layers: bool = False):
+                 normalize_layers: bool = False, attention_order: Literal["code", "eq2"] = "code"):
         super().__init__()
-        _check_choices(variant, aggregation)
-        self.variant, self.aggregation = variant, aggregation
+        _check_choices(variant, aggregation, attention_order)
+        self.variant, self.aggregation, self.attention_order = variant, aggregation, attention_order
         self.improved = variant == "improved"
         # Without masks, padding a batch changes every output: run such a model unbatched.
         self.padding_sensitive = not self.improved
@@ -81,8 +126,12 @@ class MemoCMT(AbsEmotionModel):
         self.audio_proj = _projection(self.audio.out_dim, dim)
         self.text_proj = _projection(self.text.out_dim, dim)
         # "text branch": audio queries text; "audio branch": text queries audio (published naming).
-        self.audio_queries_text = CrossAttentionBlock(dim, num_heads, dropout, self.improved, ffn_dim)
-        self.text_queries_audio = CrossAttentionBlock(dim, num_heads, dropout, self.improved, ffn_dim)
+        if attention_order == "eq2":
+            self.audio_queries_text = Eq2CrossAttention(dim, num_heads, dropout)
+            self.text_queries_audio = Eq2CrossAttention(dim, num_heads, dropout)
+        else:
+            self.audio_queries_text = CrossAttentionBlock(dim, num_heads, dropout, self.improved, ffn_dim)
+            self.text_queries_audio = CrossAttentionBlock(dim, num_heads, dropout, self.improved, ffn_dim)
         self.fusion_dropout = nn.Dropout(dropout)
         self.head = ClassifierHead(pooled_dim(aggregation, dim), head_hidden, num_classes, dropout)
 

@@ -15,6 +15,7 @@ train_configs="
   conf/tuning/train_faithful_memocmt_max.yaml
   conf/tuning/train_faithful_memocmt_mean.yaml
   conf/tuning/train_faithful_memocmt_min.yaml
+  conf/tuning/train_faithful_eq2_memocmt_min.yaml
 "
 
 ./emo.sh --corpus esd --system memocmt --protocol "${protocol}" --train_configs "${train_configs}" "$@"

@@ -18,6 +18,7 @@ train_configs="
   conf/tuning/train_faithful_memocmt_max.yaml
   conf/tuning/train_faithful_memocmt_mean.yaml
   conf/tuning/train_faithful_memocmt_min.yaml
+  conf/tuning/train_faithful_eq2_memocmt_min.yaml
   conf/tuning/train_faithful_text_only.yaml
 "
 

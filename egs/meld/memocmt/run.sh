@@ -16,6 +16,7 @@ train_configs="
   conf/tuning/train_faithful_memocmt_max.yaml
   conf/tuning/train_faithful_memocmt_mean.yaml
   conf/tuning/train_faithful_memocmt_min.yaml
+  conf/tuning/train_faithful_eq2_memocmt_min.yaml
 "
 
 ./emo.sh --corpus meld --system memocmt --protocol "${protocol}" --train_configs "${train_configs}" --test_sets "${test_sets}" "$@"

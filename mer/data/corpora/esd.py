@@ -20,20 +20,26 @@ without an id are skipped and listed. An utterance whose audio exists but whose 
 recovered is kept with empty text and listed in `text_missing` (the audio is good; text models
 can drop it with the list). Ids in a transcript without a wav are listed in `excluded`.
 
-Protocols: `lo2so` (default; leave a male and a female speaker out, 5 folds) and `official`.
+Protocols: `lo2so` (default; leave a male and a female speaker out, 5 folds), `official`, and
+`published` (MemoCMT's published code's random split, reproduced step by step: see published_split).
 """
 from __future__ import annotations
 
 import argparse
+import math
+import random
 import re
 import unicodedata
 from pathlib import Path
+
+import numpy as np
 
 from mer.data.corpora.common import (CorpusError, PrepReport, decode_sniffed, resolve_corpus_dir,
                                      wav_entry, write_prepared)
 from mer.data.corpora.fakes.esd import write_fake  # noqa: F401  (the interface: a fake copy for tests)
 from mer.data.corpora.registry import CorpusInfo
 from mer.data.datadir import DataDir
+from mer.data.kaldi_io import c_sort_key
 from mer.data.protocols import (TEXT_REPEATS, Fold, Protocol, ProtocolError, by_value, leave_groups_out,
                                 official_protocol, speaker_column)
 
@@ -251,6 +257,37 @@ def lo2so(dd: DataDir, seed: int = 0) -> list[Fold]:
     return leave_groups_out(dd.utt2spk, folds)
 
 
+# MemoCMT's published preprocessing keeps these four (its label map has no Surprise).
+PUBLISHED_CLASSES = ("neutral", "angry", "happy", "sad")
+
+
+def _sklearn_split(items: list[str], test_size: float, seed: int) -> tuple[list[str], list[str]]:
+    """(rest, test) as sklearn's train_test_split(items, test_size=..., random_state=seed) returns
+    them, without stratification: a permutation from numpy's RandomState(seed), the first
+    ceil(test_size * n) of it test, the others the rest, both in permutation order."""
+    perm = np.random.RandomState(seed).permutation(len(items))
+    n_test = math.ceil(test_size * len(items))
+    return [items[i] for i in perm[n_test:]], [items[i] for i in perm[:n_test]]
+
+
+def published_split(dd: DataDir, seed: int = 0) -> list[Fold]:
+    """MemoCMT's published ESD split. The code lists every speaker's transcript lines (speaker by
+    speaker, lines in file order = id order), keeps Angry/Happy/Neutral/Sad (Surprise and the
+    Mandarin speakers' lines, whose emotion column is in Chinese, fall out), shuffles the list with
+    random.Random(seed), takes 20 % test with train_test_split(test_size=0.2, random_state=seed),
+    then 10 % of the rest valid with train_test_split(test_size=0.1, random_state=seed): not
+    stratified, not per speaker, about 72/8/20. Seed 0 as published. Speakers are taken in id order;
+    the code took glob's order, which is the file system's, so a copy listed in another order
+    splits differently there. Surprise utterances are in no part."""
+    ordered = [u for u in sorted(dd.utt2emo, key=c_sort_key) if dd.utt2emo[u] in PUBLISHED_CLASSES]
+    if not ordered:
+        raise ProtocolError(f"published: no utterance labelled {', '.join(PUBLISHED_CLASSES)}")
+    random.Random(seed).shuffle(ordered)
+    rest, test = _sklearn_split(ordered, 0.2, seed)
+    train, valid = _sklearn_split(rest, 0.1, seed)
+    return [Fold(*(tuple(sorted(x, key=c_sort_key)) for x in (train, valid, test)))]
+
+
 CORPUS = CorpusInfo(
     name="esd", labels=LABELS, db_variable="ESD",
     description="Emotion Speech Dataset (licensed: request it from its authors, "
@@ -261,6 +298,14 @@ CORPUS = CorpusInfo(
                  "(id order); valid = one speaker of the next fold's pair (female in odd folds, "
                  "male in even folds); train = the other 7.", True, True,
                  caveat=TEXT_REPEATS.format(n=350)),
+        Protocol("published", published_split,
+                 "MemoCMT's published code's split: the Angry, Happy, Neutral and Sad utterances "
+                 "(speakers in id order, ids in order) shuffled with Python's random.Random(seed), "
+                 "then sklearn's train_test_split twice with random_state=seed: 20 % test, then 10 % "
+                 "of the rest valid (72/8/20, not stratified, not per speaker). Surprise is in no "
+                 "part: the published code keeps four classes.", False, False, seeded=True,
+                 caveat="SPEAKER- AND SENTENCE-DEPENDENT: every speaker, and a sentence read in "
+                        "another emotion, is in train, valid and test."),
         official_protocol(
             description="The release's split (utt2split): train, evaluation (= valid), test; per "
                         "speaker and emotion, sentence positions 1-20 valid, 21-50 test, 51-350 train.",

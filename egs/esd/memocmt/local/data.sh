@@ -7,7 +7,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR/..
 . ./db.sh
 
-protocol=lo2so        # lo2so (default, 5 folds of 2 speakers), official
+protocol=lo2so        # lo2so (default, 5 folds of 2 speakers), published (MemoCMT code), official
 prepare_opts=""  # options of mer.data.corpora.esd (python -m mer.bin.prepare_corpus esd --help)
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [--protocol P] [--prepare_opts '...']"
