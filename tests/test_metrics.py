@@ -159,3 +159,33 @@ def test_readme_metric_example_is_one_file(tmp_path, monkeypatch):
     assert make_results.main([str(recipe)]) == 0
     text = (recipe / "RESULTS.md").read_text()
     assert "| weighted-F1 | kappa |" in text and f"| {100 * want:.2f} |" in text
+
+
+def test_every_published_number_says_what_it_may_be_compared_with():
+    """Each recipe's conf/published.yaml loads, names its numbers by registered metrics, and states
+    the protocol, classes and modalities RESULTS.md matches result rows on."""
+    from pathlib import Path
+
+    from mer.scoring.results_md import load_published
+
+    files = sorted((Path(__file__).resolve().parents[1] / "egs").glob("*/*/conf/published.yaml"))
+    assert files
+    for path in files:
+        for entry in load_published(path):
+            assert isinstance(entry.get("classes"), int), f"{path}: {entry.get('row')}: no classes"
+            assert entry.get("modalities"), f"{path}: {entry.get('row')}: no modalities"
+
+
+def test_a_published_row_pairs_only_with_its_configuration():
+    from mer.scoring.results_md import mismatch
+    from mer.train.config import config_stem, experiment_tag
+
+    tag = experiment_tag("conf/tuning/train_st_mf.yaml", ["train.epochs=3", "train.early_stopping_patience=6"])
+    assert config_stem(tag) == "train_st_mf"
+    row = {"protocol": "loso", "classes": 4, "modalities": "speech+text", "configs": ["train_st_mf"]}
+    agg = {"protocol": "loso", "config": tag, "modalities": "speech+text",
+           "pooled": {"confusion": {"labels": ["ang", "hap", "neu", "sad"]}}}
+    assert mismatch(row, agg) is None
+    assert mismatch(row, {**agg, "config": "train_st_mf_la_train.epochs3"}) == "config not train_st_mf"
+    assert mismatch(row, {**agg, "modalities": "audio+text"}) is None  # audio is speech
+    assert mismatch(row, {**agg, "protocol": "loso_heldout"}) == "protocol loso_heldout"

@@ -24,6 +24,7 @@ import yaml
 
 from mer.metrics import METRICS, default_columns
 from mer.scoring.decode_dir import ScoringError
+from mer.train.config import config_stem
 from mer.utils.fileio import write_text_atomic
 
 PUBLISHED_REQUIRED = ("paper", "protocol")
@@ -55,8 +56,8 @@ def load_published(path: str | os.PathLike) -> list[dict]:
     """Entries like `- {paper: memocmt, table: "Table 1", row: "...", protocol: random, classes: 4,
     modalities: speech+text, ua: 81.33, wa: 81.85}`: metric names of the registry, values percentages
     as printed in the paper. Optional: `test_set` (default "test"), `classes` (how many), `modalities`
-    (`+`-joined input names; audio = speech), `configs` (glob patterns of the config tags the row is
-    the published counterpart of), `note`."""
+    (`+`-joined input names; audio = speech), `configs` (glob patterns of the config names, without
+    their overrides, the row is the published counterpart of), `note`."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
@@ -113,7 +114,7 @@ def mismatch(published: dict, agg: dict) -> str | None:
     want, have = _modalities(published.get("modalities")), _modalities(agg.get("modalities"))
     if want is not None and have is not None and want != have:
         return f"modalities {agg.get('modalities')}"
-    if published.get("configs") and not any(fnmatch.fnmatchcase(str(agg.get("config")), pat)
+    if published.get("configs") and not any(fnmatch.fnmatchcase(config_stem(str(agg.get("config"))), pat)
                                             for pat in published["configs"]):
         return f"config not {' or '.join(published['configs'])}"
     return None

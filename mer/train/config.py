@@ -121,3 +121,8 @@ def experiment_tag(config_path: str | Path, overrides: list[str] = ()) -> str:
         value = item.split("=", 1)[1]
         tag += "_" + ".".join(keys) + re.sub(r"[^A-Za-z0-9.+-]", "", value)
     return tag
+
+
+def config_stem(tag: str) -> str:
+    """The config's base name of an experiment tag: `train_memocmt_min_train.epochs3` -> `train_memocmt_min`."""
+    return re.split(r"_(?=(?:optim|scheduler|train|labels|model|inputs)\.)", tag, maxsplit=1)[0]
