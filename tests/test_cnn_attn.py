@@ -20,7 +20,8 @@ import torch
 
 from mer.data.corpora import meld, mosei
 from mer.data.datadir import DataDir
-from mer.data.protocols import ProtocolError, stratified_resplit, write_protocol
+from mer.data.protocol_dirs import write_protocol
+from mer.data.protocols import ProtocolError, stratified_resplit
 from mer.models import build_model, model_input_names
 from mer.pretrained import is_complete, models_dir
 from mer.scoring.decode_dir import load_decode_dir, write_decode_dir

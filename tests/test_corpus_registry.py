@@ -20,7 +20,8 @@ from mer.data.corpora import registry
 from mer.data.corpora.registry import (CorpusInfo, CorpusInterfaceError, UnknownCorpus, corpus_from_module,
                                        corpus_names, get_corpus)
 from mer.data.datadir import DataDir
-from mer.data.protocols import PARTS, Fold, check_folds, loso_protocol, write_protocol
+from mer.data.protocol_dirs import write_protocol
+from mer.data.protocols import PARTS, Fold, check_folds, loso_protocol
 from mer.data.validate import check_data_dir
 
 REPO = Path(__file__).resolve().parents[1]

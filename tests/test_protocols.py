@@ -22,8 +22,8 @@ from mer.data.corpora import emodb, esd
 from mer.data.datadir import DataDir
 from mer.data.dialogues import dialogue_split_violations
 from mer.data.corpora.registry import get_corpus
-from mer.data.protocols import (ProtocolError, get_protocol, leave_groups_out, loso_protocol, random_split,
-                                speaker_independent, split_column, write_protocol)
+from mer.data.protocol_dirs import get_protocol, speaker_independent, write_protocol
+from mer.data.protocols import ProtocolError, leave_groups_out, loso_protocol, random_split, split_column
 
 REPO = Path(__file__).resolve().parents[1]
 EMODB_DIR = Path(os.environ.get("EMODB", "/nonexistent"))  # the real corpus, where EMODB points (.ci/run)

@@ -16,7 +16,8 @@ import shlex
 import sys
 
 from mer.data.corpora.registry import all_corpora, corpus_names, get_corpus
-from mer.data.protocols import ProtocolError, get_protocol, write_protocol
+from mer.data.protocol_dirs import get_protocol, write_protocol
+from mer.data.protocols import ProtocolError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,8 @@ A protocol turns a prepared corpus dir (`data/all`) into folds, each a (train, v
 partition of the utterances. `write_protocol` writes `<out>/fold<k>/{train,valid,test}` (k from 1;
 a protocol with one split has only fold1), each a complete data dir, plus `<out>/README` saying
 how it was made and a `.done` marker: a rerun on unchanged input returns at once, a rerun on
-changed input (or another seed) rebuilds.
+changed input (or another seed) rebuilds (mer.data.protocol_dirs, which also finds a corpus's protocol by
+name).
 
 Each corpus declares its own protocols in its module (`CORPUS = CorpusInfo(protocols=...)`, see
 mer.data.corpora.registry); `python -m mer.bin.corpora list` shows them all, the default marked.
@@ -18,20 +19,14 @@ Here are the building blocks they are made of, usable for any corpus:
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 import random
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import c_sort_key
-from mer.utils.fileio import write_text_atomic
 
 PARTS = ("train", "valid", "test")
 MARKER = ".done"
@@ -202,21 +197,6 @@ def official_protocol(name: str = "official", description: str = "", speaker_ind
                     speaker_independent, False, caveat=caveat)
 
 
-def get_protocol(corpus: str, protocol: str) -> Protocol:
-    """The named protocol of `corpus` (a registered corpus); `default` names the corpus's default."""
-    from mer.data.corpora.registry import UnknownCorpus, get_corpus
-
-    try:
-        return get_corpus(corpus).protocol(protocol)
-    except UnknownCorpus as e:
-        raise ProtocolError(str(e)) from None
-
-
-def speaker_independent(corpus: str, protocol: str) -> bool:
-    """Whether no speaker of a fold's test (or valid) part is in another part of that fold."""
-    return get_protocol(corpus, protocol).speaker_independent
-
-
 def check_folds(dd: DataDir, folds: Sequence[Fold], proto: Protocol) -> None:
     """Assert what the protocol promises; a ProtocolError names the fold and the problem."""
     all_utts = set(dd.utt2spk)
@@ -237,109 +217,3 @@ def check_folds(dd: DataDir, folds: Sequence[Fold], proto: Protocol) -> None:
     if proto.cross_validation:
         if set(tested) != all_utts or any(n != 1 for n in tested.values()):
             raise ProtocolError("the folds do not test every utterance exactly once")
-
-
-# ---------------------------------------------------------------- writing
-
-def fingerprint(data_dir: str | os.PathLike) -> str:
-    """sha256 over the names and contents of the files of a data dir (not its subfolders)."""
-    h = hashlib.sha256()
-    for p in sorted(Path(data_dir).iterdir(), key=lambda p: p.name):
-        if p.is_file() and not p.name.startswith("."):
-            h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-def _readme(corpus: str, proto: Protocol, dd: DataDir, folds: Sequence[Fold], data_dir: str,
-            seed: int, command: str | None, others: Counter) -> str:
-    def describe(utts: Sequence[str]) -> str:
-        spks = sorted({dd.utt2spk[u] for u in utts}, key=c_sort_key)
-        shown = " ".join(spks) if len(spks) <= 4 else f"{len(spks)} speakers"
-        return f"{len(utts):6d} utts ({shown})"
-
-    lines = [f"{corpus} protocol '{proto.name}', made from {data_dir} ({len(dd)} utterances, "
-             f"{len(dd.speakers)} speakers) by mer.data.protocols.",
-             "", proto.description, ""]
-    lines.append("Speaker-independent: " + ("yes: no speaker is in two parts of a fold."
-                                            if proto.speaker_independent else "NO."))
-    if proto.caveat:
-        lines.append(proto.caveat)
-    if proto.seeded:
-        lines.append(f"Random seed: {seed}.")
-    if others:
-        lines.append("Utterances in no part (utt2split values other than train/valid/test): "
-                     + ", ".join(f"{v} {n}" for v, n in sorted(others.items())))
-    if command:
-        lines += ["", f"Command: {command}"]
-    lines += ["", "Folds (utterances, speakers):"]
-    for k, fold in enumerate(folds, 1):
-        lines.append(f"  fold{k}: " + "; ".join(f"{p} {describe(fold.part(p))}" for p in PARTS))
-    if proto.splits_dialogues:
-        lines += ["", "Split across parts (the leak, counted):"] + [f"  fold{k}: {line}" for k, fold in
-                                                                   enumerate(folds, 1) for line in _cut(dd, fold)]
-    return "\n".join(lines) + "\n"
-
-
-def _cut(dd: DataDir, fold: Fold) -> list[str]:
-    """How many dialogues (and, for copied samples, segments) have utterances in more than one part."""
-    out = []
-    for column, what in (("utt2dialog", "dialogues"), ("utt2segment", "segments")):
-        col = dd.extra.get(column)
-        if not col:
-            continue
-        parts: dict[str, set[str]] = {}
-        for p in PARTS:
-            for u in fold.part(p):
-                parts.setdefault(col[u], set()).add(p)
-        both = sum(len(ps) > 1 for ps in parts.values())
-        train_test = sum({"train", "test"} <= ps for ps in parts.values())
-        out.append(f"{what}: {both} of {len(parts)} in more than one part, {train_test} in train and test")
-    return out
-
-
-def write_protocol(corpus: str, protocol: str, data_dir: str | os.PathLike, out_dir: str | os.PathLike,
-                   seed: int = 0, command: str | None = None) -> bool:
-    """Write the folds of `protocol` for the prepared `data_dir` to `out_dir`.
-
-    Returns False (and writes nothing) when `out_dir` already holds this protocol made from the
-    same input with the same seed, True when it (re)built it.
-    """
-    proto = get_protocol(corpus, protocol)
-    data_dir, out = Path(data_dir), Path(out_dir)
-    dd = DataDir.load(data_dir)
-    stamp = {"corpus": corpus, "protocol": proto.name, "seed": seed if proto.seeded else None,
-             "input": fingerprint(data_dir)}
-    marker = out / MARKER
-    if marker.is_file():
-        try:
-            if json.loads(marker.read_text(encoding="utf-8")) == stamp:
-                return False
-        except ValueError:
-            pass  # a damaged marker: rebuild
-
-    folds = proto.make(dd, seed)
-    check_folds(dd, folds, proto)
-    others = split_column(dd.extra["utt2split"])[1] if proto.make is official else Counter()
-
-    out.mkdir(parents=True, exist_ok=True)
-    if marker.exists():
-        marker.unlink()
-    # Old folds go first: a rebuild with fewer folds must not leave fold6 behind.
-    for old in out.glob("fold*"):
-        if old.is_dir() and old.name[4:].isdigit():
-            shutil.rmtree(old)
-    labels = data_dir / "labels"
-    for k, fold in enumerate(folds, 1):
-        for part in PARTS:
-            target = out / f"fold{k}" / part
-            sub = dd.subset(fold.part(part))
-            if proto.splits_dialogues and "utt2dialog" in sub.extra:
-                sub.extra["utt2dialog"] = {u: f"{d}-{part}" for u, d in sub.extra["utt2dialog"].items()}
-            sub.save(target)
-            if labels.is_file():
-                shutil.copyfile(labels, target / "labels")
-    if labels.is_file():
-        shutil.copyfile(labels, out / "labels")
-    write_text_atomic(out / "README", _readme(corpus, proto, dd, folds, str(data_dir), seed, command, others))
-    write_text_atomic(marker, json.dumps(stamp, indent=1) + "\n")
-    return True
