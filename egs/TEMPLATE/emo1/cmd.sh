@@ -3,6 +3,10 @@
 # ([--gpu N] [--mem M] [--num-threads N] [--time T] [--max-jobs-run K] [JOB=1:N] LOG COMMAND...).
 #   local: processes on this machine (default)
 #   slurm: sbatch array jobs; flags mapped by conf/slurm.conf if present, else utils/conf/slurm.conf
+# Every recipe links this one file. A site or a recipe changes it without editing it: cmd_local.sh
+# beside run.sh, else cmd_local.sh at the top of the repository (both git-ignored), is read last and
+# may set MER_CMD_BACKEND before, or any of the four *_cmd variables after, the defaults below, e.g.
+#   cuda_cmd="utils/slurm_cmd.sh --mem 32G --time 24:00:00"
 cmd_backend=${MER_CMD_BACKEND:-local}
 
 case "${cmd_backend}" in
@@ -20,4 +24,11 @@ case "${cmd_backend}" in
     ;;
   *) echo "cmd.sh: unknown cmd_backend '${cmd_backend}' (local or slurm)" >&2; return 1 ;;
 esac
+if [ -f cmd_local.sh ]; then
+  # shellcheck disable=SC1091  # a site's file, not in the repository
+  . ./cmd_local.sh
+elif [ -n "${MER_ROOT:-}" ] && [ -f "${MER_ROOT}/cmd_local.sh" ]; then
+  # shellcheck disable=SC1091
+  . "${MER_ROOT}/cmd_local.sh"
+fi
 export feats_cmd train_cmd cuda_cmd decode_cmd

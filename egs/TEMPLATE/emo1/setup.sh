@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make a new recipe that runs at once on a registered corpus (python -m mer.bin.corpora list):
 #   egs/TEMPLATE/emo1/setup.sh egs/<corpus>/<system> --corpus NAME [--system memocmt]
-# It links emo.sh, path.sh, db.sh and utils/ to the shared copies, copies cmd.sh (sites edit it),
+# It links emo.sh, path.sh, db.sh, cmd.sh and utils/ to the shared copies (a site's own job settings go in
+# a git-ignored cmd_local.sh, its corpus locations in db_local.sh),
 # and writes run.sh, local/data.sh (the corpus's preparation and its default protocol),
 # conf/feats.yaml (frozen Whisper tiny.en, every layer, and log-mel) and a working audio-only
 # config, conf/tuning/train_audio_mean.yaml, with linear probes beside it. Then:
@@ -39,9 +40,8 @@ print(corpus.db_variable, corpus.default_protocol)' "${corpus}")
 
 mkdir -p "${dir}/conf/tuning" "${dir}/local"
 rel() { "${MER_PYTHON}" -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$1" "$2"; }
-for f in emo.sh path.sh db.sh; do ln -s "$(rel "${template}/${f}" "${dir}")" "${dir}/${f}"; done
+for f in emo.sh path.sh db.sh cmd.sh; do ln -s "$(rel "${template}/${f}" "${dir}")" "${dir}/${f}"; done
 ln -s "$(rel "${root}/utils" "${dir}")" "${dir}/utils"
-cp "${template}/cmd.sh" "${dir}/cmd.sh"
 
 cat > "${dir}/run.sh" <<RUN
 #!/usr/bin/env bash
