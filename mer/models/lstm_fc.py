@@ -51,6 +51,8 @@ def _window_means(x: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Te
 
 @register_model("lstm_fc")
 class LstmFc(AbsEmotionModel):
+    """System C's classifiers: an LSTM over features (or their frame mean) and two FC layers."""
+
     @classmethod
     def input_names(cls, conf: dict) -> tuple[str, ...]:
         return _input_list(conf)

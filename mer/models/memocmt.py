@@ -107,6 +107,8 @@ def _check_choices(variant: str, aggregation: str, attention_order: str = "code"
 
 @register_model("memocmt")
 class MemoCMT(AbsEmotionModel):
+    """System A: MemoCMT, cross-modal transformer fusion of speech and text (faithful or improved)."""
+
     inputs = ("audio", "text")
 
     def __init__(self, num_classes: int, input_infos: dict, variant: str = "improved",
@@ -191,9 +193,13 @@ class Unimodal(AbsEmotionModel):
 
 @register_model("audio_only")
 class AudioOnly(Unimodal):
+    """MemoCMT's audio-only ablation: the speech encoder's output pooled into the same head."""
+
     modality = "audio"
 
 
 @register_model("text_only")
 class TextOnly(Unimodal):
+    """MemoCMT's text-only ablation: the text encoder's output pooled into the same head."""
+
     modality = "text"

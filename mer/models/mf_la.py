@@ -140,7 +140,9 @@ def _check(streams, adapters, fusion, activation) -> None:
 
 @register_model("mf_la")
 class MFLA(AbsEmotionModel):
-    """Every ablation row of the paper's Tables I and II is a choice of `streams`, `adapters`, `fusion`."""
+    """System D: layer adapters and multi-level fusion of speech, text and context streams.
+
+    Every ablation row of the paper's Tables I and II is a choice of `streams`, `adapters`, `fusion`."""
 
     @classmethod
     def input_names(cls, conf: dict) -> tuple[str, ...]:
