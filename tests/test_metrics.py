@@ -117,7 +117,7 @@ def test_list_command_prints_every_kind():
     proc = subprocess.run([sys.executable, "-m", "mer.bin.list"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     kinds = [ln[:-1] for ln in proc.stdout.splitlines() if ln and not ln.startswith(" ")]
-    assert {"model", "combiner", "metric", "corpus"} <= set(kinds)
+    assert {"model", "combiner", "metric", "feature", "corpus"} <= set(kinds)
     assert "  ovr_wa" in proc.stdout and "memocmt" in proc.stdout and "iemocap" in proc.stdout
     bad = subprocess.run([sys.executable, "-m", "mer.bin.list", "bogus"], capture_output=True, text=True)
     assert bad.returncode == 2 and "kind must be one of" in bad.stderr

@@ -16,7 +16,7 @@ hidden states of a transformers text encoder over DATA_DIR/text, or over --text-
 transcription dump's text), asr (a transcription, not
 features: Whisper's hypotheses in OUT_DIR/text via mer.bin.transcribe; options model, beam_size,
 batch_size, language).
-System C's acoustic sets (mer.features.ACOUSTIC_FEATURES), as its paper names them: gemaps (openSMILE
+System C's acoustic sets (python -m mer.bin.list feature), as its paper names them: gemaps (openSMILE
 GeMAPS v01b functionals, one row of 62), sahu8 (Sahu 2019's eight utterance-level values, one row),
 librosa-mfcc39 (39 MFCCs per 32 ms as librosa computes them); our earlier stand-ins, still dumped by
 the EmoDB and mini recipes: mfcc39 (13 Kaldi MFCC + deltas + delta-deltas per 10 ms), handcrafted8
@@ -53,7 +53,7 @@ from pathlib import Path
 from mer.data.audio import AudioError, load_utterance
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import c_sort_key, read_kv, write_kv
-from mer.features import FEATURE_TYPES, parse_whisper_window
+from mer.features import feature_types, parse_whisper_window
 from mer.features.batching import READ_CHUNK, _batches, _extract, job_utts  # noqa: F401 (also used by tests)
 from mer.jobs import run_array
 from mer.utils.fileio import atomic_open, write_json_atomic, write_text_atomic
@@ -74,7 +74,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML file of named dump settings (see above)")
     p.add_argument("--name", help="which entry of --config to use")
     p.add_argument("--list", action="store_true", help="print the entry names of --config and exit")
-    p.add_argument("--feature", choices=(*FEATURE_TYPES, "asr"))
+    p.add_argument("--feature", choices=(*feature_types(), "asr"))
     p.add_argument("--model", help="hub id, local directory or short name (minilm, whisper-tiny.en, whisper-base)")
     p.add_argument("--layers", default="last", help="last | all | comma-separated hidden-state indices")
     p.add_argument("--num-mel-bins", type=int, default=80)

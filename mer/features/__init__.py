@@ -1,24 +1,36 @@
-"""Feature extractors by name, as `dump_feats --feature TYPE` knows them."""
+"""Feature extractors by name, as `dump_feats --feature TYPE` knows them: a registry of builders.
+
+Each module of this package registers the feature types it implements with
+`register_feature(name, builder, description=...)`; a builder takes the dump options as keywords
+(`model`, `layers`, `device`, `num_mel_bins`, `whisper_input_seconds`, `clean_text`), uses those it
+needs and returns an extractor. A new feature type is one new module here
+(`python -m mer.bin.list feature` prints them all).
+"""
 from __future__ import annotations
 
-# System C's acoustic feature sets, one entry each: name -> (module, class, keyword arguments),
-# imported when built. The first four are what the EmoDB and mini recipes dump (kept as they are);
-# the last three are the paper's sets that the IEMOCAP recipe dumps.
-ACOUSTIC_FEATURES = {
-    # 13 Kaldi MFCCs + deltas + delta-deltas per 10 ms
-    "mfcc39": ("mer.features.acoustic", "Mfcc39Extractor", {}),
-    # pitch / harmonic ratio / RMS / pause / spectral centroid (our own eight)
-    "handcrafted8": ("mer.features.acoustic", "HandcraftedExtractor", {}),
-    "egemaps": ("mer.features.acoustic", "OpenSmileExtractor", {"feature_set": "eGeMAPSv02"}),
-    "egemaps-lld": ("mer.features.acoustic", "OpenSmileExtractor", {"feature_set": "eGeMAPSv02", "level": "lld"}),
-    # GeMAPS v01b functionals (62 per utterance)
-    "gemaps": ("mer.features.acoustic", "OpenSmileExtractor", {"feature_set": "GeMAPSv01b"}),
-    # 39 MFCCs per 32 ms as librosa.feature.mfcc(n_mfcc=39) computes them, in torch
-    "librosa-mfcc39": ("mer.features.librosa_mfcc", "LibrosaMfccExtractor", {}),
-    # the eight values of Sahu (2019): signal, RMS, silence, harmonics, centre-clipped pitch
-    "sahu8": ("mer.features.sahu8", "Sahu8Extractor", {}),
-}
-FEATURE_TYPES = ("fbank", "mfcc", "logmel", "hf", "hf-text", *ACOUSTIC_FEATURES)
+from typing import Callable
+
+from mer.registry import new_registry
+
+FEATURES = new_registry("feature", package="mer.features")
+
+
+def register_feature(name: str, builder: Callable, *, description: str) -> Callable:
+    """Make `dump_feats --feature NAME` (and a feats.yaml `feature: NAME`) build `builder(**options)`."""
+    return FEATURES.register(name, builder, description=description)
+
+
+def feature_types() -> tuple[str, ...]:
+    """Every registered feature type (besides `asr`, a transcription dump made by mer.asr)."""
+    return tuple(FEATURES)
+
+
+def needs_model(feature: str, model: str | None) -> str:
+    if not model:
+        raise ValueError(f"--feature {feature} needs --model (a hub id or a local directory)")
+    return model
+
+
 # Whisper's input window: a number of seconds (30, the default, is the window Whisper was trained
 # on: every utterance padded to it), or this name: the utterance's own length.
 WHISPER_UTTERANCE = "utterance"
@@ -43,33 +55,9 @@ def parse_whisper_window(value) -> float | str:
 
 def build_extractor(feature: str, model: str | None = None, layers: str = "last", device: str = "auto",
                     num_mel_bins: int = 80, whisper_input_seconds: float | str = 30.0, clean_text: bool = False):
-    if feature == "fbank":
-        from mer.features.signal import FbankExtractor
-
-        return FbankExtractor(num_mel_bins=num_mel_bins)
-    if feature == "mfcc":
-        from mer.features.signal import MfccExtractor
-
-        return MfccExtractor()
-    if feature == "logmel":
-        from mer.features.signal import LogMelExtractor
-
-        return LogMelExtractor(num_mel_bins=num_mel_bins)
-    if feature in ACOUSTIC_FEATURES:
-        import importlib
-
-        module, cls, kwargs = ACOUSTIC_FEATURES[feature]
-        return getattr(importlib.import_module(module), cls)(**kwargs)
-    if feature in ("hf", "hf-text"):
-        if not model:
-            raise ValueError(f"--feature {feature} needs --model (a hub id or a local directory)")
-        from mer.features.hf import HFSpeechEncoder, HFTextEncoder
-
-        if feature == "hf":
-            return HFSpeechEncoder(model, layers=layers, device=device,
-                                   whisper_input_seconds=whisper_input_seconds)
-        return HFTextEncoder(model, layers=layers, device=device, clean_text=clean_text)
-    raise ValueError(f"unknown feature type '{feature}'; choose from {', '.join(FEATURE_TYPES)}")
+    builder = FEATURES.get_entry(feature, "feature type")
+    return builder(model=model, layers=layers, device=device, num_mel_bins=num_mel_bins,
+                   whisper_input_seconds=whisper_input_seconds, clean_text=clean_text)
 
 
 def build_extractor_from_settings(settings: dict, device: str = "auto"):

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mer.features import register_feature
+
 SAMPLE_RATE = 16000
 FRAME = 400            # 25 ms
 HOP = 160              # 10 ms
@@ -194,3 +196,15 @@ class OpenSmileExtractor:
     def __call__(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         return [self.smile.process_signal(_check(w).astype(np.float32), SAMPLE_RATE).to_numpy(np.float32)
                 for w in waves]
+
+
+register_feature("mfcc39", lambda **_: Mfcc39Extractor(),
+                 description="13 Kaldi MFCCs + deltas + delta-deltas per 10 ms (a stand-in for system C's 39 MFCCs)")
+register_feature("handcrafted8", lambda **_: HandcraftedExtractor(),
+                 description="our eight: pitch, harmonic ratio, RMS, pause, spectral centroid statistics")
+register_feature("egemaps", lambda **_: OpenSmileExtractor("eGeMAPSv02"),
+                 description="openSMILE eGeMAPS v02 functionals, 88 per utterance")
+register_feature("egemaps-lld", lambda **_: OpenSmileExtractor("eGeMAPSv02", "lld"),
+                 description="openSMILE eGeMAPS v02 low-level descriptors, 25 every 10 ms")
+register_feature("gemaps", lambda **_: OpenSmileExtractor("GeMAPSv01b"),
+                 description="openSMILE GeMAPS v01b functionals, 62 per utterance (system C's minimal set)")

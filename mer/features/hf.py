@@ -20,7 +20,7 @@ import math
 import numpy as np
 import torch
 
-from mer.features import WHISPER_UTTERANCE, parse_whisper_window
+from mer.features import WHISPER_UTTERANCE, needs_model, parse_whisper_window, register_feature
 from mer.features.layers import parse_layers
 from mer.utils.device import pick_device
 
@@ -215,3 +215,13 @@ class HFTextEncoder:
         lengths = enc["attention_mask"].sum(dim=1)
         states = _hidden_states(out)
         return [_stack_layers(states, self.layers, i, int(lengths[i])) for i in range(len(texts))]
+
+
+register_feature(
+    "hf", lambda model=None, layers="last", device="auto", whisper_input_seconds=30.0, **_: HFSpeechEncoder(
+        needs_model("hf", model), layers=layers, device=device, whisper_input_seconds=whisper_input_seconds),
+    description="hidden states of a transformers speech encoder (wav2vec 2.0, HuBERT, WavLM, Whisper's encoder)")
+register_feature(
+    "hf-text", lambda model=None, layers="last", device="auto", clean_text=False, **_: HFTextEncoder(
+        needs_model("hf-text", model), layers=layers, device=device, clean_text=clean_text),
+    description="hidden states of a transformers text encoder (BERT, RoBERTa, MiniLM) over the transcripts")

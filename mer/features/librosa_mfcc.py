@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mer.features import register_feature
+
 SAMPLE_RATE = 16000
 N_MFCC = 39
 N_FFT = 2048
@@ -69,3 +71,7 @@ class LibrosaMfccExtractor:
 
     def __call__(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         return [self.mfcc(w) for w in waves]
+
+
+register_feature("librosa-mfcc39", lambda **_: LibrosaMfccExtractor(),
+                 description="39 MFCCs as librosa.feature.mfcc(n_mfcc=39) computes them, in torch (system C)")

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mer.features import register_feature
+
 SAMPLE_RATE = 16000
 RMS_FRAME, RMS_HOP = 2048, 512        # librosa.feature.rms defaults
 SILENCE_SHARE = 0.4                   # silent frame: RMS <= 0.4 x mean RMS
@@ -135,3 +137,8 @@ class Sahu8Extractor:
 
     def __call__(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         return [sahu8_features(w)[None, :].astype(np.float32) for w in waves]
+
+
+register_feature("sahu8", lambda **_: Sahu8Extractor(),
+                 description="the cited work's eight: signal and RMS mean/std, silence, harmonic ratio, "
+                             "centre-clipped pitch max/std (system C)")

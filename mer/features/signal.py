@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mer.features import register_feature
+
 SAMPLE_RATE = 16000
 # Kaldi's feature code works on 16-bit sample values; our waves are scaled to [-1, 1].
 INT16_SCALE = 32768.0
@@ -74,3 +76,10 @@ class LogMelExtractor:
     def __call__(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         with torch.no_grad():
             return [torch.log(self.mel(torch.from_numpy(w)) + 1e-6).T.contiguous().numpy() for w in waves]
+
+
+register_feature("fbank", lambda num_mel_bins=80, **_: FbankExtractor(num_mel_bins=num_mel_bins),
+                 description="Kaldi filterbank energies (torchaudio.compliance.kaldi), 25 ms / 10 ms")
+register_feature("mfcc", lambda **_: MfccExtractor(), description="Kaldi MFCC, 13 cepstra from 23 mel bins, 25 ms / 10 ms")
+register_feature("logmel", lambda num_mel_bins=80, **_: LogMelExtractor(num_mel_bins=num_mel_bins),
+                 description="log mel power spectrogram, 25 ms Hann window, 10 ms shift (system B's input)")
