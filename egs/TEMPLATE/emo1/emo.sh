@@ -5,7 +5,8 @@
 #   0 download           local/download.sh, where the corpus is open (run it by hand: --stage 0)
 #   1 data preparation   local/data.sh: data/all (+ data/<protocol>/fold<k>/{train,valid,test})
 #   2 feature dumping    every entry of $feats_config, over data/all, to $dumpdir/<name>
-#   3 training           every config x fold -> $expdir/<protocol>/<config tag>/fold<k>
+#   3 training           every config x fold -> $expdir/<protocol>/<config tag>/fold<k>; a config
+#                        whose model.init names another is trained after it (waves)
 #   4 inference          decode_<set> per test set: utt2pred, posteriors, embeddings; then the
 #                        combiners (systems made from decode dirs or dumps, linear probes among them)
 #   5 scoring            scores.json per decode dir, fold aggregates, RESULTS.md
