@@ -26,6 +26,7 @@ from mer.train.config import load_config, save_config
 from mer.train.data import open_datasets
 from mer.train.labels import LabelMap
 from mer.train.dist import cleanup, init_distributed
+from mer.train.init_from import init_branches
 from mer.train.trainer import Trainer, TrainingDiverged, seed_everything
 from mer.utils.lock import DirLock, LockHeld
 from mer.utils.fileio import write_text_atomic
@@ -133,6 +134,8 @@ def _train(args, ctx, exp_dir: Path) -> int:
     # Same initial weights on every rank (DDP also broadcasts them, but resume needs them equal).
     seed_everything(conf["train"]["seed"])
     model = build_model(conf["model"], len(labels), {k: s.info for k, s in inputs.items()})
+    if not (exp_dir / "checkpoint.pt").is_file():  # a resumed run has its own weights
+        init_branches(model, conf, exp_dir, args.override)
     seed_everything(conf["train"]["seed"] + ctx.rank)
     if ctx.is_main:
         n = sum(p.numel() for p in model.parameters() if p.requires_grad)

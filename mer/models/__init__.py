@@ -25,6 +25,7 @@ def build_model(model_conf: dict, num_classes: int, input_infos: dict) -> AbsEmo
     cls = model_class(conf)
     conf.pop("name")
     label_smoothing = float(conf.pop("label_smoothing", 0.0) or 0.0)
+    conf.pop("init", None)  # initialisation from another run (mer.train.init_from), not a constructor argument
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"config: model.label_smoothing must be in [0, 1), got {label_smoothing}")
     absent = [n for n in cls.input_names(model_conf) if n not in input_infos]

@@ -182,6 +182,15 @@ class CnnAttn(AbsEmotionModel):
         head_in = 2 * fusion_dim if two and fusion == "concat" else fusion_dim
         self.head = nn.Linear(head_in, num_classes)
 
+    def branch_modules(self) -> dict[str, tuple[str, ...]]:
+        """The submodules of each branch (`model.init` copies a branch from another run)."""
+        out = {}
+        if "speech" in self.modalities:
+            out["speech"] = ("speech", "cnn")
+        if "text" in self.modalities:
+            out["text"] = ("text", "text_fc", "gru", "text_proj")
+        return out
+
     def _speech(self, batch: dict) -> torch.Tensor:
         x, mask = self.speech(batch)
         return self.cnn(x, mask)

@@ -22,12 +22,15 @@ DEFAULTS: dict = {
               "encoder_lr": None,          # learning rate of encoders trained in the model (None: lr)
               "encoder_freeze_steps": 0},  # keep those encoders fixed for the first N optimiser steps
     # steplr | cosine | none, per epoch (cosine: from lr down to 0 over train.epochs);
+    # time_decay, per optimiser step k: lr / (1 + decay * k) (Keras' time-based decay);
     # warmup_steps: linear warm-up over the first optimiser steps.
-    "scheduler": {"name": "steplr", "step_size": 30, "gamma": 0.1, "warmup_steps": 0},
+    "scheduler": {"name": "steplr", "step_size": 30, "gamma": 0.1, "warmup_steps": 0, "decay": 0.0},
     "train": {
         "epochs": 100,
         "unit": "utterance",          # utterance | dialogue: what one sample of a batch is
         "batch_size": 1,              # samples per global batch, across all processes
+        "batch_counts": "samples",    # samples | utterances: what batch_size counts (utterances with
+                                      # unit dialogue: whole dialogues up to batch_size utterances)
         "accum_grad": 1,              # batches per optimiser step
         "bucketing": False,           # length-sorted batches (padding masks handle the rest)
         "max_frames": None,           # cap on batch_size x longest sequence

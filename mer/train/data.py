@@ -135,17 +135,23 @@ class BucketBatchSampler(torch.utils.data.Sampler):
     Batch size is global (ESPnet's convention): with W processes each rank gets its 1/W slice of
     every global batch, so W processes see exactly the batches one process would, and a run
     with 2 processes reproduces a run with 1. `batch_size=1` with `bucketing=False` is
-    MemoCMT's published setting.
+    MemoCMT's published setting. `sizes` (utterances per sample, e.g. a dialogue's turns) makes
+    batch_size count utterances: whole samples are added while the batch stays within batch_size
+    utterances, and a sample longer than that is a batch of its own (a dialogue is never cut).
     """
 
     def __init__(self, lengths: list[int], batch_size: int, shuffle: bool = True, bucketing: bool = True,
-                 seed: int = 0, rank: int = 0, world_size: int = 1, max_frames: int | None = None):
+                 seed: int = 0, rank: int = 0, world_size: int = 1, max_frames: int | None = None,
+                 sizes: list[int] | None = None):
         if batch_size < world_size:
             raise ValueError(f"global batch size {batch_size} is smaller than the number of processes "
                              f"{world_size}")
         self.lengths, self.batch_size, self.shuffle = lengths, batch_size, shuffle
         self.bucketing, self.seed, self.rank, self.world_size = bucketing, seed, rank, world_size
         self.max_frames = max_frames
+        if sizes is not None and len(sizes) != len(lengths):
+            raise ValueError(f"{len(sizes)} sample sizes for {len(lengths)} samples")
+        self.sizes = sizes
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -158,15 +164,16 @@ class BucketBatchSampler(torch.utils.data.Sampler):
             rng.shuffle(idx)
         if self.bucketing:
             idx.sort(key=lambda i: self.lengths[i])  # stable: ties keep the shuffled order
-        batches, cur, cur_max = [], [], 0
+        batches, cur, cur_max, cur_n = [], [], 0, 0
         for i in idx:
             longest = max(cur_max, self.lengths[i])
+            size = self.sizes[i] if self.sizes is not None else 1
             too_long = self.max_frames is not None and cur and longest * (len(cur) + 1) > self.max_frames
-            if cur and (len(cur) >= self.batch_size or too_long):
+            if cur and (cur_n + size > self.batch_size or too_long):
                 batches.append(cur)
-                cur, longest = [], self.lengths[i]
+                cur, longest, cur_n = [], self.lengths[i], 0
             cur.append(i)
-            cur_max = longest
+            cur_max, cur_n = longest, cur_n + size
         if cur:
             batches.append(cur)
         if self.shuffle:

@@ -22,8 +22,10 @@ METRICS = Literal[selectable_metrics() + ("loss", "last")]
 SECTIONS: dict[str, dict[str, object]] = {
     "optim": {"name": Literal["adam", "adamw"], "lr": float, "betas": list[float], "eps": float,
               "weight_decay": float, "encoder_lr": Optional[float], "encoder_freeze_steps": int},
-    "scheduler": {"name": Literal["steplr", "cosine", "none"], "step_size": int, "gamma": float, "warmup_steps": int},
-    "train": {"epochs": int, "unit": Literal["utterance", "dialogue"], "batch_size": int, "accum_grad": int,
+    "scheduler": {"name": Literal["steplr", "cosine", "time_decay", "none"], "step_size": int, "gamma": float,
+                  "warmup_steps": int, "decay": float},
+    "train": {"epochs": int, "unit": Literal["utterance", "dialogue"], "batch_size": int,
+              "batch_counts": Literal["samples", "utterances"], "accum_grad": int,
               "bucketing": bool, "max_frames": Optional[int], "grad_clip": Optional[float],
               "early_stopping_patience": Optional[int], "best_metric": METRICS, "seed": int,
               "fit_on": Literal["train", "train+valid"],
@@ -32,6 +34,7 @@ SECTIONS: dict[str, dict[str, object]] = {
     "labels": {"map": Optional[dict[str, str]], "classes": Optional[list[str]]},
 }
 POSITIVE = {"train.epochs", "train.batch_size", "train.accum_grad", "scheduler.step_size"}
+NON_NEGATIVE = {"scheduler.decay"}
 
 
 class ConfigError(ValueError):
@@ -124,6 +127,8 @@ def _check_section(section: dict, schema: dict, where: str, source: str) -> None
                               f"{section[key]!r}") from None
         if f"{where}.{key}" in POSITIVE and section[key] is not None and section[key] <= 0:
             raise ConfigError(f"{source}: {where}.{key} must be positive, got {section[key]!r}")
+        if f"{where}.{key}" in NON_NEGATIVE and section[key] < 0:
+            raise ConfigError(f"{source}: {where}.{key} must be >= 0, got {section[key]!r}")
 
 
 def model_schema(model_conf: dict) -> dict[str, object]:
@@ -141,6 +146,8 @@ def model_schema(model_conf: dict) -> dict[str, object]:
               if n not in skip and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
     schema["name"] = str
     schema["label_smoothing"] = float  # every model's default loss (AbsEmotionModel.loss)
+    # branch -> the config whose trained model initialises it (mer.train.init_from), for every model
+    schema["init"] = Optional[dict[str, str]]
     return schema
 
 

@@ -84,15 +84,17 @@ def build_optimizer(model: nn.Module, conf: dict) -> torch.optim.Optimizer:
 
 class LRSchedule:
     """Learning rate of each parameter group as a function of (optimiser step, epoch): a per-epoch
-    step decay, a linear warm-up over the first steps, and encoders held at zero while frozen."""
+    step decay or cosine, a per-step time-based decay, a linear warm-up over the first steps, and
+    encoders held at zero while frozen."""
 
     def __init__(self, sched: dict | None, encoder_freeze_steps: int = 0, epochs: int = 1):
         sched = sched or {}
         self.name = sched.get("name", "none") or "none"
-        if self.name not in ("steplr", "cosine", "none"):
-            raise ValueError(f"scheduler.name must be steplr, cosine or none, got '{self.name}'")
+        if self.name not in ("steplr", "cosine", "time_decay", "none"):
+            raise ValueError(f"scheduler.name must be steplr, cosine, time_decay or none, got '{self.name}'")
         self.epochs = max(1, int(epochs))
         self.step_size, self.gamma = sched.get("step_size", 30), sched.get("gamma", 0.1)
+        self.decay = float(sched.get("decay") or 0.0)
         self.warmup = int(sched.get("warmup_steps") or 0)
         self.freeze = int(encoder_freeze_steps or 0)
 
@@ -103,6 +105,8 @@ class LRSchedule:
             f = self.gamma ** ((epoch - 1) // self.step_size)
         elif self.name == "cosine":  # epoch 1 at the full rate, the last at a small one, not 0
             f = 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / self.epochs))
+        elif self.name == "time_decay":  # Keras' `decay` argument: lr0 / (1 + decay * iterations)
+            f = 1.0 / (1.0 + self.decay * step)
         else:
             f = 1.0
         if self.warmup:
@@ -199,7 +203,8 @@ class Trainer:
         self.sampler = BucketBatchSampler(
             [train_set.length(i) for i in range(len(train_set))], self.tconf["batch_size"], shuffle=True,
             bucketing=self.tconf["bucketing"], seed=self.tconf["seed"], rank=ctx.rank,
-            world_size=ctx.world_size, max_frames=self.tconf["max_frames"])
+            world_size=ctx.world_size, max_frames=self.tconf["max_frames"],
+            sizes=[len(s) for s in train_set.samples] if self.tconf.get("batch_counts") == "utterances" else None)
         self.metric = self.tconf["best_metric"]
         self.start_epoch, self.best, self.bad_epochs, self.history, self.stopped = 1, None, 0, [], False
         self.tb = None

@@ -5,7 +5,8 @@
 #   0 download           local/download.sh, where the corpus is open (run it by hand: --stage 0)
 #   1 data preparation   local/data.sh: data/all (+ data/<protocol>/fold<k>/{train,valid,test})
 #   2 feature dumping    every entry of $feats_config, over data/all, to $dumpdir/<name>
-#   3 training           every config x fold -> $expdir/<protocol>/<config tag>/fold<k>
+#   3 training           every config x fold -> $expdir/<protocol>/<config tag>/fold<k>; a config
+#                        whose model.init names another is trained after it (waves)
 #   4 inference          decode_<set> per test set: utt2pred, posteriors, embeddings; then the
 #                        combiners (systems made from decode dirs or dumps, linear probes among them)
 #   5 scoring            scores.json per decode dir, fold aggregates, RESULTS.md
@@ -107,18 +108,57 @@ run_jobs() {
 }
 
 # The experiment tag of each training config (file stem + overrides), worked out once per run by
-# one Python call that also checks every config; stages 3-6 read it from config_tags.
-declare -A config_tags=()
+# one Python call that also checks every config; stages 3-6 read it from config_tags. config_deps:
+# the tags of the runs its `model.init` starts from (mer.train.init_from), trained before it.
+declare -A config_tags=() config_deps=()
 load_config_tags() {
   local configs=() lines=() out i c
   for c in ${train_configs}; do configs+=("$c"); done
   [ "${#configs[@]}" -gt 0 ] || return 0
-  out=$("${MER_PYTHON}" -m mer.bin.exp_tag "${configs[@]}" ${overrides[@]+"${overrides[@]}"})
+  out=$("${MER_PYTHON}" -m mer.bin.exp_tag --with-init "${configs[@]}" ${overrides[@]+"${overrides[@]}"})
   mapfile -t lines <<< "${out}"
-  for i in "${!configs[@]}"; do config_tags[${configs[$i]}]=${lines[$i]}; done
+  for i in "${!configs[@]}"; do
+    config_tags[${configs[$i]}]=${lines[$i]%%$'\t'*}
+    config_deps[${configs[$i]}]=${lines[$i]#*$'\t'}
+  done
 }
 config_tag() {
   echo "${config_tags[$1]:?no experiment tag for $1}"
+}
+
+# waves: the training configs in waves, one string per wave: a config whose model.init names another
+# config of this run comes in a later wave than it, so with --train_nj N the first finishes before
+# the second starts (each wave is one job array). A cycle is an error.
+waves=()
+training_waves() {
+  local -A wave_of=() config_of=()
+  local c d w max left=1 progress
+  for c in ${train_configs}; do config_of[$(config_tag "$c")]=$c; done
+  while [ "${left}" -gt 0 ]; do
+    left=0 progress=0
+    for c in ${train_configs}; do
+      [ -n "${wave_of[$c]:-}" ] && continue
+      max=0
+      for d in ${config_deps[$c]:-}; do
+        [ -n "${config_of[$d]:-}" ] || continue  # trained earlier (checked per fold in stage 3)
+        w=${wave_of[${config_of[$d]}]:-}
+        if [ -z "$w" ]; then max=-1; break; fi
+        [ "$w" -gt "${max}" ] && max=$w
+      done
+      if [ "${max}" -lt 0 ]; then left=$(( left + 1 )); continue; fi
+      wave_of[$c]=$(( max + 1 ))
+      progress=1
+    done
+    [ "${left}" -eq 0 ] || [ "${progress}" -eq 1 ] || die "model.init of the configs forms a cycle: ${train_configs}"
+  done
+  max=0
+  for c in ${train_configs}; do [ "${wave_of[$c]}" -gt "${max}" ] && max=${wave_of[$c]}; done
+  waves=()
+  for (( w = 1; w <= max; w++ )); do
+    d=
+    for c in ${train_configs}; do [ "${wave_of[$c]}" -eq "$w" ] && d+="$c "; done
+    waves+=("${d% }")
+  done
 }
 
 # Every system whose results stages 5 and 6 collect: the trained configs, then the combiners.
@@ -204,48 +244,65 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 3 ]; then
 fi
 
 # ------------------------------------------------------------------ 3 training
+# train_config CONFIG: every fold of CONFIG not yet trained, at once or (--train_nj > 1) as jobs
+train_config() {
+  local config=$1 tag launcher labels override_args fold_dir fold exp dep train
+  tag=$(config_tag "${config}")
+  mkdir -p "${expdir}/${protocol}/${tag}"
+  # A replay script, so a long command line is never lost (ESPnet's exp/*/run.sh).
+  printf '#!/usr/bin/env bash\ncd %q && ./run.sh --stage 3 --train_configs %q --train_args %q %s\n' \
+    "${PWD}" "${config}" "${train_args}" "\"\$@\"" > "${expdir}/${protocol}/${tag}/run.sh"
+  chmod +x "${expdir}/${protocol}/${tag}/run.sh"
+  launcher=("${MER_PYTHON}" -m mer.bin.train)
+  if [ "${nproc}" -gt 1 ]; then
+    launcher=("${MER_PYTHON}" -m torch.distributed.run --standalone --nproc_per_node "${nproc}"
+              -m mer.bin.train)
+  fi
+  labels=()
+  [ -f data/all/labels ] && labels=(--labels data/all/labels)
+  override_args=()
+  for o in ${overrides[@]+"${overrides[@]}"}; do override_args+=(--override "$o"); done
+  for fold_dir in $(fold_dirs); do
+    fold=$(basename "${fold_dir}")
+    exp="${expdir}/${protocol}/${tag}/${fold}"
+    if [ -f "${exp}/train_summary.json" ]; then
+      log "Stage 3: ${exp} already trained, skipping"
+      continue
+    fi
+    for dep in ${config_deps[${config}]:-}; do  # model.init: trained in an earlier wave, or before
+      [ -f "${expdir}/${protocol}/${dep}/${fold}/train_summary.json" ] || run_tags | grep -qxF "${dep}" ||
+        die "${config} starts from ${dep} (model.init), which is neither trained for ${fold} nor among" \
+            "--train_configs: train it first"
+    done
+    train=("${launcher[@]}" --config "${config}" --train-dir "${fold_dir}/train"
+           --valid-dir "${fold_dir}/valid" --dumpdir "${dumpdir}" --exp-dir "${exp}" --device "${device}"
+           ${labels[@]+"${labels[@]}"} ${override_args[@]+"${override_args[@]}"})
+    if [ "${train_nj}" -gt 1 ]; then
+      add_job "${jobs_dir}" "${exp}/log/train.log" "${train[@]}"
+      continue
+    fi
+    log "Stage 3: training ${tag} on ${fold_dir} -> ${exp}"
+    ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" "${train[@]}"
+  done
+}
+run_tags() {
+  for c in ${train_configs}; do config_tag "$c"; done
+}
+
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   mark_stage 3
   [ -n "${train_configs}" ] || die "--train_configs is empty"
   jobs_dir="${expdir}/${protocol}/.train_jobs"
-  if [ "${train_nj}" -gt 1 ]; then new_jobs "${jobs_dir}"; fi
-  for config in ${train_configs}; do
-    tag=$(config_tag "${config}")
-    mkdir -p "${expdir}/${protocol}/${tag}"
-    # A replay script, so a long command line is never lost (ESPnet's exp/*/run.sh).
-    printf '#!/usr/bin/env bash\ncd %q && ./run.sh --stage 3 --train_configs %q --train_args %q %s\n' \
-      "${PWD}" "${config}" "${train_args}" "\"\$@\"" > "${expdir}/${protocol}/${tag}/run.sh"
-    chmod +x "${expdir}/${protocol}/${tag}/run.sh"
-    launcher=("${MER_PYTHON}" -m mer.bin.train)
-    if [ "${nproc}" -gt 1 ]; then
-      launcher=("${MER_PYTHON}" -m torch.distributed.run --standalone --nproc_per_node "${nproc}"
-                -m mer.bin.train)
+  training_waves
+  [ "${#waves[@]}" -le 1 ] || log "Stage 3: ${#waves[@]} waves, each after the one it starts from (model.init):" \
+    "$(printf '[%s] ' "${waves[@]}")"
+  for wave in "${waves[@]}"; do  # one job array per wave: a wave starts when the one before has finished
+    if [ "${train_nj}" -gt 1 ]; then new_jobs "${jobs_dir}"; fi
+    for config in ${wave}; do train_config "${config}"; done
+    if [ "${train_nj}" -gt 1 ]; then
+      run_jobs "${jobs_dir}" "${cuda_cmd}" "${ngpu}" "Stage 3: training (config x fold)"
     fi
-    labels=()
-    [ -f data/all/labels ] && labels=(--labels data/all/labels)
-    override_args=()
-    for o in ${overrides[@]+"${overrides[@]}"}; do override_args+=(--override "$o"); done
-    for fold_dir in $(fold_dirs); do
-      fold=$(basename "${fold_dir}")
-      exp="${expdir}/${protocol}/${tag}/${fold}"
-      if [ -f "${exp}/train_summary.json" ]; then
-        log "Stage 3: ${exp} already trained, skipping"
-        continue
-      fi
-      train=("${launcher[@]}" --config "${config}" --train-dir "${fold_dir}/train"
-             --valid-dir "${fold_dir}/valid" --dumpdir "${dumpdir}" --exp-dir "${exp}" --device "${device}"
-             ${labels[@]+"${labels[@]}"} ${override_args[@]+"${override_args[@]}"})
-      if [ "${train_nj}" -gt 1 ]; then
-        add_job "${jobs_dir}" "${exp}/log/train.log" "${train[@]}"
-        continue
-      fi
-      log "Stage 3: training ${tag} on ${fold_dir} -> ${exp}"
-      ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" "${train[@]}"
-    done
   done
-  if [ "${train_nj}" -gt 1 ]; then
-    run_jobs "${jobs_dir}" "${cuda_cmd}" "${ngpu}" "Stage 3: training (config x fold)"
-  fi
 fi
 
 # ------------------------------------------------------------------ 4 inference
