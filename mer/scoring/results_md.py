@@ -122,16 +122,16 @@ def mismatch(published: dict, agg: dict) -> str | None:
 
 def _comparable(published: dict, aggs: list[dict]) -> str:
     """The result rows a published entry may be compared with, or why none."""
-    if "classes" not in published or "modalities" not in published:
-        return "not stated (add classes and modalities to the entry)"
-    matches = [a for a in aggs if mismatch(published, a) is None]
-    if matches:
-        return ", ".join(str(a["config"]) for a in matches)
     if not aggs:
         return "none: no run of this test set"
     same = [a for a in aggs if str(a.get("protocol")) == str(published["protocol"])]
-    if not same:  # the closest reason: no run under its protocol at all
+    if not same:  # the first reason: no run under its protocol at all
         return f"none: no run under protocol {published['protocol']} here"
+    if "classes" not in published or "modalities" not in published:
+        return "not stated (add classes and modalities to the entry)"
+    matches = [a for a in same if mismatch(published, a) is None]
+    if matches:
+        return ", ".join(str(a["config"]) for a in matches)
     return "none: runs here have " + "; ".join(sorted({mismatch(published, a) for a in same}))
 
 
