@@ -136,14 +136,15 @@ def describe_inputs(conf: dict, fold_dir: Path, dumpdir: str | Path | None = Non
                 d = find_dump(fold_dir, name, spec["dump"], dumpdir, recorded, marker="settings.json")
                 asr = json.loads((d / "settings.json").read_text())
                 rec["transcription"] = {k: asr.get(k) for k in ASR_KEYS}
-                rec["text_from"] = f"Whisper transcripts ({_asr_words(rec['transcription'])})"
+                rec["text_from"] = f"Whisper transcripts ({asr_words(rec['transcription'])})"
             else:
                 rec["text_from"] = f"the text file {spec['file']}" if spec.get("file") else REFERENCE_TEXT
         out[name] = rec
     return out
 
 
-def _asr_words(asr: dict) -> str:
+def asr_words(asr: dict) -> str:
+    """How a transcription was made, in words: model, greedy or beam, language."""
     beam = asr.get("beam_size") or 1
     words = f"{asr.get('model')}, {'greedy' if beam == 1 else f'beam {beam}'}"
     return words + (f", language {asr['language']}" if asr.get("language") else "")

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from mer.data.audio import TARGET_SR, AudioError, load_audio, resample
-from mer.packing import ASR_KEYS, Bundle, _asr_words, load_bundle
+from mer.packing import ASR_KEYS, Bundle, asr_words, load_bundle
 
 log = logging.getLogger("mer.recognizer")
 
@@ -170,7 +170,7 @@ class Recognizer:
             if origin == "given" and trained:
                 out[name] = f"trained on {rec['text_from']}; given text instead"
             elif origin == "asr" and (not trained or not _same_asr(trained, self.asr)):
-                out[name] = f"trained on {rec['text_from']}; transcribed here ({_asr_words(self.asr)})"
+                out[name] = f"trained on {rec['text_from']}; transcribed here ({asr_words(self.asr)})"
         return out
 
     # ------------------------------------------------------------ computing
@@ -198,7 +198,7 @@ class Recognizer:
 
     def _features(self, name: str, sources: dict[str, object], failed: dict[str, str]) -> dict[str, torch.Tensor]:
         """A dump input's features, batched as mer.bin.dump_feats batches them."""
-        from mer.features.batching import _batches, _extract
+        from mer.features.batching import length_batches, extract_isolated
 
         settings = self.inputs[name]["features"]
         extractor = self._extractor(name)
@@ -207,8 +207,8 @@ class Recognizer:
         max_seconds = float(settings.get("max_batch_seconds") or 120.0) if audio else float("inf")
         items = [(u, x, len(x) / TARGET_SR if audio else float(len(x))) for u, x in sources.items()]
         out = {}
-        for batch in _batches(items, batch_size, max_seconds):
-            for utt, mat in _extract(extractor, batch, failed):
+        for batch in length_batches(items, batch_size, max_seconds):
+            for utt, mat in extract_isolated(extractor, batch, failed):
                 out[utt] = torch.from_numpy(np.ascontiguousarray(mat, dtype=np.float32))
         return out
 

@@ -280,7 +280,7 @@ def test_nj2_same_as_nj1(mixed, tmp_path):
 
 def test_batches_are_length_sorted():
     items = [(f"u{i}", None, s) for i, s in enumerate([5.0, 1.0, 3.0, 2.0, 4.0, 0.5, 9.0])]
-    batches = list(dump_feats._batches(items, batch_size=3, max_seconds=10.0))
+    batches = list(dump_feats.length_batches(items, batch_size=3, max_seconds=10.0))
     flat = [b[2] for batch in batches for b in batch]
     assert flat == sorted(flat) and len(flat) == len(items)
     assert all(len(b) <= 3 for b in batches)
@@ -296,7 +296,7 @@ def test_extract_isolates_the_failing_utterance():
 
     failed: dict[str, str] = {}
     batch = [("a", np.zeros(2), 0), ("b", np.zeros(3), 0), ("c", np.zeros(4), 0)]
-    out = dump_feats._extract(Flaky(), batch, failed)
+    out = dump_feats.extract_isolated(Flaky(), batch, failed)
     assert [u for u, _ in out] == ["a", "c"]
     assert list(failed) == ["b"] and "boom" in failed["b"]
 

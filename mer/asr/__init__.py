@@ -20,12 +20,12 @@ def transcribe(waves, model, *, beam_size: int = 1, batch_size: int = 8, languag
     """Hypotheses for 16 kHz mono float waveforms, in their order. `model`: a hub id, a local
     directory, a short name (whisper-tiny.en) or a loaded `mer.asr.whisper.WhisperTranscriber`."""
     from mer.asr.whisper import WhisperTranscriber
-    from mer.features.batching import _batches
+    from mer.features.batching import length_batches
 
     transcriber = model if isinstance(model, WhisperTranscriber) else WhisperTranscriber(
         model, beam_size=beam_size, language=language, device=device)
     hyps: list[str] = [""] * len(waves)
-    for batch in _batches([(i, w, len(w)) for i, w in enumerate(waves)], batch_size, float("inf")):
+    for batch in length_batches([(i, w, len(w)) for i, w in enumerate(waves)], batch_size, float("inf")):
         for (i, _, _), hyp in zip(batch, transcriber([b[1] for b in batch])):
             hyps[i] = hyp
     return hyps

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mer.asr.wer import score_wer, wer_summary, write_wer
-from mer.features.batching import READ_CHUNK, _batches, job_utts
+from mer.features.batching import READ_CHUNK, length_batches, job_utts
 from mer.data.audio import TARGET_SR, AudioError, load_utterance
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import DataFileError, c_sort_key, read_kv, write_kv
@@ -189,7 +189,7 @@ def run_job(data_dir, out_dir, nj: int, job: int, *, model: str, beam_size: int 
                     continue
                 items.append((utt, wave, len(wave) / TARGET_SR, data.audio_spec(utt)[0]))
             # Whisper pads every input to 30 s: length sorting groups hypotheses of similar length.
-            for batch in _batches(items, batch_size, float("inf")):
+            for batch in length_batches(items, batch_size, float("inf")):
                 done = _decode(transcriber, batch, failed)
                 journal.writelines(f"{utt} {hyp}\n" for utt, hyp in done)
                 journal.flush()  # a kill loses at most the batch being decoded

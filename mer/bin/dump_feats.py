@@ -54,7 +54,8 @@ from mer.data.audio import AudioError, load_utterance
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import c_sort_key, read_kv, write_kv
 from mer.features import feature_types, parse_whisper_window
-from mer.features.batching import READ_CHUNK, _batches, _extract, job_utts  # noqa: F401 (also used by tests)
+from mer.features.batching import READ_CHUNK, extract_isolated, job_utts, length_batches
+from mer.job_options import add_job_options, failures_exit_status
 from mer.jobs import run_array
 from mer.utils.fileio import atomic_open, write_json_atomic, write_text_atomic
 from mer.utils.lock import DirLock, LockHeld
@@ -100,16 +101,6 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", nargs="?")
     p.add_argument("out_dir", nargs="?")
     return p
-
-
-def add_job_options(p: argparse.ArgumentParser) -> None:
-    """--nj, --cmd, --tolerate-failures and the internal --job (also used by mer.bin.transcribe)."""
-    p.add_argument("--nj", type=int, default=1)
-    p.add_argument("--cmd", default=os.environ.get("MER_CMD", ""),
-                   help="job launcher with Kaldi's run.pl interface (default: local processes)")
-    p.add_argument("--tolerate-failures", action="store_true",
-                   help="exit 0 even when some utterances failed (they are still listed in OUT_DIR/failed)")
-    p.add_argument("--job", type=int, help=argparse.SUPPRESS)  # internal: run only this job
 
 
 def apply_feats_config(args, parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -259,9 +250,9 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
                     log.warning("%s", e)
                     bar.update(1)
                     processed += 1
-            for batch in _batches(items, batch_size, args.max_batch_seconds if extractor.kind == "audio"
+            for batch in length_batches(items, batch_size, args.max_batch_seconds if extractor.kind == "audio"
                                   else float("inf")):
-                for utt, mat in _extract(extractor, batch, failed):
+                for utt, mat in extract_isolated(extractor, batch, failed):
                     writer(utt, mat)
                     frames[utt] = str(mat.shape[0])
                 audio_seconds += sum(b[2] for b in batch) if extractor.kind == "audio" else 0.0
@@ -427,18 +418,6 @@ def main(argv: list[str] | None = None) -> int:
     n_ok = sum(1 for _ in open(Path(args.out_dir) / "feats.scp", encoding="utf-8"))
     log.info("dumped %d utterances to %s/feats.scp; %d failed", n_ok, args.out_dir, n_failed)
     return failures_exit_status("dump_feats", n_failed, args)
-
-
-def failures_exit_status(prog: str, n_failed: int, args) -> int:
-    """1 when utterances failed (they are in OUT_DIR/failed), unless --tolerate-failures; else 0."""
-    if n_failed:
-        msg = (f"{prog}: {n_failed} utterance(s) failed, listed in {args.out_dir}/failed; drop them with "
-               f"utils/fix_data_dir.sh --exclude {args.out_dir}/failed {args.data_dir}")
-        if not args.tolerate_failures:
-            print(msg, file=sys.stderr)
-            return 1
-        log.warning("%s", msg)
-    return 0
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ def job_utts(utts: list[str], nj: int, job: int) -> list[str]:
     return [list(part) for part in np.array_split(np.array(utts, dtype=object), nj)][job - 1]
 
 
-def _batches(items: list[tuple[str, object, float]], batch_size: int, max_seconds: float):
+def length_batches(items: list[tuple[str, object, float]], batch_size: int, max_seconds: float):
     """Length-sorted batches of (utt, input, seconds): similar lengths waste less padding."""
     items = sorted(items, key=lambda t: t[2])
     batch: list = []
@@ -28,7 +28,7 @@ def _batches(items: list[tuple[str, object, float]], batch_size: int, max_second
         yield batch
 
 
-def _extract(extractor, batch, failed: dict[str, str]):
+def extract_isolated(extractor, batch, failed: dict[str, str]):
     """Run one batch; if the batch fails, retry its utterances one by one to isolate the bad one."""
     try:
         mats = extractor([b[1] for b in batch])
@@ -40,7 +40,7 @@ def _extract(extractor, batch, failed: dict[str, str]):
             return []
         results = []
         for item in batch:
-            results.extend(_extract(extractor, [item], failed))
+            results.extend(extract_isolated(extractor, [item], failed))
         return results
     good = []
     for utt, mat in results:
