@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     model.load_state_dict(state["model"])
     model.to(device)
     p = predict(model, data, device, args.batch_size, amp_dtype(conf["train"]["amp"], device))
-    model_conf = conf["model"]
+    model_conf, description = conf["model"], model.describe()
     refs = {u: label_map.mapped(lab) for u, lab in data.data.utt2emo.items()}
     write_decode_dir(out, p["utts"], labels, p["posteriors"].numpy(),
                      None if p["embeddings"] is None else p["embeddings"].numpy(), refs=refs,
@@ -81,10 +81,10 @@ def main(argv=None) -> int:
         "protocol": args.protocol, "config": exp.parent.name if exp.name.startswith("fold") else exp.name,
         "fold": int(args.fold) if args.fold else None, "test_set": args.test_set or Path(args.data_dir).name,
         "corpus": args.corpus, "system": args.system or model_conf["name"],
-        "aggregation": model_conf.get("aggregation"), "variant": model_conf.get("variant"),
+        "aggregation": description.get("aggregation"),  # how a system pools over time, where it says
         "modalities": "+".join(model_input_names(model_conf)),
         "inputs": {k: s.describe() for k, s in inputs.items()}, "input_overrides": args.override,
-        "label_map": label_map.map or None, "model": model.describe(),
+        "label_map": label_map.map or None, "model": description,
         "checkpoint": str(ckpt), "checkpoint_epoch": state.get("epoch")})
     logging.info("wrote %d predictions to %s", len(p["utts"]), out)
     return 0

@@ -137,6 +137,9 @@ class MemoCMT(AbsEmotionModel):
         self.fusion_dropout = nn.Dropout(dropout)
         self.head = ClassifierHead(pooled_dim(aggregation, dim), head_hidden, num_classes, dropout)
 
+    def describe(self) -> dict:
+        return {"aggregation": self.aggregation, "variant": self.variant, "attention_order": self.attention_order}
+
     def forward(self, batch: dict) -> ModelOutput:
         a, a_mask = self.audio(batch)
         t, t_mask = self.text(batch)
@@ -184,6 +187,10 @@ class Unimodal(AbsEmotionModel):
         self.proj = (nn.Sequential(nn.Linear(self.stream.out_dim, dim), nn.GELU(), nn.Dropout(dropout))
                      if projection == "mlp" else _projection(self.stream.out_dim, dim))
         self.head = ClassifierHead(pooled_dim(aggregation, dim), head_hidden, num_classes, dropout)
+        self.variant = variant
+
+    def describe(self) -> dict:
+        return {"aggregation": self.aggregation, "variant": self.variant}
 
     def forward(self, batch: dict) -> ModelOutput:
         x, mask = self.stream(batch)
