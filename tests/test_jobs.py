@@ -1,4 +1,4 @@
-"""Job backends (mer/jobs.py) through utils/local_cmd.sh and utils/slurm_cmd.sh."""
+"""Job backends (mer/jobs/) through utils/local_cmd.sh and utils/slurm_cmd.sh."""
 from __future__ import annotations
 
 import os

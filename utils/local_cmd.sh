@@ -11,7 +11,7 @@
 # (from CUDA_VISIBLE_DEVICES or `nvidia-smi -L`); no GPU flag is passed to the program.
 # --mem, --time and --config are accepted and ignored (they matter to utils/slurm_cmd.sh).
 # Exit: 0 if all jobs succeeded, 1 if any failed (prints the first failed log's tail), 2 usage.
-# Implemented by mer/jobs.py (python -m mer.bin.run_jobs --backend local).
+# Implemented by mer/jobs/ (python -m mer.bin.run_jobs --backend local).
 set -euo pipefail
 # shellcheck source=utils/lib/python.sh
 . "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/python.sh"

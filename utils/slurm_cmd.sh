@@ -11,7 +11,7 @@
 # through --config FILE, else ./conf/slurm.conf, else the built-in default (a copy is in
 # utils/conf/slurm.conf), e.g. `option gpu=* -p gpu --gres=gpu:$0`. Jobs source ./path.sh.
 # No srun is involved. Exit: 0 if all jobs succeeded, 1 if any failed, 2 usage.
-# Implemented by mer/jobs.py (python -m mer.bin.run_jobs --backend slurm).
+# Implemented by mer/jobs/ (python -m mer.bin.run_jobs --backend slurm).
 set -euo pipefail
 # shellcheck source=utils/lib/python.sh
 . "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/python.sh"

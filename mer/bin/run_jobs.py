@@ -13,7 +13,7 @@ JOB is replaced by 1..N in the log name and the arguments; the joined command ru
 `bash -c` (write pipes as `\\|`). Exit status: 0 when every job succeeded; 1 when any failed
 (the summary names the first failed log and prints its last lines); 2 for a usage error;
 128+signal when interrupted. The backend semantics (GPU assignment, the Slurm config format)
-are documented in mer/jobs.py.
+are documented in mer/jobs/.
 """
 from __future__ import annotations
 
