@@ -195,8 +195,15 @@ class SpeechEncoderStream(nn.Module):
 
 
 def _wants_normalized_waveform(source: str) -> bool:
-    """The checkpoint's own feature-extractor setting (wav2vec 2.0 base: yes), default yes."""
+    """The checkpoint's own feature-extractor setting (wav2vec 2.0 base: yes), default yes. A hub id
+    is looked up where from_pretrained finds it (the cache), not only a local directory."""
+    from transformers.utils import cached_file
+
     cfg = Path(source) / "preprocessor_config.json"
+    if not cfg.is_file() and not Path(source).is_dir():
+        found = cached_file(source, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False,
+                            _raise_exceptions_for_connection_errors=False)
+        cfg = Path(found) if found else cfg
     if cfg.is_file():
         return bool(json.loads(cfg.read_text()).get("do_normalize", True))
     return True
