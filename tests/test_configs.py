@@ -72,3 +72,20 @@ def test_hub_speech_encoder_follows_its_checkpoints_normalisation(tiny_hub_env):
 
     assert SpeechEncoderStream("speech", "microsoft/wavlm-base").normalize_waveform is False
     assert SpeechEncoderStream("speech", "facebook/wav2vec2-base").normalize_waveform is True
+
+
+def test_fine_tuned_ssl_encoder_trains_on_a_batch_shorter_than_one_time_mask(tiny_hub_env):
+    # WavLM base fine-tunes with SpecAugment time masks of 10 frames (0.2 s); a batch of 0.15 s
+    # clips is shorter than one mask, which transformers refuses: that batch goes unmasked.
+    import torch
+
+    from mer.models.streams import SpeechEncoderStream
+
+    stream = SpeechEncoderStream("speech", "microsoft/wavlm-base", layers="last").train()
+    assert stream.encoder.config.mask_time_length == 10 and stream.encoder.config.mask_time_prob > 0
+    wav = torch.randn(2, 2400)
+    x, mask = stream({"speech": wav, "speech_lengths": torch.tensor([2400, 2000])})
+    x.sum().backward()
+    assert x.shape[:2] == mask.shape and mask.sum(1).tolist() == [7, 6]
+    long_batch = stream._no_time_masks_if_short(torch.randn(2, 16000))
+    assert long_batch == {}  # a second of audio keeps its SpecAugment

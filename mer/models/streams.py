@@ -188,10 +188,23 @@ class SpeechEncoderStream(nn.Module):
             var = (((wav - mean) * mask) ** 2).sum(1, keepdim=True) / n
             wav = (wav - mean) / torch.sqrt(var + 1e-7) * mask
         out = self.encoder(wav, attention_mask=mask.long() if self.use_mask else None,
-                           output_hidden_states=self.layers != "last")
+                           output_hidden_states=self.layers != "last", **self._no_time_masks_if_short(wav))
         x = self._combine(list(out.hidden_states) if self.layers != "last" else [out.last_hidden_state])
         frames = self.encoder._get_feat_extract_output_lengths(lengths.to(wav.device))
         return x, lengths_to_mask(frames, x.shape[1])
+
+    def _no_time_masks_if_short(self, wav) -> dict:
+        """SpecAugment's time masks (fine-tuning: the checkpoint's mask_time_length frames, 10 = 0.2 s
+        for the base models) do not fit a batch shorter than one mask, and transformers raises; such
+        a batch gets no time mask (an all-False mask_time_indices), the others get theirs."""
+        cfg = self.encoder.config
+        if not (self.encoder.training and getattr(cfg, "apply_spec_augment", False)
+                and getattr(cfg, "mask_time_prob", 0) > 0):
+            return {}
+        frames = int(self.encoder._get_feat_extract_output_lengths(torch.tensor(wav.shape[1])))
+        if frames >= cfg.mask_time_length:
+            return {}
+        return {"mask_time_indices": torch.zeros(wav.shape[0], frames, dtype=torch.bool, device=wav.device)}
 
 
 def _wants_normalized_waveform(source: str) -> bool:
