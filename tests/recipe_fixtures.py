@@ -22,7 +22,21 @@ def copy_recipe(tmp: Path, recipe: str) -> Path:
     dst = root / "egs" / recipe
     shutil.copytree(REPO / "egs" / recipe, dst, symlinks=True,
                     ignore=shutil.ignore_patterns("data", "dump", "exp", "RESULTS.md"))
+    _copy_link_targets(root, dst)
     return dst
+
+
+def _copy_link_targets(root: Path, dst: Path) -> None:
+    """A recipe may link into a sibling recipe (iemocap/mf_la's local/data.sh is iemocap/memocmt's):
+    copy such targets to the same place in the temporary tree, so the links resolve there too."""
+    for link in [p for p in dst.rglob("*") if p.is_symlink()]:
+        if link.exists():
+            continue
+        source = (REPO / link.relative_to(root)).parent / link.readlink()
+        rel = Path(os.path.normpath(source)).relative_to(REPO)
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, target)
 
 
 def run_recipe(recipe_dir: Path, *args: str, env: dict | None = None, timeout: int = 900,

@@ -24,7 +24,7 @@ def _local(model: str) -> bool:
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO / "egs")))
-def test_training_config_builds(config):
+def test_training_config_builds(config, request):
     conf = load_config(config)
     recipe = config.parents[2]
     dumps = yaml.safe_load((recipe / "conf/feats.yaml").read_text())
@@ -42,7 +42,9 @@ def test_training_config_builds(config):
             needs_hub += [] if _local(encoder) else [encoder]
             infos[name] = InputInfo(spec["type"])
     if needs_hub:
-        pytest.skip(f"fine-tunes {needs_hub}, a hub model; its build needs the weights")
+        # The hub is out of reach: the build reads tiny random stand-ins of the same transformers
+        # classes from a hub cache (tools/make_tiny_hub_models.py), by the config's own hub id.
+        request.getfixturevalue("tiny_hub_env")
     model = build_model(conf["model"], 4, infos)
     assert sum(p.numel() for p in model.parameters()) > 0
 
@@ -92,3 +94,29 @@ def test_paper_recipes_train_as_the_papers(recipe):
         if recipe == "iemocap/mf_la" and text is not None:
             wanted = None if path.stem.endswith("_reftext") else "asr_whisper"
             assert normalize_input_spec("text", text).get("dump") == wanted, path.name
+
+
+def test_hub_speech_encoder_follows_its_checkpoints_normalisation(tiny_hub_env):
+    # The stand-ins keep the real checkpoints' feature-extractor settings: WavLM base does not
+    # normalise the waveform, wav2vec 2.0 base does. A hub id (not a local dir) must be read too.
+    from mer.models.streams import SpeechEncoderStream
+
+    assert SpeechEncoderStream("speech", "microsoft/wavlm-base").normalize_waveform is False
+    assert SpeechEncoderStream("speech", "facebook/wav2vec2-base").normalize_waveform is True
+
+
+def test_fine_tuned_ssl_encoder_trains_on_a_batch_shorter_than_one_time_mask(tiny_hub_env):
+    # WavLM base fine-tunes with SpecAugment time masks of 10 frames (0.2 s); a batch of 0.15 s
+    # clips is shorter than one mask, which transformers refuses: that batch goes unmasked.
+    import torch
+
+    from mer.models.streams import SpeechEncoderStream
+
+    stream = SpeechEncoderStream("speech", "microsoft/wavlm-base", layers="last").train()
+    assert stream.encoder.config.mask_time_length == 10 and stream.encoder.config.mask_time_prob > 0
+    wav = torch.randn(2, 2400)
+    x, mask = stream({"speech": wav, "speech_lengths": torch.tensor([2400, 2000])})
+    x.sum().backward()
+    assert x.shape[:2] == mask.shape and mask.sum(1).tolist() == [7, 6]
+    long_batch = stream._no_time_masks_if_short(torch.randn(2, 16000))
+    assert long_batch == {}  # a second of audio keeps its SpecAugment

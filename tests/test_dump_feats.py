@@ -662,3 +662,17 @@ def test_hf_text_over_a_transcription_file(models, tmp_path):
     with pytest.raises(SystemExit, match="--text-file .*absent not found"):
         run_main("--feature", "hf-text", "--model", models / "bert", "--device", "cpu", "--text-file",
                  tmp_path / "absent", tmp_path / "data", tmp_path / "out2")
+
+
+def test_audio_dump_of_a_text_only_data_dir_fails_at_once_naming_it(tmp_path):
+    # MELD prepared from its CSVs alone has no wav.scp: an audio dump must say so before it loads
+    # a model, not fail every utterance one by one.
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "utt2spk").write_text("u1 s1\nu2 s1\n")
+    (d / "spk2utt").write_text("s1 u1 u2\n")
+    (d / "text").write_text("u1 hello\nu2 bye\n")
+    for feature in ("fbank", "asr"):
+        with pytest.raises(SystemExit, match=f"--feature {feature} reads audio, but {d} has no wav.scp"):
+            dump_feats.main(["--feature", feature, "--model", "whisper-tiny.en", str(d), str(tmp_path / feature)])
+        assert not (tmp_path / feature).exists()

@@ -111,6 +111,23 @@ def test_speech_only_hierarchy_keeps_the_gates_neutral(exp, tmp_path):
     assert meta["modalities"] == "audio" and meta["threshold"] is None
 
 
+def test_trained_systems_found_under_their_tagged_exp_dirs(tmp_path):
+    # run.sh --train_args "train.epochs=1" tags the exp dirs (gate -> gate_train.epochs1) while the
+    # combiner config names the configs: emo.sh maps one to the other with --system-dir.
+    exp = tmp_path / "exp" / "si"
+    _decode(exp, "gate_train.epochs1", "test", GATE, TEST, 1, {"ang": "emo", "hap": "emo", "sad": "emo"})
+    _decode(exp, "emotion_train.epochs1", "test", EMO, TEST, 2)
+    conf = tmp_path / "speech.yaml"
+    conf.write_text(yaml.safe_dump({"combiner": {"name": "hierarchy", "gate": "gate", "emotion": "emotion",
+                                                 "text": None, "neutral": "neu", "thresholds": None}}))
+    args = ["--config", str(conf), "--exp-root", str(exp), "--out", str(exp / "hier_speech"), "--test-sets", "test"]
+    with pytest.raises(FileNotFoundError, match="train and decode 'gate' first"):
+        combine(args)
+    assert combine(args + ["--system-dir", "gate=gate_train.epochs1", "--system-dir",
+                           "emotion=emotion_train.epochs1"]) == 0
+    assert _preds(exp / "hier_speech" / "fold1" / "decode_test") == {u: row[4][5] for u, row in TEST.items()}
+
+
 def test_tie_at_exactly_t_is_neutral_in_float32():
     p = np.array([0.25, 0.30, 0.35, 0.40], dtype=np.float32).astype(np.float64)  # as read back from ark
     for t in THRESHOLDS:

@@ -111,7 +111,61 @@ def test_missing_embeddings_skips_tsne_with_warning(tmp_path, capsys):
     out = tmp_path / "o"
     assert plot_cli.main([str(d), "--out", str(out)]) == 0
     assert "no embeddings.scp" in capsys.readouterr().err
+    assert (out / "skipped.txt").read_text().splitlines()[1].startswith("loso_text_only_fold3_test_tsne\t")
+    (out / "skipped.txt").unlink()
     assert_pngs(out, {"loso_text_only_fold3_test_confusion.png", "loso_text_only_fold3_test_roc.png"})
+
+
+def _overwrite_vectors(d: Path, stem: str, change) -> None:
+    """Rewrite <d>/<stem>.scp with `change(utt index, vector)` applied to every vector."""
+    utts = sorted(kaldiio.load_scp(str(d / f"{stem}.scp")))
+    old = {u: kaldiio.load_scp(str(d / f"{stem}.scp"))[u].copy() for u in utts}
+    write_vectors(d, stem, {u: change(i, old[u]) for i, u in enumerate(utts)})
+
+
+def test_collapsed_model_skips_its_tsne_and_the_next_model_is_plotted(tmp_path, capsys):
+    # A collapsed model (every utterance one embedding vector) pooled first, a healthy one after.
+    exp = tmp_path / "exp"
+    for fold in (1, 2):
+        exp_decode(exp, "collapsed", fold, seed=fold, aggregation="min")
+        exp_decode(exp, "healthy", fold, seed=10 + fold, aggregation="min")
+        _overwrite_vectors(exp / "loso/collapsed" / f"fold{fold}" / "decode_test", "embeddings",
+                           lambda i, v: np.full_like(v, 0.25))
+    out = tmp_path / "plots"
+    cfgs = [str(exp / "loso" / c) for c in ("collapsed", "healthy")]
+    assert plot_cli.main(["--pool", *cfgs, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    bad, good = "loso_collapsed_pooled_test", "loso_healthy_pooled_test"
+    skipped = (out / "skipped.txt").read_text().splitlines()[1:]
+    assert len(skipped) == 2 and all(line.startswith(f"{bad}_tsne\t") for line in skipped)
+    assert all("collapsed" in line and "same for all 40 utterances" in line for line in skipped)
+    assert "fold1" in skipped[0] and "fold2" in skipped[1] and "collapsed" in err
+    (out / "skipped.txt").unlink()
+    # everything else is drawn: the collapsed model's confusion and ROC, the healthy model's t-SNE,
+    # and side by side (the t-SNE one has a single panel, so it is not made)
+    assert_pngs(out, {f"{bad}_confusion.png", f"{bad}_roc.png", "confusion_side_by_side.png"}
+                | {f"{good}_{k}.png" for k in ("confusion", "roc", "tsne")})
+
+
+def test_nonfinite_embeddings_and_posteriors_are_named_and_skipped(tmp_path, capsys):
+    d = decode_dir(tmp_path / "exp" / "loso" / "nan" / "fold1" / "decode_test", seed=3)
+    _overwrite_vectors(d, "embeddings", lambda i, v: np.where(np.arange(len(v)) == 0, np.nan, v) if i == 7 else v)
+    _overwrite_vectors(d, "posteriors", lambda i, v: np.full_like(v, np.inf) if i >= 30 else v)
+    out = tmp_path / "o"
+    assert plot_cli.main([str(d), "--out", str(out)]) == 0
+    skipped = dict(line.split("\t") for line in (out / "skipped.txt").read_text().splitlines()[1:])
+    stem = "loso_nan_fold1_test"
+    assert set(skipped) == {f"{stem}_roc", f"{stem}_tsne"}
+    assert "posteriors of 10 of 40 utterance(s) contain NaN or inf (first: s3_u030)" in skipped[f"{stem}_roc"]
+    assert "embeddings of 1 of 40 utterance(s) contain NaN or inf (first: s3_u007)" in skipped[f"{stem}_tsne"]
+    assert "s3_u030" in capsys.readouterr().err
+    (out / "skipped.txt").unlink()
+    assert_pngs(out, {f"{stem}_confusion.png"})
+    # a later run with nothing to skip removes the stale list
+    healthy = decode_dir(tmp_path / "exp" / "loso" / "nan" / "fold2" / "decode_test", seed=4)
+    (out / "skipped.txt").write_text("stale\n")
+    assert plot_cli.main([str(healthy), "--out", str(out)]) == 0
+    assert not (out / "skipped.txt").exists()
 
 
 def test_plot_cli_reports_bad_decode_dir(tmp_path, capsys):

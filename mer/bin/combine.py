@@ -58,9 +58,16 @@ def main(argv=None) -> int:
     p.add_argument("--test-sets", nargs="+", default=["test"])
     p.add_argument("--folds", nargs="*", help="fold numbers (default: every fold<k>)")
     p.add_argument("--corpus")
+    p.add_argument("--system-dir", action="append", default=[], metavar="NAME=DIR",
+                   help="the trained system NAME (as the combiner config names it) lives in EXP_ROOT/DIR "
+                        "(emo.sh passes each config's experiment tag, which carries --train_args)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     combiner = build_combiner(load_settings(args.config, args.name, args.set))
+    bad = [a for a in args.system_dir if "=" not in a]
+    if bad:
+        p.error(f"--system-dir takes NAME=DIR, got {bad[0]!r}")
+    system_dirs = dict(a.split("=", 1) for a in args.system_dir)
     out = Path(args.out)
     exp_root = Path(args.exp_root or out.parent)
     if args.protocol_dir:
@@ -82,7 +89,8 @@ def main(argv=None) -> int:
         ctx = FoldContext(fold_dir=fold, out_dir=fold_out, exp_root=exp_root,
                           dumpdir=Path(args.dumpdir), test_sets=list(args.test_sets),
                           meta={"protocol": protocol, "config": out.name,
-                                "fold": int(fold.name[4:]), "corpus": args.corpus})
+                                "fold": int(fold.name[4:]), "corpus": args.corpus},
+                          system_dirs=system_dirs)
         combiner.run_fold(ctx)
         log.info("%s %s done", out.name, fold.name)
     combiner.summarize(out, [f.name for f in folds])

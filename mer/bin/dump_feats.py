@@ -396,6 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     if args.nj < 1:
         raise SystemExit("--nj must be >= 1")
+    if args.feature != "hf-text" and not (Path(args.data_dir) / "wav.scp").is_file():
+        # Otherwise every utterance fails alone, one 'no wav.scp entry' each, after the model loads.
+        raise SystemExit(f"dump_feats: --feature {args.feature}{f' ({args.name})' if getattr(args, 'name', None) else ''} "
+                         f"reads audio, but {args.data_dir} has no wav.scp: the corpus was prepared "
+                         f"without audio (stage 1 says why, e.g. no media folders); give it the audio, "
+                         f"or run a text-only recipe/config")
     if args.feature == "asr":  # OUT_DIR/text (+ failed, settings.json) instead of feats.scp
         from mer.bin.transcribe import run as transcribe
 

@@ -20,6 +20,9 @@ class FoldContext:
     dumpdir: Path
     test_sets: list[str]
     meta: dict = field(default_factory=dict)  # protocol, config, fold, corpus: recorded with results
+    # config name -> its experiment dir under exp_root, where --train_args tagged it
+    # (train_lstm_gate -> train_lstm_gate_train.epochs1); unlisted names are their own dir
+    system_dirs: dict = field(default_factory=dict)
 
     def data(self, name: str) -> DataDir:
         return DataDir.load(self.fold_dir / name)
@@ -30,7 +33,7 @@ class FoldContext:
 
     def decode_dir(self, system: str, test_set: str) -> Path:
         """Another system's decode dir for this fold (its config tag under the exp root)."""
-        d = self.exp_root / system / self.fold_dir.name / f"decode_{test_set}"
+        d = self.exp_root / self.system_dirs.get(system, system) / self.fold_dir.name / f"decode_{test_set}"
         if not (d / "meta.json").is_file():
             raise FileNotFoundError(f"{d} is not complete (no meta.json): train and decode '{system}' first, "
                                     f"with '{test_set}' among the recipe's --test_sets")

@@ -188,15 +188,35 @@ class SpeechEncoderStream(nn.Module):
             var = (((wav - mean) * mask) ** 2).sum(1, keepdim=True) / n
             wav = (wav - mean) / torch.sqrt(var + 1e-7) * mask
         out = self.encoder(wav, attention_mask=mask.long() if self.use_mask else None,
-                           output_hidden_states=self.layers != "last")
+                           output_hidden_states=self.layers != "last", **self._no_time_masks_if_short(wav))
         x = self._combine(list(out.hidden_states) if self.layers != "last" else [out.last_hidden_state])
         frames = self.encoder._get_feat_extract_output_lengths(lengths.to(wav.device))
         return x, lengths_to_mask(frames, x.shape[1])
 
+    def _no_time_masks_if_short(self, wav) -> dict:
+        """SpecAugment's time masks (fine-tuning: the checkpoint's mask_time_length frames, 10 = 0.2 s
+        for the base models) do not fit a batch shorter than one mask, and transformers raises; such
+        a batch gets no time mask (an all-False mask_time_indices), the others get theirs."""
+        cfg = self.encoder.config
+        if not (self.encoder.training and getattr(cfg, "apply_spec_augment", False)
+                and getattr(cfg, "mask_time_prob", 0) > 0):
+            return {}
+        frames = int(self.encoder._get_feat_extract_output_lengths(torch.tensor(wav.shape[1])))
+        if frames >= cfg.mask_time_length:
+            return {}
+        return {"mask_time_indices": torch.zeros(wav.shape[0], frames, dtype=torch.bool, device=wav.device)}
+
 
 def _wants_normalized_waveform(source: str) -> bool:
-    """The checkpoint's own feature-extractor setting (wav2vec 2.0 base: yes), default yes."""
+    """The checkpoint's own feature-extractor setting (wav2vec 2.0 base: yes), default yes. A hub id
+    is looked up where from_pretrained finds it (the cache), not only a local directory."""
+    from transformers.utils import cached_file
+
     cfg = Path(source) / "preprocessor_config.json"
+    if not cfg.is_file() and not Path(source).is_dir():
+        found = cached_file(source, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False,
+                            _raise_exceptions_for_connection_errors=False)
+        cfg = Path(found) if found else cfg
     if cfg.is_file():
         return bool(json.loads(cfg.read_text()).get("do_normalize", True))
     return True

@@ -110,8 +110,9 @@ def _resolve_ark(entry: str, scp: Path) -> str:
     return entry
 
 
-def read_vectors(scp: Path, utts: Sequence[str], dim: int | None, what: str) -> np.ndarray:
-    """Stack the 1-D vector of every utt (in `utts` order) from a kaldiio scp into (N, D)."""
+def read_vectors(scp: Path, utts: Sequence[str], dim: int | None, what: str, finite: bool = True) -> np.ndarray:
+    """Stack the 1-D vector of every utt (in `utts` order) from a kaldiio scp into (N, D).
+    `finite=False`: NaN and inf are kept (plots name and skip what they cannot draw)."""
     try:
         table = read_kv(scp)
     except DataFileError as e:
@@ -133,7 +134,7 @@ def read_vectors(scp: Path, utts: Sequence[str], dim: int | None, what: str) -> 
         if rows and vec.shape[0] != rows[0].shape[0]:
             raise ScoringError(f"{scp}: utterance {utt}: {what} has {vec.shape[0]} values, "
                                f"but {utts[0]} has {rows[0].shape[0]}")
-        if not np.all(np.isfinite(vec)):
+        if finite and not np.all(np.isfinite(vec)):
             raise ScoringError(f"{scp}: utterance {utt}: {what} contains NaN or inf")
         rows.append(vec)
     return np.stack(rows)
@@ -225,9 +226,11 @@ def _find_ref(decode_dir: Path, ref: str | os.PathLike | None) -> Path:
 
 
 def load_decode_dir(decode_dir: str | os.PathLike, ref: str | os.PathLike | None = None,
-                    need_posteriors: bool = False, keep_out_of_set: bool = False) -> DecodeOutputs:
+                    need_posteriors: bool = False, keep_out_of_set: bool = False,
+                    allow_nonfinite: bool = False) -> DecodeOutputs:
     """Load and cross-check a decode dir. Raises ScoringError naming the file and utterance.
-    `keep_out_of_set`: keep utterances whose reference is outside the classes (for combiners)."""
+    `keep_out_of_set`: keep utterances whose reference is outside the classes (for combiners).
+    `allow_nonfinite`: posteriors, embeddings and extra outputs may hold NaN or inf (for plots)."""
     d = Path(decode_dir)
     if not d.is_dir():
         raise ScoringError(f"{d}: not a directory")
@@ -250,7 +253,7 @@ def load_decode_dir(decode_dir: str | os.PathLike, ref: str | os.PathLike | None
 
     def vectors(name: str, dim: int | None, what: str) -> np.ndarray | None:
         scp = d / f"{name}.scp"
-        return read_vectors(scp, every, dim, what)[rows] if scp.is_file() else None
+        return read_vectors(scp, every, dim, what, finite=not allow_nonfinite)[rows] if scp.is_file() else None
 
     posteriors = vectors("posteriors", len(classes), "posterior vector")
     if posteriors is None and need_posteriors:

@@ -180,9 +180,13 @@ decode_name() {
 combine() {
   local name=$1; shift
   log "Stage 4: combiner ${name}"
-  local fold_args=()
+  local fold_args=() dir_args=() config
   [ -n "${folds}" ] && read -r -a fold_args <<< "--folds ${folds}"
-  "${MER_PYTHON}" -m mer.bin.combine "$@" --protocol-dir "data/${protocol}" \
+  # combiner configs name trained systems by config name; their exp dirs carry --train_args
+  for config in ${train_configs}; do
+    dir_args+=(--system-dir "$(basename "${config}" .yaml)=$(config_tag "${config}")")
+  done
+  "${MER_PYTHON}" -m mer.bin.combine "$@" ${dir_args[@]+"${dir_args[@]}"} --protocol-dir "data/${protocol}" \
     --exp-root "${expdir}/${protocol}" --out "${expdir}/${protocol}/${name}" --dumpdir "${dumpdir}" \
     --test-sets ${test_sets} --corpus "${corpus}" ${fold_args[@]+"${fold_args[@]}"}
 }
