@@ -65,8 +65,8 @@ def iemocap_prepared(tmp_path_factory):
 
 def test_iemocap_counts_and_labels(iemocap_prepared):
     _, out, dd = iemocap_prepared
-    assert len(dd) == 12
-    assert Counter(dd.utt2emo.values()) == {"ang": 3, "hap": 3, "sad": 2, "neu": 4}
+    assert len(dd) == 13
+    assert Counter(dd.utt2emo.values()) == {"ang": 3, "hap": 4, "sad": 2, "neu": 4}
     assert (out / "labels").read_text().split() == ["ang", "hap", "sad", "neu"]
     assert_valid(out)
 
@@ -121,7 +121,8 @@ def test_iemocap_dialogues_interleave_speakers_by_start_time(iemocap_prepared):
         "Ses02M_impro05a": ["Ses02_F-Ses02M_impro05a_F014", "Ses02_M-Ses02M_impro05a_M015"],
         "Ses03M_script02_1": ["Ses03_F-Ses03M_script02_1_F000", "Ses03_M-Ses03M_script02_1_M000"],
         "Ses04F_impro02": ["Ses04_F-Ses04F_impro02_F000", "Ses04_M-Ses04F_impro02_M000"],
-        "Ses05M_impro03": ["Ses05_F-Ses05M_impro03_F000", "Ses05_M-Ses05M_impro03_M000"]}
+        "Ses05M_impro03": ["Ses05_F-Ses05M_impro03_F000", "Ses05_M-Ses05M_impro03_M000",
+                           "Ses05_F-Ses05M_impro03_F002"]}
 
 
 def test_iemocap_subfolders_and_junk_ignored(iemocap_prepared):
@@ -150,7 +151,7 @@ def test_iemocap_text_kept_raw_and_missing_reported(iemocap_prepared):
 def test_iemocap_no_merge_exc(tmp_path):
     build_iemocap(tmp_path)
     dd = iemocap.prepare(tmp_path / "IEMOCAP_full_release", tmp_path / "all", merge_exc=False)
-    assert len(dd) == 11 and Counter(dd.utt2emo.values())["hap"] == 2
+    assert len(dd) == 12 and Counter(dd.utt2emo.values())["hap"] == 3
     assert "exc" in read_tsv(tmp_path / "all" / "excluded")["Ses01_F-Ses01F_impro01_F001"]
 
 
@@ -351,7 +352,7 @@ def test_prepare_corpus_cli_summary(tmp_path, capsys):
                                 "--out", str(out)]) == 0
     line = capsys.readouterr().out.strip()
     assert "\n" not in line
-    assert line.startswith("iemocap: 12 utterances, 10 speakers (ang 3, hap 3, sad 2, neu 4)")
+    assert line.startswith("iemocap: 13 utterances, 10 speakers (ang 3, hap 4, sad 2, neu 4)")
     assert "excluded 5" in line and "text missing 1" in line
 
 
@@ -359,7 +360,7 @@ def test_prepare_corpus_cli_option_and_env(tmp_path, capsys, monkeypatch):
     build_iemocap(tmp_path)
     monkeypatch.setenv("IEMOCAP", str(tmp_path))
     assert prepare_corpus.main(["iemocap", "--out", str(tmp_path / "o"), "--no-merge-exc"]) == 0
-    assert "hap 2" in capsys.readouterr().out
+    assert "hap 3" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("corpus_dir, message", [(None, "not set: set ESD in db.sh"),

@@ -34,18 +34,18 @@ TRAIN_ARGS = "train.epochs=1"
 RECIPES = {
     "iemocap/memocmt": (fake_iemocap, "IEMOCAP", "loso", ["test"], ["--folds", "1"]),
     "iemocap/hierarchical": (fake_iemocap, "IEMOCAP", "si", ["valid", "test"], ["--folds", "1"]),
-    "iemocap/mf_la": (fake_iemocap, "IEMOCAP", "loso", ["test_asr", "test"], ["--folds", "1"]),
+    "iemocap/mf_la": (fake_iemocap, "IEMOCAP", "loso", ["test"], ["--folds", "1"]),
     "esd/memocmt": (fake_esd, "ESD", "lo2so", ["test"], []),  # every fold: fold aggregation
     "meld/memocmt": (partial(fake_meld, media=True), "MELD", "official", ["valid", "test"], []),
-    "meld/cnn_attn": (partial(fake_meld, media=True), "MELD", "official", ["test"], []),
-    "mosei/cnn_attn": (fake_mosei, "MOSEI", "official", ["test"], []),
+    "meld/cnn_attn": (partial(fake_meld, media=True), "MELD", "resplit", ["test"], []),
+    "mosei/cnn_attn": (fake_mosei, "MOSEI", "resplit", ["test"], []),
 }
 
 
-def listed_configs(recipe_dir: Path) -> list[str]:
-    """The training configs run.sh runs by default: its first train_configs="..." block."""
-    m = re.search(r'^train_configs="(.*?)"', (recipe_dir / "run.sh").read_text(), re.S | re.M)
-    assert m, f"{recipe_dir}/run.sh: no train_configs block"
+def listed_configs(recipe_dir: Path, block: str = "train_configs") -> list[str]:
+    """The training configs run.sh runs by default: its first `block="..."` (train_configs)."""
+    m = re.search(rf'^{block}="(.*?)"', (recipe_dir / "run.sh").read_text(), re.S | re.M)
+    assert m, f"{recipe_dir}/run.sh: no {block} block"
     return m.group(1).split()
 
 
@@ -113,4 +113,12 @@ def test_paper_recipe_stages_1_to_6(recipe, tmp_path, tiny_hub_home):
 
     folds = sorted(p.name for p in (d / "data" / protocol).glob("fold*")) if not options else ["fold1"]
     check_recipe_outputs(d, protocol, test_sets, folds)
+    if recipe == "iemocap/mf_la":  # the reference-text variants, trained and tested on the reference
+        # transcripts, are tested on the ASR hypotheses too (test set test_asr)
+        for config in listed_configs(d, "reftext_configs"):
+            tag = experiment_tag(str(d / config), [TRAIN_ARGS])
+            for test_set in ("test", "test_asr"):
+                dd = d / "exp" / protocol / tag / "fold1" / f"decode_{test_set}"
+                assert (dd / "scores.json").is_file(), f"{dd}: not decoded/scored"
+        assert "## Test set `test_asr`" in (d / "RESULTS.md").read_text()
     shutil.rmtree(d / "dump", ignore_errors=True)  # the largest part; tmp_path keeps the rest

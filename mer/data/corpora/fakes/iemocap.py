@@ -37,6 +37,7 @@ IEMOCAP_DIALOGS = {
         ("Ses05M_impro03_F000", "neu", True, "Hi."),
         ("Ses05M_impro03_M000", "ang", True, "Stop it."),
         ("Ses05M_impro03_F001", "oth", True, "Hmm."),
+        ("Ses05M_impro03_F002", "hap", True, "That is great news!"),  # an emotional turn in every test part
     ],
 }
 
