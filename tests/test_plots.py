@@ -227,3 +227,23 @@ def test_pooled_tsne_never_mixes_two_models(tmp_path):
         assert points == 40  # that fold's utterances, nothing of the other
     roc = figures["loso_memocmt_min_pooled_test_roc"].axes[0].get_legend().get_texts()
     assert any("2 folds" in t.get_text() and "±" in t.get_text() for t in roc)
+
+
+def test_readme_figure_example_is_one_file(tmp_path, monkeypatch):
+    """The README's new figure, written as the one file it says, is listed by the registry and drawn by
+    mer.bin.plot."""
+    import re
+
+    from mer.plots.figures import FIGURES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Adding a system"):readme.index("## Adding a corpus")]
+    code = next(b for b in re.findall(r"```python\n(.*?)```", section, re.S) if "mer/plots/recall_bars.py" in b)
+    FIGURES.load()
+    monkeypatch.setattr(FIGURES, "_entries", dict(FIGURES._entries))  # the README's figure leaves with the test
+    exec(compile(code, "README:recall_bars", "exec"), {"__name__": "mer.plots.recall_bars"})
+    assert "recall_bars" in FIGURES and FIGURES.description("recall_bars") == "each class's recall as a bar"
+    d = decode_dir(tmp_path / "exp/loso/cfg/fold1/decode_test", seed=0)
+    assert plot_cli.main([str(d), "--out", str(tmp_path / "plots")]) == 0
+    assert sorted(p.name for p in (tmp_path / "plots").glob("*_recall_bars.png")) == [
+        "loso_cfg_fold1_test_recall_bars.png"]

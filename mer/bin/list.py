@@ -1,9 +1,9 @@
 """Everything the toolkit can be configured with, by kind, one line each with what it is.
 
   python -m mer.bin.list              every kind
-  python -m mer.bin.list metric       one kind (model, combiner, metric, feature, corpus)
+  python -m mer.bin.list metric       one kind (model, combiner, metric, feature, figure, corpus)
 
-Models, combiners, metrics and feature types come from their registries (mer.registry: a decorator in a module of
+Models, combiners, metrics, feature types and figures come from their registries (mer.registry: a decorator in a module of
 their package); corpora from the corpus registry (a module of mer/data/corpora or an entry point).
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ def _registries() -> dict[str, list[tuple[str, str]]]:
     import mer.combine  # noqa: F401  (each package creates its registry)
     import mer.features  # noqa: F401
     import mer.metrics  # noqa: F401
+    import mer.plots.figures  # noqa: F401
     import mer.models  # noqa: F401
     from mer.data.corpora.registry import all_corpora
     from mer.registry import ALL

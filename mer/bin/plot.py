@@ -26,42 +26,20 @@ A figure that cannot be drawn (no posteriors, NaN or inf in them or in the embed
 embeddings of a collapsed model, too few utterances) is skipped: each skip is logged and listed in
 <out>/skipped.txt with its reason, and the other figures and models are drawn (exit status 0).
 <name> is <protocol>_<config>_fold<k>_<set> (pooled: ..._pooled_<set>).
+The figures are the registered ones (mer.plots.figures; `python -m mer.bin.list figure`): a new figure
+is one module of mer/plots that registers itself.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
-from matplotlib.figure import Figure
-from sklearn.metrics import confusion_matrix
-
-from mer.plots.checks import constant_rows_reason, nonfinite_reason
-from mer.plots.common import FORMATS, save_figure
-from mer.plots.confusion import confusion_figure, confusion_grid
-from mer.plots.extras import column_names, extra_output_figure
-from mer.plots.layer_weights import layer_weights_by_stream, layer_weights_figure
-from mer.plots.roc import fold_aucs, roc_figure
-from mer.plots.tsne import MIN_POINTS, subsample, tsne_2d, tsne_figure, tsne_grid
+from mer.plots.common import FORMATS
+from mer.plots.figures import SKIPPED_FILE, Skips, make_plots
+from mer.plots.tsne import MIN_POINTS
 from mer.scoring.aggregate import fold_dirs
 from mer.scoring.decode_dir import DecodeOutputs, ScoringError, load_decode_dir, pool_outputs
-from mer.utils.fileio import write_text_atomic
-
-SKIPPED_FILE = "skipped.txt"
-
-
-def _warn(msg: str) -> None:
-    print(f"mer.bin.plot: warning: {msg}", file=sys.stderr)
-
-
-class Skips(list):
-    """Figures not drawn, with why: logged as they happen, written to skipped.txt at the end."""
-
-    def add(self, figure: str, source: str, reason: str) -> None:
-        self.append(f"{figure}\t{source}: {reason}")
-        _warn(f"{source}: no {figure}: {reason}")
 
 
 def load_pooled(exp_config_dir: str, test_set: str) -> DecodeOutputs:
@@ -72,137 +50,10 @@ def load_pooled(exp_config_dir: str, test_set: str) -> DecodeOutputs:
         raise ScoringError(f"{exp_config_dir}: no fold*/decode_{test_set}/utt2pred")
     missing = [n for n in fold_dirs(exp_config_dir) if n not in folds]
     if missing:
-        _warn(f"{exp_config_dir}: pooling without {', '.join(missing)} (no decode_{test_set})")
+        print(f"mer.bin.plot: warning: {exp_config_dir}: pooling without {', '.join(missing)} "
+              f"(no decode_{test_set})", file=sys.stderr)
     return pool_outputs({n: load_decode_dir(d, allow_nonfinite=True) for n, d in folds.items()},
                         path=str(exp_config_dir))
-
-
-def _name(out: DecodeOutputs) -> str:
-    m = out.meta
-    fold = f"fold{m['fold']}" if m.get("fold") is not None else "pooled"
-    parts = [m.get("protocol"), m.get("config"), fold, m.get("test_set")]
-    return "_".join(str(p) for p in parts if p is not None).replace("/", "-")
-
-
-def _title(out: DecodeOutputs, title_from: str) -> str:
-    if title_from == "path":
-        return out.path
-    m = out.meta
-    agg = f" [{m['aggregation']}]" if m.get("aggregation") else ""
-    n = len(m.get("pooled_from", []))
-    fold = f"fold {m['fold']}" if m.get("fold") is not None else f"{n} fold{'s' if n != 1 else ''} pooled"
-    return f"{m.get('config')}{agg}\n{m.get('protocol')}, {fold}, {m.get('test_set') or ''}".rstrip(", ")
-
-
-def model_parts(out: DecodeOutputs) -> list[tuple[str, np.ndarray]]:
-    """(label, row indices) per model: each fold of a pooled output is a model of its own, with an
-    embedding space of its own, so its embeddings are never mixed with another fold's."""
-    folds = out.meta.get("pooled_from") or []
-    if len(folds) <= 1:
-        return [(f"fold {out.meta['fold']}" if out.meta.get("fold") is not None else "", np.arange(len(out.utts)))]
-    owner = np.array([u.split("/", 1)[0] for u in out.utts])
-    return [(f, np.flatnonzero(owner == f)) for f in folds if (owner == f).any()]
-
-
-def _tsne_panels(out: DecodeOutputs, name: str, title: str, parts, tsne_max: int, seed: int,
-                 skips: Skips) -> list:
-    """One t-SNE panel per model (fold) that can have one; the others are named in `skips`."""
-    figure = f"{name}_tsne"
-    emb = out.embeddings()
-    if emb is None:
-        skips.add(figure, out.path, "no embeddings.scp")
-        return []
-    if len(out.utts) < MIN_POINTS:
-        skips.add(figure, out.path, f"{len(out.utts)} utterances are too few for t-SNE")
-        return []
-    panels = []
-    for label, rows in parts:
-        where = f"{out.path}{' ' + label if label else ''}"
-        if len(rows) < MIN_POINTS:
-            skips.add(figure, where, f"{len(rows)} utterances, too few for t-SNE")
-            continue
-        idx = rows[subsample(len(rows), tsne_max, seed)]
-        reason = (nonfinite_reason(emb[idx], [out.utts[i] for i in idx], "embeddings")
-                  or constant_rows_reason(emb[idx], "embeddings"))
-        if reason:
-            skips.add(figure, where, reason)
-            continue
-        xy = tsne_2d(emb[idx], seed)
-        if not np.all(np.isfinite(xy)):  # nearly constant embeddings can still defeat it
-            skips.add(figure, where, "t-SNE gave non-finite coordinates (embeddings nearly constant?)")
-            continue
-        sub = f" ({len(idx)} of {len(rows)} utts)" if len(idx) < len(rows) else ""
-        panels.append((f"{title}\n{label}{sub}".rstrip(), xy, [out.refs[i] for i in idx]))
-    return panels
-
-
-def make_plots(outputs: Sequence[DecodeOutputs], out_dir: str | Path, title_from: str = "meta",
-               tsne_max: int = 2000, seed: int = 0, formats: Sequence[str] = ("png",),
-               skips: Skips | None = None) -> dict[str, Figure]:
-    """Draw and save every figure that can be drawn; returns {file stem: Figure} (already saved).
-    What cannot be drawn is added to `skips` and listed in <out_dir>/skipped.txt (removed when
-    nothing was skipped, so that the file always describes the last run)."""
-    out_dir = Path(out_dir)
-    skips = Skips() if skips is None else skips
-    figures: dict[str, Figure] = {}
-    names: list[str] = []
-    for out in outputs:
-        name = _name(out)
-        while name in names:  # the same dir twice, or colliding meta
-            name += "_"
-        names.append(name)
-
-    tsne_panels, conf_panels = [], []
-    for name, out in zip(names, outputs):
-        title = _title(out, title_from)
-        cm = confusion_matrix(out.refs, out.preds, labels=out.classes)
-        figures[f"{name}_confusion"] = confusion_figure(cm, out.classes, title)
-        conf_panels.append((title, cm, out.classes))
-        parts = model_parts(out)
-        reason = ("no posteriors.scp" if out.posteriors is None else
-                  nonfinite_reason(out.posteriors, out.utts, "posteriors"))
-        if reason:
-            skips.add(f"{name}_roc", out.path, reason)
-        else:
-            per_fold = (fold_aucs(out.refs, out.posteriors, out.classes, [idx for _, idx in parts])
-                        if len(parts) > 1 else None)
-            figures[f"{name}_roc"] = roc_figure(out.refs, out.posteriors, out.classes, title, per_fold)
-        # One t-SNE per model (fold): a grid when pooled, never one map of several models.
-        panels = _tsne_panels(out, name, title, parts, tsne_max, seed, skips)
-        if len(panels) == 1:
-            figures[f"{name}_tsne"] = tsne_figure(panels[0][1], panels[0][2], out.classes, panels[0][0])
-        elif panels:
-            figures[f"{name}_tsne"] = tsne_grid(panels, out.classes)
-        if panels:  # side by side across configs: one named fold each
-            tsne_panels.append(panels[0])
-        for extra in out.meta.get("extra_outputs") or []:
-            values = out.output(extra)
-            reason = (f"meta.json lists extra output '{extra}' but there is no {extra}.scp" if values is None
-                      else nonfinite_reason(values, out.utts, extra))
-            if reason:
-                skips.add(f"{name}_{extra}", out.path, reason)
-                continue
-            figures[f"{name}_{extra}"] = extra_output_figure(
-                values, out.refs, out.preds, out.classes, column_names(extra, values.shape[1], out.meta), title)
-        models = list(out.meta["models"].values()) if "models" in out.meta else [out.meta.get("model")]
-        layer_weights = layer_weights_by_stream(models)
-        if layer_weights:
-            figures[f"{name}_layer_weights"] = layer_weights_figure(layer_weights, title)
-
-    if len(outputs) > 1:
-        labels = list(dict.fromkeys(c for out in outputs for c in out.classes))
-        if len(tsne_panels) > 1:
-            figures["tsne_side_by_side"] = tsne_grid(tsne_panels, labels)
-        figures["confusion_side_by_side"] = confusion_grid(conf_panels)
-    for stem, fig in figures.items():
-        save_figure(fig, out_dir / stem, formats)
-    skipped = out_dir / SKIPPED_FILE
-    if skips:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(skipped, "# figure\twhy it was not drawn\n" + "\n".join(skips) + "\n")
-    elif skipped.exists():
-        skipped.unlink()
-    return figures
 
 
 def main(argv: list[str] | None = None) -> int:

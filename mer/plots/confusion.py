@@ -6,8 +6,10 @@ from typing import Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from sklearn.metrics import confusion_matrix
 
 from mer.plots.common import grid_shape
+from mer.plots.figures import register_figure
 
 
 def row_normalise(matrix: np.ndarray) -> np.ndarray:
@@ -58,3 +60,18 @@ def confusion_grid(panels: Sequence[tuple[str, Sequence[Sequence[int]], Sequence
         im = draw_confusion(ax, matrix, labels, title)
     fig.colorbar(im, ax=axes, shrink=0.8, label="share of reference row")
     return fig
+
+
+@register_figure("confusion")
+def confusion(ctx) -> dict[str, Figure]:
+    """counts and row percentages, colour = the row-normalised share"""
+    out = ctx.out
+    cm = confusion_matrix(out.refs, out.preds, labels=out.classes)
+    ctx.shared.setdefault("confusion", []).append((ctx.title, cm, out.classes))
+    return {f"{ctx.name}_confusion": confusion_figure(cm, out.classes, ctx.title)}
+
+
+@register_figure("confusion_side_by_side", scope="set")
+def confusion_side_by_side(shared: dict, outputs) -> dict[str, Figure]:
+    """every output's confusion matrix, one panel each (as memocmt Fig. 2 shows its aggregations)"""
+    return {"confusion_side_by_side": confusion_grid(shared["confusion"])} if shared.get("confusion") else {}

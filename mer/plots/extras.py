@@ -11,7 +11,9 @@ from typing import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from mer.plots.checks import nonfinite_reason
 from mer.plots.common import class_colours
+from mer.plots.figures import register_figure
 
 MAX_COLUMNS = 8  # a wide output (an embedding-like extra) is shown by its first columns only
 
@@ -64,3 +66,19 @@ def extra_output_figure(values: np.ndarray, refs: Sequence[str], preds: Sequence
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+@register_figure("extra_outputs")
+def extra_outputs(ctx) -> dict[str, Figure]:
+    """each extra output a model saved (e.g. fusion_weights), per reference class and per correct/incorrect"""
+    out, figures = ctx.out, {}
+    for extra in out.meta.get("extra_outputs") or []:
+        values = out.output(extra)
+        reason = (f"meta.json lists extra output '{extra}' but there is no {extra}.scp" if values is None
+                  else nonfinite_reason(values, out.utts, extra))
+        if reason:
+            ctx.skips.add(f"{ctx.name}_{extra}", out.path, reason)
+            continue
+        figures[f"{ctx.name}_{extra}"] = extra_output_figure(
+            values, out.refs, out.preds, out.classes, column_names(extra, values.shape[1], out.meta), ctx.title)
+    return figures

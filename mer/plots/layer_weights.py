@@ -11,6 +11,8 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from mer.plots.figures import register_figure
+
 
 def layer_weights_by_stream(models: Sequence[Mapping]) -> dict[str, np.ndarray]:
     """{stream: (n_models, n_layers)} from several `describe()` dicts (one per fold); streams whose
@@ -45,3 +47,12 @@ def layer_weights_figure(weights: Mapping[str, np.ndarray], title: str | None = 
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+@register_figure("layer_weights")
+def layer_weights(ctx) -> dict[str, Figure]:
+    """the learned layer weights per stream (a model's describe() `layer_weights`), over folds when pooled"""
+    meta = ctx.out.meta
+    models = list(meta["models"].values()) if "models" in meta else [meta.get("model")]
+    weights = layer_weights_by_stream(models)
+    return {f"{ctx.name}_layer_weights": layer_weights_figure(weights, ctx.title)} if weights else {}

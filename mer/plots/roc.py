@@ -10,7 +10,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from mer.plots.checks import nonfinite_reason
 from mer.plots.common import class_colours
+from mer.plots.figures import register_figure
 
 
 def fold_aucs(refs: Sequence[str], posteriors: np.ndarray, labels: Sequence[str],
@@ -56,3 +58,17 @@ def roc_figure(refs: Sequence[str], posteriors: np.ndarray, labels: Sequence[str
     ax.set_title(title or "ROC, one vs rest", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     return fig
+
+
+@register_figure("roc")
+def roc(ctx) -> dict[str, Figure]:
+    """one-vs-rest ROC per class from the posteriors, AUC in the legend (pooled: each fold's AUC as mean ± std)"""
+    out = ctx.out
+    reason = ("no posteriors.scp" if out.posteriors is None else
+              nonfinite_reason(out.posteriors, out.utts, "posteriors"))
+    if reason:
+        ctx.skips.add(f"{ctx.name}_roc", out.path, reason)
+        return {}
+    per_fold = (fold_aucs(out.refs, out.posteriors, out.classes, [idx for _, idx in ctx.parts])
+                if len(ctx.parts) > 1 else None)
+    return {f"{ctx.name}_roc": roc_figure(out.refs, out.posteriors, out.classes, ctx.title, per_fold)}

@@ -8,7 +8,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from sklearn.manifold import TSNE
 
+from mer.plots.checks import constant_rows_reason, nonfinite_reason
 from mer.plots.common import class_colours, grid_shape
+from mer.plots.figures import register_figure
 
 MIN_POINTS = 4
 EXACT_MAX = 300
@@ -73,3 +75,53 @@ def tsne_grid(panels: Sequence[tuple[str, np.ndarray, Sequence[str]]], labels: S
         _scatter(fig.add_subplot(rows, cols, i + 1), xy, refs, labels, colours, title)
     _legend(fig, labels, colours)
     return fig
+
+
+def tsne_panels(ctx) -> list:
+    """One t-SNE panel per model (fold) that can have one; the others are named in `ctx.skips`."""
+    out, figure = ctx.out, f"{ctx.name}_tsne"
+    emb = out.embeddings()
+    if emb is None:
+        ctx.skips.add(figure, out.path, "no embeddings.scp")
+        return []
+    if len(out.utts) < MIN_POINTS:
+        ctx.skips.add(figure, out.path, f"{len(out.utts)} utterances are too few for t-SNE")
+        return []
+    panels = []
+    for label, rows in ctx.parts:
+        where = f"{out.path}{' ' + label if label else ''}"
+        if len(rows) < MIN_POINTS:
+            ctx.skips.add(figure, where, f"{len(rows)} utterances, too few for t-SNE")
+            continue
+        idx = rows[subsample(len(rows), ctx.tsne_max, ctx.seed)]
+        reason = (nonfinite_reason(emb[idx], [out.utts[i] for i in idx], "embeddings")
+                  or constant_rows_reason(emb[idx], "embeddings"))
+        if reason:
+            ctx.skips.add(figure, where, reason)
+            continue
+        xy = tsne_2d(emb[idx], ctx.seed)
+        if not np.all(np.isfinite(xy)):  # nearly constant embeddings can still defeat it
+            ctx.skips.add(figure, where, "t-SNE gave non-finite coordinates (embeddings nearly constant?)")
+            continue
+        sub = f" ({len(idx)} of {len(rows)} utts)" if len(idx) < len(rows) else ""
+        panels.append((f"{ctx.title}\n{label}{sub}".rstrip(), xy, [out.refs[i] for i in idx]))
+    return panels
+
+
+@register_figure("tsne")
+def tsne(ctx) -> dict[str, Figure]:
+    """t-SNE of the embeddings coloured by reference class, one panel per fold (each its own model)"""
+    panels = tsne_panels(ctx)
+    if panels:  # side by side across configs: one named fold each
+        ctx.shared.setdefault("tsne", []).append(panels[0])
+    if len(panels) == 1:
+        return {f"{ctx.name}_tsne": tsne_figure(panels[0][1], panels[0][2], ctx.out.classes, panels[0][0])}
+    return {f"{ctx.name}_tsne": tsne_grid(panels, ctx.out.classes)} if panels else {}
+
+
+@register_figure("tsne_side_by_side", scope="set")
+def tsne_side_by_side(shared: dict, outputs) -> dict[str, Figure]:
+    """each output's first t-SNE panel side by side, named in its title"""
+    panels = shared.get("tsne") or []
+    labels = list(dict.fromkeys(c for out in outputs for c in out.classes))
+    return {"tsne_side_by_side": tsne_grid(panels, labels)} if len(panels) > 1 else {}
