@@ -32,11 +32,14 @@ demo: install
 	cd egs/mini/memocmt && $(DEMO_RECOGNIZE) --model exp/fixed/train_memocmt_faithful_min/model.tar.gz \
 	  --text-file data/fixed/fold1/test/text "$$(head -n 1 data/fixed/fold1/test/wav.scp | cut -d' ' -f2)"
 
-## test: the whole test suite (unit tests, corpus miniatures, the demo recipe on a tiny setting) and shellcheck
-test: install lint unit
-
-unit:
+## test: the whole test suite (unit tests, corpus miniatures, the demo recipe and every paper recipe
+## through stages 1-6 on a tiny setting) and shellcheck
+test: install lint
 	$(PY) -m pytest tests -q -p no:cacheprovider
+
+## unit: the tests that run no whole recipe (pytest -m "not slow"): a maintainer's quick loop
+unit: install
+	$(PY) -m pytest tests -q -p no:cacheprovider -m "not slow"
 
 lint:
 	$(VENV)/bin/shellcheck -x -S warning $(SHELL_SCRIPTS)

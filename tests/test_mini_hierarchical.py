@@ -12,6 +12,8 @@ from mer.pretrained import is_complete, models_dir
 from mer.metrics import score
 from tests.recipe_fixtures import copy_recipe, run_recipe
 
+pytestmark = pytest.mark.slow  # runs a whole recipe
+
 CONFIGS = ["conf/tuning/train_text.yaml", "conf/tuning/train_acoustic_gate.yaml",
            "conf/tuning/train_acoustic_emotion.yaml"]
 COMBINE = ["conf/combine/hier_acoustic_speech.yaml", "conf/combine/hier_acoustic_text_argmax.yaml",

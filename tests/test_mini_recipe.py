@@ -10,6 +10,8 @@ from mer.pretrained import is_complete, models_dir
 from mer.metrics import score
 from tests.recipe_fixtures import copy_recipe, run_recipe
 
+pytestmark = pytest.mark.slow  # runs a whole recipe
+
 CONFIGS = ["conf/tuning/train_text_only.yaml", "conf/tuning/train_audio_only.yaml",
            "conf/tuning/train_memocmt_min.yaml", "conf/tuning/train_memocmt_faithful_min.yaml",
            "conf/tuning/train_audio_finetune.yaml"]  # the last fine-tunes Whisper on raw audio

@@ -27,6 +27,8 @@ from mer.data.kaldi_io import read_kv
 from mer.pretrained import is_complete, models_dir
 from tests.recipe_fixtures import REPO, copy_recipe, run_recipe
 
+pytestmark = pytest.mark.slow  # runs a whole recipe
+
 CONFIGS = {"min": "conf/tuning/train_memocmt_min.yaml", "faithful": "conf/tuning/train_memocmt_faithful_min.yaml"}
 TOLERANCE = 1e-4
 

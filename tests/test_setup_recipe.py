@@ -14,6 +14,8 @@ from mer.pretrained import is_complete, models_dir
 from tests.recipe_fixtures import REPO, run_recipe
 from tests.test_corpus_registry import readme_corpus  # noqa: F401  (the README's module, via an entry point)
 
+pytestmark = pytest.mark.slow  # runs a whole recipe
+
 def test_setup_makes_a_recipe_that_runs(tmp_path):
     if not is_complete(models_dir() / "whisper-tiny.en"):
         pytest.skip("tools/models/whisper-tiny.en is not prepared (tools/install.sh)")
