@@ -238,6 +238,24 @@ def test_local_interrupt_kills_jobs(tmp_path):
     assert "# Ended (code 143)" in log.read_text()
 
 
+def test_local_interrupt_with_jobs_not_started_ends_at_once(tmp_path):
+    # One slot, three jobs: after a SIGTERM the running job is killed and the two pending ones never
+    # start; the backend returns (it once spun on them, a core busy forever, long after its parent).
+    proc = subprocess.Popen([LOCAL, "--max-jobs-run", "1", "JOB=1:3", "log/p.JOB.log", "sleep", "30"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "log/p.1.log"
+    deadline = time.monotonic() + 20
+    while not log.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signal.SIGTERM and time.monotonic() - t0 < 10
+    assert "1 job(s) ran, 2 not started" in err
+    assert not (tmp_path / "log/p.2.log").exists()
+
+
 # ---------------------------------------------------------------------------- slurm backend
 
 # Real Slurm is not available here, so sbatch is stood in for by a script that executes what it

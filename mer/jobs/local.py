@@ -60,7 +60,7 @@ class LocalBackend:
                     pass
 
         with SignalTrap(kill_all) as trap:
-            while pending or running:
+            while (pending and trap.signum is None) or running:  # interrupted: no new job, no spin
                 while pending and free and trap.signum is None:
                     job = pending.popleft()
                     slot = free.popleft()
