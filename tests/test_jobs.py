@@ -222,10 +222,10 @@ def test_visible_gpus_mig(tmp_path, monkeypatch):
     assert jobs.visible_gpus({"CUDA_VISIBLE_DEVICES": "2,-1,3"}) == ["2"]
 
 
-def test_local_interrupt_kills_jobs(tmp_path):
-    proc = subprocess.Popen([LOCAL, "JOB=1:2", "log/i.JOB.log", "sleep", "30"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    log = tmp_path / "log/i.2.log"
+def interrupt_local(tmp_path, args: list[str], started_log: str) -> tuple[subprocess.Popen, str, float]:
+    """Start utils/local_cmd.sh ARGS, SIGTERM it once STARTED_LOG exists; (process, stderr, seconds to exit)."""
+    proc = subprocess.Popen([LOCAL, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / started_log
     deadline = time.monotonic() + 20
     while not log.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -233,25 +233,22 @@ def test_local_interrupt_kills_jobs(tmp_path):
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 128 + signal.SIGTERM and time.monotonic() - t0 < 10
+    return proc, err, time.monotonic() - t0
+
+
+def test_local_interrupt_kills_jobs(tmp_path):
+    proc, err, seconds = interrupt_local(tmp_path, ["JOB=1:2", "log/i.JOB.log", "sleep", "30"], "log/i.2.log")
+    assert proc.returncode == 128 + signal.SIGTERM and seconds < 10
     assert "interrupted" in err
-    assert "# Ended (code 143)" in log.read_text()
+    assert "# Ended (code 143)" in (tmp_path / "log/i.2.log").read_text()
 
 
 def test_local_interrupt_with_jobs_not_started_ends_at_once(tmp_path):
     # One slot, three jobs: after a SIGTERM the running job is killed and the two pending ones never
     # start; the backend returns (it once spun on them, a core busy forever, long after its parent).
-    proc = subprocess.Popen([LOCAL, "--max-jobs-run", "1", "JOB=1:3", "log/p.JOB.log", "sleep", "30"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    log = tmp_path / "log/p.1.log"
-    deadline = time.monotonic() + 20
-    while not log.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 128 + signal.SIGTERM and time.monotonic() - t0 < 10
+    proc, err, seconds = interrupt_local(
+        tmp_path, ["--max-jobs-run", "1", "JOB=1:3", "log/p.JOB.log", "sleep", "30"], "log/p.1.log")
+    assert proc.returncode == 128 + signal.SIGTERM and seconds < 10
     assert "1 job(s) ran, 2 not started" in err
     assert not (tmp_path / "log/p.2.log").exists()
 
