@@ -1,4 +1,4 @@
-"""Shared fixtures."""
+"""Fixtures shared by the whole test tree: tiny hub stand-ins, tiny encoders, corpus miniatures."""
 from __future__ import annotations
 
 import importlib.util
@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+from tests.helpers.corpora import mosei_corpus, readme_corpus  # noqa: F401  (fixtures)
+from tests.helpers.models import tiny_bert, tiny_speech_encoders  # noqa: F401  (fixtures)
 
 
 def _load_tool(name: str):
@@ -41,3 +43,12 @@ def tiny_hub_env(tiny_hub_home, monkeypatch) -> Path:
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tiny_hub_home / "hub"))
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
     return tiny_hub_home
+
+
+def pytest_collection_modifyitems(config, items):
+    """Everything under tests/recipes/ runs whole recipes: marked slow without a mark per file, so
+    `make unit` (-m "not slow") leaves them out."""
+    recipes = REPO / "tests" / "recipes"
+    for item in items:
+        if recipes in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.slow)

@@ -12,7 +12,7 @@ librosa's defaults (0.11), each reproduced here:
 
 Returns (frames, 39) float32, one frame per 32 ms (1 + len // 512 frames). The paper averages
 them over the utterance: a model does that with `frames: mean`. Computed in float64 (librosa
-works in float32; `tests/test_librosa_mfcc.py` measures the difference when librosa is installed).
+works in float32; `tests/unit/features/test_sysc_paper_features.py` measures the difference when librosa is installed).
 """
 from __future__ import annotations
 

@@ -1,0 +1,54 @@
+"""`egs/TEMPLATE/emo1/setup.sh` makes a recipe that runs: generated for a registered corpus (EmoDB,
+its module's fake copy in the distributed layout), stages 1-6 at once, results recomputable; and for
+the README's new-corpus module registered from another package, stage 1 at once."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from mer.data.corpora.registry import get_corpus
+from mer.data.datadir import DataDir
+from mer.pretrained import is_complete, models_dir
+from tests.helpers.recipes import REPO, run_recipe
+
+
+pytestmark = pytest.mark.slow  # runs a whole recipe
+
+def test_setup_makes_a_recipe_that_runs(tmp_path):
+    if not is_complete(models_dir() / "whisper-tiny.en"):
+        pytest.skip("tools/models/whisper-tiny.en is not prepared (tools/install.sh)")
+    recipe = tmp_path / "egs" / "emodb" / "audio"
+    proc = subprocess.run([str(REPO / "egs/TEMPLATE/emo1/setup.sh"), str(recipe), "--corpus", "emodb"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (recipe / "emo.sh").resolve() == (REPO / "egs/TEMPLATE/emo1/emo.sh").resolve()
+    subprocess.run(["shellcheck", "-x", "-S", "warning", "run.sh", "local/data.sh"], cwd=recipe, check=True,
+                   env={"PATH": str(REPO / ".venv/bin") + ":/usr/bin:/bin"})
+    env = {"EMODB": str(get_corpus("emodb").write_fake(tmp_path / "emodb"))}
+    run_recipe(recipe, "--train_args", "train.epochs=2", env=env, timeout=1200)
+    results = (recipe / "RESULTS.md").read_text()
+    for row in ("train_audio_mean_train.epochs2", "probe_whisper_l2", "probe_logmel"):
+        assert f"| {row} | loso | 3 |" in results, row
+    scores = json.loads((recipe / "exp/loso/train_audio_mean_train.epochs2/scores_test.json").read_text())
+    assert scores["num_folds"] == 3 and scores["complete"]
+    bad = subprocess.run([str(REPO / "egs/TEMPLATE/emo1/setup.sh"), str(tmp_path / "x"), "--corpus", "nope"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown corpus 'nope'" in bad.stderr
+
+
+def test_setup_makes_a_recipe_for_a_corpus_of_another_package(readme_corpus, tmp_path):  # noqa: F811
+    name, site = readme_corpus
+    env = {"PYTHONPATH": f"{REPO}:{site}"}
+    recipe = tmp_path / "egs" / name / "audio"
+    proc = subprocess.run([str(REPO / "egs/TEMPLATE/emo1/setup.sh"), str(recipe), "--corpus", name],
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env})
+    assert proc.returncode == 0, proc.stderr
+    assert "protocol loso, corpus in $ACTEDEMO" in proc.stdout
+    corpus = get_corpus(name).write_fake(tmp_path / "corpus")
+    run_recipe(recipe, "--stop_stage", "1", env={**env, "ACTEDEMO": str(corpus)})
+    folds = sorted((recipe / "data/loso").glob("fold*"))
+    assert [f.name for f in folds] == ["fold1", "fold2", "fold3"]
+    assert DataDir.load(folds[0] / "test").speakers == ["s01"]
+    assert len(DataDir.load(recipe / "data/all")) == 24
