@@ -35,9 +35,9 @@ from mer.utils.device import pick_device
 WHISPER_SAMPLES_PER_FRAME = 320  # 10 ms mel hop x conv stride 2
 # Whisper's receptive field: a 400-sample mel frame, then two kernel-3 convolutions (5 mel hops).
 WHISPER_RECEPTIVE_FIELD = 400 + 4 * 160
-# wav2vec 2.0 / HuBERT / WavLM see at most this much audio at once: every segment of the corpora
-# here is shorter (their features are those of the whole utterance); longer recordings are encoded
-# in windows of it, so memory stays flat with length.
+# wav2vec 2.0 / HuBERT / WavLM see at most this much audio at once: shorter utterances are encoded
+# whole, longer recordings in windows of it, so memory stays flat with length. Changing it changes
+# the features of longer utterances (`window_seconds` in feats_info.json records it).
 SSL_WINDOW_SECONDS = 60.0
 
 
