@@ -295,3 +295,16 @@ def test_recognizer_flags_short_silent_and_windowed_recordings(whisper_pack, tmp
         for note in results[name]["differs"].values():
             assert note in proc.stderr
     assert results["long"]["seconds"] == 5.0
+
+
+def test_recording_notes_thresholds():
+    from mer.recording_notes import cut_note, short_or_silent
+
+    quiet = np.full(SR, 0.0009, np.float32)  # -61 dBFS
+    assert set(short_or_silent(quiet, 0.025)) == {"recording.silent"}
+    assert "-61 dBFS" in short_or_silent(quiet, 0.025)["recording.silent"]
+    assert short_or_silent(np.full(SR, 0.002, np.float32), 0.025) == {}  # -54 dBFS: sound
+    assert set(short_or_silent(speech(0.02), 0.025)) == {"recording.short"}
+    assert short_or_silent(speech(0.03), 0.025) == {}
+    assert cut_note(10 * SR, SR, 10.0) is None
+    assert "remaining 2.5 s" in cut_note(int(12.5 * SR), SR, 10.0)
