@@ -14,7 +14,10 @@ batching as `mer.bin.infer` (`EmotionDataset`, `mer.train.trainer.predict`), so 
 recipe's test set gets the posteriors of its decode dir.
 
 A result names in `differs` each input that cannot equal what the model was trained on (a model
-trained on Whisper transcripts given typed text, say), and why.
+trained on Whisper transcripts given typed text, say), and why; and what about the recording makes
+its label doubtful (`mer.recording_notes`: too short for one encoder frame, silent, encoded in
+windows, cut), each also logged as a warning (stderr). Audio longer than an encoder's window is
+encoded in consecutive windows by the dumps' own code (`mer.features.windows`), never cut.
 """
 from __future__ import annotations
 
@@ -198,7 +201,7 @@ class Recognizer:
 
     def _features(self, name: str, sources: dict[str, object], failed: dict[str, str]) -> dict[str, torch.Tensor]:
         """A dump input's features, batched as mer.bin.dump_feats batches them."""
-        from mer.features.batching import length_batches, extract_isolated
+        from mer.features.windows import encode_in_windows
 
         settings = self.inputs[name]["features"]
         extractor = self._extractor(name)
@@ -206,11 +209,23 @@ class Recognizer:
         batch_size = int(settings.get("batch_size") or 8) if getattr(extractor, "batchable", True) else 1
         max_seconds = float(settings.get("max_batch_seconds") or 120.0) if audio else float("inf")
         items = [(u, x, len(x) / TARGET_SR if audio else float(len(x))) for u, x in sources.items()]
-        out = {}
-        for batch in length_batches(items, batch_size, max_seconds):
-            for utt, mat in extract_isolated(extractor, batch, failed):
-                out[utt] = torch.from_numpy(np.ascontiguousarray(mat, dtype=np.float32))
-        return out
+        return {utt: torch.from_numpy(np.ascontiguousarray(mat, dtype=np.float32))
+                for utt, mat in encode_in_windows(extractor, items, batch_size, max_seconds, failed)}
+
+    def _recording_differences(self, wave: np.ndarray) -> dict[str, str]:
+        """Notes on the recording itself (mer.recording_notes): short, silent, windowed, cut."""
+        from mer.recording_notes import DEFAULT_RECEPTIVE_FIELD_S, cut_note, short_or_silent, windows_note
+
+        notes, fields = {}, [DEFAULT_RECEPTIVE_FIELD_S]
+        for name, rec in self.inputs.items():
+            if rec["spec"]["type"] == "dump" and rec["kind"] == "audio":
+                extractor = self._extractor(name)
+                window = getattr(extractor, "audio_window", None)
+                fields.append(window.receptive_field / TARGET_SR if window else DEFAULT_RECEPTIVE_FIELD_S)
+                notes[f"{name}.windows"] = windows_note(extractor, len(wave))
+            elif rec["spec"]["type"] == "waveform" and rec["spec"].get("max_seconds"):
+                notes[f"{name}.cut"] = cut_note(len(wave), TARGET_SR, float(rec["spec"]["max_seconds"]))
+        return {**short_or_silent(wave, max(fields)), **{k: v for k, v in notes.items() if v}}
 
     def _transcribe(self, waves: dict[str, np.ndarray], failed: dict[str, str]) -> dict[str, str]:
         from mer.asr import transcribe
@@ -290,11 +305,15 @@ class Recognizer:
             static = self.static_differences()
             for k in ready:
                 post = p["posteriors"][row[k]].tolist()
+                recording = self._recording_differences(waves[k])
+                for why in recording.values():  # the label is printed anyway: say why it is doubtful
+                    log.warning("%s: %s", by_key[k].utt, why)
                 results.append({
                     "utt": by_key[k].utt, "label": self.classes[int(np.argmax(post))],
                     "posteriors": dict(zip(self.classes, post)), "transcript": transcripts.get(k),
                     "seconds": round(len(waves[k]) / TARGET_SR, 3),
-                    "differs": {**static, **(self._text_differences(origin[k]) if k in origin else {})}})
+                    "differs": {**static, **recording,
+                                **(self._text_differences(origin[k]) if k in origin else {})}})
         return results, {by_key[k].utt: reason for k, reason in failed.items()}
 
     def __call__(self, audio, text=None):

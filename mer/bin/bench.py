@@ -10,6 +10,8 @@ Needs the recipe's stages 1-2 (data and dumps); runs them first if they are miss
   - the real-time factor (processing seconds / audio seconds) of dumping each encoder of the
     recipe's conf/feats.yaml, measured afresh on --dump-utts utterances; a Whisper entry is also
     timed with the other input window (`utterance` beside 30 s, or 30 s beside `utterance`);
+  - the RTF of a HuBERT-base-sized encoder (random weights) at batch 1 and batched, on the CPU and
+    on a GPU where one is visible (mer.bin.bench_encoder);
   - `train speedup vs batch-1: X.Xx` (bucketed batches against batch size 1, both on dumps);
   - last, this toolkit against MemoCMT's published training loop, which runs both frozen encoders
     inside every step at batch size 1: `speedup vs published loop, 1 epoch: X.Xx` and
@@ -194,6 +196,10 @@ def main(argv=None) -> int:
     for name, r in rtf.items():
         print(f"dump {name}: RTF {r['rtf']:.4f} ({r['rtf_with_model_load']:.4f} with model loading) "
               f"over {r['utts']} utterances, {r['audio_seconds']:.1f} s of audio")
+    from mer.bin.bench_encoder import report as encoder_batching
+
+    for encoder_device in ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",):
+        print(encoder_batching(encoder_device))
     if args.dumps_only:
         return 0
     faithful = train_throughput(recipe, FAITHFUL, args.epochs, device)

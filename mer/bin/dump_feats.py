@@ -23,12 +23,18 @@ the EmoDB and mini recipes: mfcc39 (13 Kaldi MFCC + deltas + delta-deltas per 10
 (eight utterance-level values of our own), egemaps (eGeMAPS v02 functionals, one row of 88),
 egemaps-lld (its 25 low-level descriptors per 10 ms).
 
-Batching: text encoders and layer-norm speech encoders run length-sorted batches with attention
-masks; group-norm speech encoders (wav2vec 2.0 / HuBERT base) one utterance at a time, since
-padding changes their outputs. Whisper (`--whisper-input-seconds`): with a window in seconds
-(30 = the model's own) every utterance is padded to it; with `utterance` each is encoded at its own
-length (2 mel frames per 20 ms output frame), and only utterances of the same length share a
-forward pass, since Whisper's encoder has no attention mask.
+Batching: text and speech encoders run length-sorted batches with attention masks; group-norm
+speech encoders (wav2vec 2.0 / HuBERT / WavLM base) run their convolutional front end on each
+utterance alone (padding would change its group norm) and the transformer layers batched, which
+gives the features of one utterance at a time. Whisper (`--whisper-input-seconds`): with a window
+in seconds (30 = the model's own) every utterance is padded to it; with `utterance` each is encoded
+at its own length (2 mel frames per 20 ms output frame), and only utterances of the same length
+share a forward pass, since Whisper's encoder has no attention mask.
+
+Long audio: nothing is cut. Audio longer than the encoder's window (Whisper's input window, 30 s by
+default; 60 s for wav2vec 2.0 / HuBERT / WavLM) is encoded in consecutive windows, batched like
+utterances, and the frames joined (mer.features.windows; the recogniser uses the same code), so
+memory stays flat with length.
 
 Writes OUT_DIR/feats.scp (one float32 matrix frames x dim per utterance; with several layers they
 stand side by side: frames x (n_layers * dim)), OUT_DIR/utt2num_frames, OUT_DIR/feats_info.json,
@@ -54,7 +60,8 @@ from mer.data.audio import AudioError, load_utterance
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import c_sort_key, read_kv, write_kv
 from mer.features import feature_types, parse_whisper_window
-from mer.features.batching import READ_CHUNK, extract_isolated, job_utts, length_batches
+from mer.features.batching import READ_CHUNK, job_utts
+from mer.features.windows import encode_in_windows
 from mer.job_options import add_job_options, failures_exit_status
 from mer.jobs import run_array
 from mer.utils.fileio import atomic_open, write_json_atomic, write_text_atomic
@@ -91,7 +98,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batch-seconds", type=float, default=120.0,
                    help="cap on the summed audio duration of one batch")
     p.add_argument("--max-utt-seconds", type=float, default=600.0,
-                   help="longer utterances fail (listed in OUT_DIR/failed) instead of exhausting memory")
+                   help="longer utterances fail (listed in OUT_DIR/failed): a whole recording given as a "
+                        "segment, say (long audio itself is encoded in windows, memory flat)")
     p.add_argument("--beam-size", type=int, default=1, help="asr: 1 greedy, N > 1 beam search")
     p.add_argument("--language", help="asr: language of a multilingual Whisper model, e.g. en")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -240,25 +248,25 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
                             raise ValueError(f"utterance {utt} is {seconds:.1f} s long, more than "
                                              f"--max-utt-seconds {args.max_utt_seconds:g} (a whole recording "
                                              f"instead of a segment?)")
-                        limit = getattr(extractor, "max_input_seconds", None)
-                        if limit and seconds > limit:
-                            log.warning("utterance %s: %.1f s is longer than the encoder's %.0f s window; "
-                                        "only its first %.0f s are encoded", utt, seconds, limit, limit)
                         items.append((utt, wave, seconds))
                 except (AudioError, ValueError) as e:
                     failed[utt] = str(e)
                     log.warning("%s", e)
                     bar.update(1)
                     processed += 1
-            for batch in length_batches(items, batch_size, args.max_batch_seconds if extractor.kind == "audio"
-                                  else float("inf")):
-                for utt, mat in extract_isolated(extractor, batch, failed):
-                    writer(utt, mat)
-                    frames[utt] = str(mat.shape[0])
-                audio_seconds += sum(b[2] for b in batch) if extractor.kind == "audio" else 0.0
-                bar.update(len(batch))
-                processed += len(batch)
+            # Audio longer than the encoder's window is encoded window by window (mer.features.windows).
+            n_failed = len(failed)
+            for utt, mat in encode_in_windows(extractor, items, batch_size, args.max_batch_seconds
+                                              if extractor.kind == "audio" else float("inf"), failed):
+                writer(utt, mat)
+                frames[utt] = str(mat.shape[0])
+                bar.update(1)
+                processed += 1
                 paths["progress"].write_text(f"{processed}\n")  # read by the driver's progress line
+            bar.update(len(failed) - n_failed)
+            processed += len(failed) - n_failed
+            paths["progress"].write_text(f"{processed}\n")
+            audio_seconds += sum(it[2] for it in items) if extractor.kind == "audio" else 0.0
     bar.close()
     elapsed = time.time() - t0
     write_kv(paths["frames"], frames)

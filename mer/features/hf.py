@@ -5,16 +5,22 @@
 hidden states of `text`. Models are named by hub id or local directory and loaded with
 `from_pretrained`; they run in eval mode under inference_mode.
 
-Batches: text encoders and layer-norm speech encoders take padded batches with attention masks;
-group-norm speech encoders are not `batchable` (padding changes their outputs). Whisper's encoder
-sees either a fixed window (30 s: the model's own, every utterance padded to it) or, with
+Batches: text encoders and speech encoders take padded batches with attention masks. A group-norm
+speech encoder (wav2vec 2.0 / HuBERT / WavLM base) runs its convolutional front end on each
+utterance alone, unpadded (its first layer's group norm normalises over time, so padding would
+change it), then its transformer layers on the zero-padded batch of front-end outputs with the
+attention mask: the same features as one utterance at a time. Whisper's encoder sees either a fixed
+window (30 s: the model's own, every utterance padded to it) or, with
 `whisper_input_seconds="utterance"`, each utterance's own length; it has no attention mask, so then
 only utterances of equal length share a forward pass.
+
+Long audio: each speech encoder declares its `audio_window` (`mer.features.windows`): Whisper its
+input window, the others SSL_WINDOW_SECONDS. Audio longer than that is encoded window by window and
+the frames joined, by `mer.features.windows.encode_in_windows` (dumps and recognition alike).
 """
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 
 import numpy as np
@@ -22,11 +28,17 @@ import torch
 
 from mer.features import WHISPER_UTTERANCE, needs_model, parse_whisper_window, register_feature
 from mer.features.layers import parse_layers
+from mer.features.windows import Window
 from mer.utils.device import pick_device
 
-log = logging.getLogger(__name__)
 
 WHISPER_SAMPLES_PER_FRAME = 320  # 10 ms mel hop x conv stride 2
+# Whisper's receptive field: a 400-sample mel frame, then two kernel-3 convolutions (5 mel hops).
+WHISPER_RECEPTIVE_FIELD = 400 + 4 * 160
+# wav2vec 2.0 / HuBERT / WavLM see at most this much audio at once: shorter utterances are encoded
+# whole, longer recordings in windows of it, so memory stays flat with length. Changing it changes
+# the features of longer utterances (`window_seconds` in feats_info.json records it).
+SSL_WINDOW_SECONDS = 60.0
 
 
 def _resolve(name: str) -> str:
@@ -43,6 +55,34 @@ def _hidden_states(out) -> list[torch.Tensor]:
     states = list(out.hidden_states)
     states[-1] = out.last_hidden_state
     return states
+
+
+def conv_front_end_geometry(config) -> tuple[int, int]:
+    """(receptive field, stride) in samples of a wav2vec 2.0-style convolutional front end:
+    output frame j sees samples [j * stride, j * stride + receptive field)."""
+    field, stride = 1, 1
+    for kernel, step in zip(config.conv_kernel, config.conv_stride):
+        field += (kernel - 1) * stride
+        stride *= step
+    return field, stride
+
+
+class PerUtteranceFrontEnd(torch.nn.Module):
+    """A convolutional front end run on each utterance of a padded batch alone, on its real samples,
+    its outputs zero-padded to the batch's frame count. The encoder then zeroes those padded frames
+    and masks them out of attention, so each utterance's features are those it gets alone."""
+
+    def __init__(self, conv: torch.nn.Module, lengths: list[int]):
+        super().__init__()
+        self.conv, self.lengths = conv, lengths
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = [self.conv(x[i:i + 1, :n]) for i, n in enumerate(self.lengths)]
+        frames = max(o.shape[-1] for o in outs)
+        padded = outs[0].new_zeros(len(outs), outs[0].shape[1], frames)
+        for i, o in enumerate(outs):
+            padded[i, :, :o.shape[-1]] = o[0]
+        return padded
 
 
 def _stack_layers(hidden_states, layers: list[int], index: int, length: int) -> np.ndarray:
@@ -67,9 +107,9 @@ class HFSpeechEncoder:
         self.dim = config.d_model if self.is_whisper else config.hidden_size
         num_layers = config.encoder_layers if self.is_whisper else config.num_hidden_layers
         self.layers = parse_layers(layers, num_layers + 1)
-        # Group-norm conv front ends (HuBERT/wav2vec2 base) give different outputs for padded
-        # input even with an attention mask, so those models see one utterance at a time.
-        self.pad_safe = self.is_whisper or getattr(config, "feat_extract_norm", "layer") != "group"
+        # Group-norm conv front ends (HuBERT/wav2vec2/WavLM base) give different outputs for padded
+        # input even with an attention mask: theirs runs per utterance (PerUtteranceFrontEnd).
+        self.group_norm = not self.is_whisper and getattr(config, "feat_extract_norm", "layer") == "group"
         if self.is_whisper:
             from transformers import WhisperFeatureExtractor
 
@@ -80,9 +120,19 @@ class HFSpeechEncoder:
             self.whisper_input_seconds = parse_whisper_window(whisper_input_seconds)
             self.full_positions = config.max_source_positions
             # A fixed window of P output positions (2P mel frames), or None: each utterance's own.
-            self.window = (None if self.whisper_input_seconds == WHISPER_UTTERANCE else
-                           min(int(round(self.whisper_input_seconds * 50)), self.full_positions))
+            self.positions = (None if self.whisper_input_seconds == WHISPER_UTTERANCE else
+                              min(int(round(self.whisper_input_seconds * 50)), self.full_positions))
+            # Longer audio: consecutive windows of the input window (30 s in `utterance` mode), each
+            # encoded as an utterance of its own; frames tile (320 samples each), no overlap needed.
+            self.audio_window = Window(step=(self.positions or self.full_positions) * WHISPER_SAMPLES_PER_FRAME,
+                                       overlap=0, min_samples=1, receptive_field=WHISPER_RECEPTIVE_FIELD)
         else:
+            field, stride = conv_front_end_geometry(config)
+            # Windows overlap by field - stride samples, so their frames are exactly the frames of
+            # the whole recording (same count, same samples under each), each window seeing only
+            # its own context.
+            self.audio_window = Window(step=int(SSL_WINDOW_SECONDS * 16000) // stride * stride,
+                                       overlap=field - stride, min_samples=field, receptive_field=field)
             self.fe = None
             try:
                 from transformers import AutoFeatureExtractor
@@ -111,18 +161,23 @@ class HFSpeechEncoder:
     def info(self) -> dict:
         return {"model": self.source, "layers": self.layers, "dim": self.dim,
                 "num_layers_stored": len(self.layers), "frame_shift_ms": 20.0,
+                "window_seconds": self.audio_window.step / 16000,
                 **({"whisper_input_seconds": self.whisper_input_seconds} if self.is_whisper else {})}
 
-    @property
-    def batchable(self) -> bool:
-        return self.pad_safe
+    batchable = True
 
-    @property
-    def max_input_seconds(self) -> float | None:
-        """Audio past this is not encoded (Whisper's window); None: no limit."""
-        if not self.is_whisper:
-            return None
-        return (self.window or self.full_positions) * WHISPER_SAMPLES_PER_FRAME / 16000
+    @contextlib.contextmanager
+    def _front_end_per_utterance(self, lengths: list[int] | None):
+        """For the call, the model's convolutional front end runs per utterance (None: as it is)."""
+        if lengths is None:
+            yield
+            return
+        conv = self.model.feature_extractor
+        self.model.feature_extractor = PerUtteranceFrontEnd(conv, lengths)
+        try:
+            yield
+        finally:
+            self.model.feature_extractor = conv
 
     @torch.inference_mode()
     def __call__(self, waves: list[np.ndarray]) -> list[np.ndarray]:
@@ -131,14 +186,13 @@ class HFSpeechEncoder:
         return self._ssl(waves)
 
     def _whisper(self, waves: list[np.ndarray]) -> list[np.ndarray]:
-        max_samples = (self.window or self.full_positions) * WHISPER_SAMPLES_PER_FRAME
-        if any(len(w) > max_samples for w in waves):  # the dump names each such utterance
-            log.debug("audio longer than Whisper's %.0f s window is cut to it", max_samples / 16000)
-        waves = [w[:max_samples] for w in waves]
+        if any(len(w) > self.audio_window.step for w in waves):  # encode_in_windows splits long audio first
+            raise ValueError(f"audio of {max(map(len, waves)) / 16000:.1f} s is longer than Whisper's "
+                             f"{self.audio_window.step / 16000:g} s window: split it with mer.features.windows")
         # Output frames per utterance: 20 ms each, the last one partly padding.
         frames = [max(1, math.ceil(len(w) / WHISPER_SAMPLES_PER_FRAME)) for w in waves]
-        if self.window is not None:  # every utterance padded to one window: one batch, exact
-            states = self._whisper_encode(waves, self.window)
+        if self.positions is not None:  # every utterance padded to one window: one batch, exact
+            states = self._whisper_encode(waves, self.positions)
             return [_stack_layers(states, self.layers, i, n) for i, n in enumerate(frames)]
         # The utterance's own length. Whisper's encoder has no attention mask, so padding one
         # utterance to another's length would change its features: only utterances with the same
@@ -173,8 +227,10 @@ class HFSpeechEncoder:
             mask = (torch.arange(x.shape[1])[None] < lengths[:, None]).long()
         if len(waves) == 1:
             mask = None
-        out = self.model(x.to(self.device), attention_mask=None if mask is None else mask.to(self.device),
-                         output_hidden_states=True)
+        with self._front_end_per_utterance([len(w) for w in waves] if mask is not None and self.group_norm
+                                           else None):
+            out = self.model(x.to(self.device), attention_mask=None if mask is None else mask.to(self.device),
+                             output_hidden_states=True)
         frames = self.model._get_feat_extract_output_lengths(lengths)
         states = _hidden_states(out)
         return [_stack_layers(states, self.layers, i, int(frames[i])) for i in range(len(waves))]

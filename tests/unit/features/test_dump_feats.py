@@ -15,6 +15,7 @@ import soundfile as sf
 
 from tests.helpers.audio import chunk, kaldi_num_frames, list_info_chunk, resampled_length, sine, to_int, write_riff
 from mer.bin import dump_feats
+from mer.features import batching
 from mer.data.audio import load_utterance
 from mer.data.datadir import DataDir, Segment
 
@@ -262,7 +263,7 @@ def test_nj2_same_as_nj1(mixed, tmp_path):
 
 def test_batches_are_length_sorted():
     items = [(f"u{i}", None, s) for i, s in enumerate([5.0, 1.0, 3.0, 2.0, 4.0, 0.5, 9.0])]
-    batches = list(dump_feats.length_batches(items, batch_size=3, max_seconds=10.0))
+    batches = list(batching.length_batches(items, batch_size=3, max_seconds=10.0))
     flat = [b[2] for batch in batches for b in batch]
     assert flat == sorted(flat) and len(flat) == len(items)
     assert all(len(b) <= 3 for b in batches)
@@ -278,7 +279,7 @@ def test_extract_isolates_the_failing_utterance():
 
     failed: dict[str, str] = {}
     batch = [("a", np.zeros(2), 0), ("b", np.zeros(3), 0), ("c", np.zeros(4), 0)]
-    out = dump_feats.extract_isolated(Flaky(), batch, failed)
+    out = batching.extract_isolated(Flaky(), batch, failed)
     assert [u for u, _ in out] == ["a", "c"]
     assert list(failed) == ["b"] and "boom" in failed["b"]
 
@@ -545,12 +546,14 @@ def text_data(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name, extra", [
-    ("bert", ()), ("wav2vec2", ()), ("wavlm_ln", ("--layers", "all")), ("whisper", ()),
+    ("bert", ()), ("wav2vec2", ()), ("wavlm_ln", ("--layers", "all")), ("hubert", ()), ("wavlm", ("--layers", "all")),
+    ("whisper", ()),
     ("whisper", ("--whisper-input-seconds", "utterance", "--layers", "all")),
 ])
 def test_batched_dumps_equal_unbatched(models, speech_data, text_data, tmp_path, monkeypatch, name, extra):
-    """Text encoders, layer-norm speech encoders and Whisper run several utterances per call (padded,
-    with attention masks where the model takes one) and store what each gives alone."""
+    """Text encoders, speech encoders (group-norm ones too: hubert, wavlm) and Whisper run several
+    utterances per call (padded, with attention masks where the model takes one) and store what each
+    gives alone."""
     feature, data = ("hf-text", text_data) if name == "bert" else ("hf", speech_data[0])
     common = ("--feature", feature, "--model", models / name, "--device", "cpu", "--tolerate-failures", *extra)
     batched = dump_batch_sizes(monkeypatch, *common, "--batch-size", "8", data, tmp_path / "b8")
@@ -562,30 +565,6 @@ def test_batched_dumps_equal_unbatched(models, speech_data, text_data, tmp_path,
     assert len(lengths) >= 3  # real padding happened within the batch
     for utt in a:
         np.testing.assert_allclose(a[utt], b[utt], atol=1e-4, rtol=0, err_msg=f"{name} {utt}")
-
-
-@pytest.mark.parametrize("name", ["hubert", "wavlm"])
-def test_group_norm_encoders_are_not_batched(models, speech_data, tmp_path, monkeypatch, name):
-    import torch
-    import transformers as tr
-
-    from mer.features.hf import HFSpeechEncoder
-
-    data, waves = speech_data
-    assert not HFSpeechEncoder(str(models / name), device="cpu").batchable
-    sizes = dump_batch_sizes(monkeypatch, "--feature", "hf", "--model", models / name, "--device", "cpu",
-                             "--batch-size", "8", "--tolerate-failures", data, tmp_path / "out")
-    assert sizes and max(sizes) == 1
-    # why: with a group-norm front end, padding changes the output even with an attention mask
-    model = tr.AutoModel.from_pretrained(models / name).eval()
-    short, long_ = waves["u1"], waves["u3"]
-    x = torch.zeros(2, len(long_))
-    x[0, :len(short)], x[1] = torch.from_numpy(short), torch.from_numpy(long_)
-    mask = torch.tensor([[1] * len(short) + [0] * (len(long_) - len(short)), [1] * len(long_)])
-    with torch.inference_mode():
-        alone = model(torch.from_numpy(short)[None]).last_hidden_state[0]
-        padded = model(x, attention_mask=mask).last_hidden_state[0, :alone.shape[0]]
-    assert float((alone - padded).abs().max()) > 1e-2
 
 
 def test_encoders_are_frozen_in_eval_mode(models):
