@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from mer.data.datadir import DataDir
-from tests.recipe_fixtures import REPO
+from tests.helpers import REPO
 
 torch = pytest.importorskip("torch")
 tr = pytest.importorskip("transformers")
