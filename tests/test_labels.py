@@ -1,0 +1,111 @@
+"""No silent wrong numbers from labels (issue 23, item 2): a label outside the recipe's label set
+stops stage 1 and training, naming file, line and label, unless the config drops such labels, and
+then the counts per label reach the console and RESULTS.md."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mer.data.validate import validate_data_dir
+from mer.scoring.results_md import make_results
+from mer.train.label_check import unknown_labels
+from mer.train.labels import LabelMap
+from tests.test_train import ENV, train_cmd
+from tests.train_fixtures import LABELS, make_corpus, write_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("labels"), num_speakers=4, utts_per_speaker=8)
+
+
+def relabel(data_dir: Path, old: str, new: str, only_first: bool = False) -> list[int]:
+    """Rewrite label `old` as `new` in DATA_DIR/utt2emo; return the (1-based) lines changed."""
+    path = data_dir / "utt2emo"
+    lines = path.read_text().splitlines()
+    changed = []
+    for i, line in enumerate(lines):
+        utt, label = line.split()
+        if label == old and not (only_first and changed):
+            lines[i] = f"{utt} {new}"
+            changed.append(i + 1)
+    path.write_text("".join(f"{ln}\n" for ln in lines))
+    return changed
+
+
+def copy_corpus(corpus: Path, dst: Path) -> Path:
+    subprocess.run(["cp", "-r", str(corpus), str(dst)], check=True)
+    return dst
+
+
+def train(root: Path, config: Path, exp: str) -> subprocess.CompletedProcess:
+    return subprocess.run(train_cmd(root, config, exp), env=ENV, capture_output=True, text=True)
+
+
+def test_label_check_knows_the_label_set_the_map_and_the_classes():
+    m = LabelMap({"map": {"exc": "hap"}, "classes": ["ang", "hap", "sad"]}, LABELS)
+    # neu is in the recipe's label set but not a class: left out by choice, not unknown
+    assert m.known == {"ang", "hap", "neu", "sad", "exc"} and m.index("neu") == -1
+    assert m.unknown == "error"
+    with pytest.raises(ValueError, match="labels.unknown is 'ignore'"):
+        LabelMap({"unknown": "ignore"}, LABELS)
+
+
+def test_stage1_validation_names_a_mistyped_label(corpus, tmp_path):
+    root = copy_corpus(corpus, tmp_path / "c")
+    lines = relabel(root / "data/all", "ang", "Ang")
+    errors = validate_data_dir(root / "data/all")  # the label set: data/all/labels
+    assert errors == [f"{root}/data/all/utt2emo:{lines[0]}: label 'Ang' is not in the label set "
+                      f"(ang, hap, neu, sad) ({len(lines)} lines with it in all)"]
+
+
+def test_training_refuses_a_mistyped_class_naming_file_line_and_label(corpus, tmp_path):
+    root = copy_corpus(corpus, tmp_path / "c")
+    train_lines = relabel(root / "data/train", "ang", "Ang")
+    valid_lines = relabel(root / "data/valid", "hap", "bored", only_first=True)
+    assert unknown_labels(root / "data/train", LabelMap(None, LABELS).known) == {
+        "Ang": [(n, (root / "data/train/utt2emo").read_text().splitlines()[n - 1].split()[0]) for n in train_lines]}
+    proc = train(root, write_config(tmp_path / "c.yaml", epochs=1), "exp")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert f"{root}/data/train/utt2emo:{train_lines[0]}: label 'Ang'" in proc.stderr
+    assert f"({len(train_lines)} lines with it)" in proc.stderr
+    assert f"{root}/data/valid/utt2emo:{valid_lines[0]}: label 'bored'" in proc.stderr
+    assert "labels.unknown: drop" in proc.stderr
+    assert not (root / "exp/checkpoint.pt").exists()
+
+
+def test_dropping_unknown_labels_is_counted_on_the_console_and_in_results(corpus, tmp_path):
+    root = copy_corpus(corpus, tmp_path / "c")
+    n_train = len(relabel(root / "data/train", "ang", "Ang"))
+    n_valid = len(relabel(root / "data/valid", "sad", "bored", only_first=True))
+    cfg = write_config(tmp_path / "c.yaml", epochs=1, extra="labels: {unknown: drop}\n")
+    proc = train(root, cfg, "exp/fixed/drop_cfg/fold1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"left out {n_train} utterance(s) labelled 'Ang' of the train set" in proc.stderr
+    assert f"left out {n_valid} utterance(s) labelled 'bored' of the valid set" in proc.stderr
+    dropped = json.loads((root / "exp/fixed/drop_cfg/fold1/dropped_labels.json").read_text())
+    assert dropped == {"train": {"Ang": n_train}, "valid": {"bored": n_valid}}
+    all_train = len((root / "data/train/utt2spk").read_text().splitlines())
+    all_valid = len((root / "data/valid/utt2spk").read_text().splitlines())
+    log = (root / "exp/fixed/drop_cfg/fold1/train.log").read_text()
+    assert f"{all_train - n_train} train / {all_valid - n_valid} valid utterances" in log
+    # stage 5: RESULTS.md and the console say it
+    proc = subprocess.run([sys.executable, "-m", "mer.bin.make_results", str(root), "--exp", "exp"],
+                          env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    note = (f"drop_cfg (fixed, 1 fold(s)): labels.unknown: drop left out utterances with labels outside "
+            f"the label set; train: 'Ang' {n_train}; valid: 'bored' {n_valid}")
+    assert note in proc.stderr
+    assert f"- {note}" in (root / "RESULTS.md").read_text()
+
+
+def test_results_without_drops_have_no_note(tmp_path):
+    (tmp_path / "exp/fixed/cfg/fold1").mkdir(parents=True)
+    text = make_results(tmp_path).read_text()
+    assert "left out of training" not in text
