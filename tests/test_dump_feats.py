@@ -655,7 +655,7 @@ def test_hf_text_over_a_transcription_file(models, tmp_path):
     hyps.write_text("t1 hello\nt2 \nt3 a much longer hypothesis than that\n")  # t2: an empty hypothesis
     out = tmp_path / "out"
     assert run_main("--feature", "hf-text", "--model", models / "bert", "--device", "cpu", "--text-file", hyps,
-                    tmp_path / "data", out) == 0
+                    "--allow-empty-text", tmp_path / "data", out) == 0
     feats = load_feats(out)
     assert [feats[u].shape[0] for u in ("t1", "t2", "t3")] == [3, 2, 8]  # [CLS] .. [SEP]
     assert json.loads((out / "feats_info.json").read_text())["text_file"] == str(hyps)
