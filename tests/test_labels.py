@@ -109,3 +109,39 @@ def test_results_without_drops_have_no_note(tmp_path):
     (tmp_path / "exp/fixed/cfg/fold1").mkdir(parents=True)
     text = make_results(tmp_path).read_text()
     assert "left out of training" not in text
+
+
+@pytest.mark.slow  # runs the demo recipe (stages 1-5) at a tiny setting
+def test_demo_recipe_probe_mistyped_labels_and_an_edited_transcript(tmp_path):
+    """Issue 23's probe in a copy of the demo: utt2emo edited after stage 1, then stage 3 again."""
+    from mer.pretrained import is_complete, models_dir
+    from tests.recipe_fixtures import copy_recipe, run_recipe
+
+    for name in ("whisper-tiny.en", "minilm"):
+        if not is_complete(models_dir() / name):
+            pytest.skip(f"{models_dir() / name} is not prepared: run tools/install.sh")
+    recipe = copy_recipe(tmp_path, "mini/memocmt")
+    small = ("--local_data_opts", "--utts_per_speaker 4", "--train_nj", "1",
+             "--train_configs", "conf/tuning/train_text_only.yaml")
+    run_recipe(recipe, *small, "--stop_stage", "2", timeout=1200)
+    # an edited transcript: stage 2 again dumps that utterance instead of "all jobs already done"
+    text = recipe / "data/all/text"
+    rows = text.read_text().splitlines()
+    utt = rows[0].split()[0]
+    rows[0] = f"{utt} a sentence that was not there before"
+    text.write_text("".join(r + "\n" for r in rows))
+    proc = run_recipe(recipe, *small, "--stage", "2", "--stop_stage", "2", timeout=600)
+    assert f"utterance {utt}: its text changed since it was dumped" in proc.stderr + proc.stdout
+    # every `ang` typed `Ang` in the fold's data dirs: stage 3 stops, naming file, line and label
+    fold = recipe / "data/fixed/fold1"
+    lines = {part: relabel(fold / part, "ang", "Ang") for part in ("train", "valid", "test")}
+    proc = run_recipe(recipe, *small, "--stage", "3", "--stop_stage", "3", "--train_args", "train.epochs=1",
+                      check=False, timeout=600)
+    log = next((recipe / "exp/fixed").glob("train_text_only*/fold1/log/train.log")).read_text()
+    assert proc.returncode != 0
+    assert f"data/fixed/fold1/train/utt2emo:{lines['train'][0]}: label 'Ang'" in log
+    # labels.unknown=drop: trained without them, and RESULTS.md says how many were left out
+    run_recipe(recipe, *small, "--stage", "3", "--stop_stage", "5",
+               "--train_args", "train.epochs=1 labels.unknown=drop", timeout=900)
+    results = (recipe / "RESULTS.md").read_text()
+    assert (f"train: 'Ang' {len(lines['train'])}; valid: 'Ang' {len(lines['valid'])}") in results
