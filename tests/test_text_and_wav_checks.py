@@ -206,3 +206,27 @@ def test_invalid_utf8_is_named_by_file_and_line(tmp_path, capsys):
     bom = tmp_path / "bom"
     bom.write_bytes(b"\xef\xbb\xbfu1 a\nu2 b\n")
     assert read_kv(bom) == {"u1": "a", "u2": "b"}
+
+
+def test_fold_dirs_carry_the_allowed_empty_transcripts(tmp_path):
+    """IEMOCAP keeps turns without a transcript line (listed in text_missing): its fold dirs must
+    validate as data/all does, and fix_data_dir (run on every dir after failed dumps) must pass."""
+    from mer.bin import fix_data_dir
+    from mer.data.protocol_dirs import write_protocol
+    from tests.test_protocols import fake_iemocap
+
+    dd = fake_iemocap()
+    empty = sorted(dd.utt2spk)[::7]
+    for utt in empty:
+        dd.text[utt] = ""
+    dd.save(tmp_path / "all")
+    (tmp_path / "all/labels").write_text("neu\n")
+    (tmp_path / "all/text_missing").write_text("".join(f"{u}\tno transcript line\n" for u in empty))
+    assert validate_data_dir(tmp_path / "all") == []
+    assert write_protocol("iemocap", "loso", tmp_path / "all", tmp_path / "loso")
+    folds = sorted(p for p in (tmp_path / "loso").glob("fold*/*") if p.is_dir())
+    assert folds and all(validate_data_dir(d) == [] for d in folds)
+    train = tmp_path / "loso/fold1/train"
+    (train / "text_missing").unlink()  # fold dirs made before they carried the list
+    assert any("empty transcript" in e for e in validate_data_dir(train))
+    assert fix_data_dir.main([str(train)]) == 0
