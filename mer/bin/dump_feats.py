@@ -59,8 +59,10 @@ from pathlib import Path
 from mer.data.audio import AudioError, load_utterance
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import c_sort_key, read_kv, write_kv
+from mer.data.text import empty_text_allowed, empty_text_problem
 from mer.features import feature_types, parse_whisper_window
 from mer.features.batching import READ_CHUNK, job_utts
+from mer.features.dump_sources import redo_changed, source_digests
 from mer.features.windows import encode_in_windows
 from mer.job_options import add_job_options, failures_exit_status
 from mer.jobs import run_array
@@ -94,6 +96,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--clean-text", action="store_true", help="hf-text: drop bracketed tags like [LAUGHTER]")
     p.add_argument("--text-file", help="hf-text: transcripts from this Kaldi text file (e.g. dump/asr/text, "
                                        "ASR hypotheses) instead of DATA_DIR/text")
+    p.add_argument("--allow-empty-text", action="store_true",
+                   help="hf-text: dump an empty transcript (as the encoder's special tokens alone) instead "
+                        "of failing it; without it only those listed in DATA_DIR/text_missing are dumped")
     p.add_argument("--batch-size", type=int, default=8, help="utterances per encoder forward")
     p.add_argument("--max-batch-seconds", type=float, default=120.0,
                    help="cap on the summed audio duration of one batch")
@@ -148,7 +153,9 @@ def job_paths(out_dir: Path, nj: int, job: int) -> dict[str, Path]:
 
 # Options that change the features: finished jobs are only reused when these are the same.
 FEATURE_OPTIONS = ("feature", "model", "layers", "num_mel_bins", "whisper_input_seconds", "clean_text", "compress",
-                   "text_file")
+                   "text_file", "allow_empty_text")
+# What a stamp written before an option existed stands for.
+OPTION_DEFAULTS = {"allow_empty_text": False}
 # Recorded with them in feats_info.json ("settings"), so the extractor can be rebuilt elsewhere
 # (mer.features.build_extractor_from_settings) and batch the way the dump did.
 BATCHING_OPTIONS = ("batch_size", "max_batch_seconds")
@@ -166,6 +173,7 @@ def check_options(args, split_dir: Path, data: DataDir) -> list[str]:
     stamp, stamped_utts = split_dir / "options.json", split_dir / "utts"
     if stamp.is_file():
         have = json.loads(stamp.read_text())
+        have = {**OPTION_DEFAULTS, **have}
         diff = {k: (have.get(k), v) for k, v in wanted.items() if have.get(k) != v}
         if diff:
             raise SystemExit(f"dump_feats: {split_dir.parent} holds jobs made with other settings "
@@ -183,6 +191,21 @@ def check_options(args, split_dir: Path, data: DataDir) -> list[str]:
     write_text_atomic(stamped_utts, "".join(f"{u}\n" for u in data.utts))
     write_json_atomic(stamp, wanted)
     return data.utts
+
+
+def redo_changed_jobs(args, data: DataDir, utts: list[str]) -> None:
+    """Mark unfinished the jobs whose utterances' transcript, wav.scp entry or segment changed
+    since they were dumped (mer.features.dump_sources)."""
+    texts = None
+    if args.feature == "hf-text":
+        if args.text_file and not Path(args.text_file).is_file():
+            return  # the job says so
+        texts = read_kv(args.text_file, allow_empty_value=True) if args.text_file else data.text
+    out, nj = Path(args.out_dir), args.nj
+    present = [u for u in utts if u in data.utt2spk]
+    redo_changed(out / f"split{nj}", utts, source_digests(data, present, texts),
+                 [job_utts(utts, nj, j) for j in range(1, nj + 1)], lambda j: job_paths(out, nj, j)["done"],
+                 [out / "feats.scp"])
 
 
 def run_job(args, job: int, nj: int) -> int:
@@ -223,6 +246,9 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
         if not Path(args.text_file).is_file():
             raise SystemExit(f"dump_feats: --text-file {args.text_file} not found")
         texts, text_source = read_kv(args.text_file, allow_empty_value=True), args.text_file
+    # read_kv refuses empty lines, so the n-th transcript is on line n.
+    text_line = {u: n for n, u in enumerate(texts, 1)} if extractor.kind == "text" else {}
+    empty_ok = set() if args.text_file else empty_text_allowed(args.data_dir)
     failed: dict[str, str] = {}
     frames: dict[str, str] = {}
     scp_tmp = paths["scp"].with_suffix(".scp.tmp")
@@ -240,6 +266,9 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
                     if extractor.kind == "text":
                         if utt not in texts:
                             raise ValueError(f"no transcript in {text_source}")
+                        if not texts[utt].strip() and not args.allow_empty_text and utt not in empty_ok:
+                            raise ValueError(empty_text_problem(f"{text_source}:{text_line[utt]}", utt,
+                                                                None if args.text_file else args.data_dir))
                         items.append((utt, texts[utt], float(len(texts[utt]))))
                     else:
                         wave = load_utterance(data, utt)
@@ -421,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)
         # One driver per dump dir: a second run stops here, naming the one already writing.
         with DirLock(args.out_dir, f"dump dir {args.out_dir}", log=log):
-            check_options(args, Path(args.out_dir) / f"split{args.nj}", DataDir.load(args.data_dir))
+            data = DataDir.load(args.data_dir)
+            redo_changed_jobs(args, data, check_options(args, Path(args.out_dir) / f"split{args.nj}", data))
             if args.nj == 1:
                 run_job(args, 1, 1)
             else:

@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 from mer.scoring.decode_dir import ScoringError
+from mer.scoring.dropped_labels import dropped_notes
 from mer.scoring.results_md import make_results
 
 
@@ -31,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m mer.bin.make_results " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
         path = make_results(args.recipe_dir, args.exp, args.out, args.published, command=command)
+        for note in dropped_notes(Path(args.recipe_dir) / args.exp):  # also in RESULTS.md
+            print(f"mer.bin.make_results: warning: {note}", file=sys.stderr)
     except ScoringError as e:
         print(f"mer.bin.make_results: error: {e}", file=sys.stderr)
         return 1

@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(decode_dir) / "scores.json"
         write_json_atomic(path, result)
         shown = "  ".join(f"{METRICS[k].label} {100 * result[k]:.2f}" for k in default_columns())
-        print(f"{path}: {result['num_utts']} utts  {shown}")
+        skipped = result.get("num_out_of_set")  # a subset model's other classes, or labels it never knew
+        print(f"{path}: {result['num_utts']} utts  {shown}"
+              + (f"  ({skipped} more decoded, not scored: reference outside classes)" if skipped else ""))
     return 1 if failed else 0
 
 

@@ -24,6 +24,7 @@ from mer.data.kaldi_io import read_list
 from mer.models import build_model
 from mer.train.config import load_config, save_config
 from mer.train.data import open_datasets
+from mer.train.label_check import check_unknown_labels, record_dropped
 from mer.train.labels import LabelMap
 from mer.train.dist import cleanup, init_distributed
 from mer.train.init_from import init_branches
@@ -114,6 +115,8 @@ def _train(args, ctx, exp_dir: Path) -> int:
     conf = load_config(args.config, args.override)
     label_map = LabelMap(conf["labels"], load_labels(args.labels, args.train_dir))
     labels = label_map.classes
+    sets = {"train": args.train_dir, "valid": args.valid_dir}
+    dropped = check_unknown_labels(label_map, sets, args.labels or f"{args.train_dir}/utt2emo (no --labels)")
     if conf["train"]["unit"] == "dialogue":
         sibling = Path(args.train_dir).parent / "test"
         tests = args.test_dir or ([str(sibling)] if (sibling / "utt2spk").is_file() else [])
@@ -121,6 +124,7 @@ def _train(args, ctx, exp_dir: Path) -> int:
     if ctx.is_main:
         save_config(conf, exp_dir / "config.yaml")
         write_text_atomic(exp_dir / "classes", "".join(f"{lab}\n" for lab in labels))
+        record_dropped(exp_dir, dropped, sets)
         log.info("%s", " ".join(sys.argv))
         log.info("world size %d, device %s, labels %s", ctx.world_size, ctx.device, labels)
     seed_everything(conf["train"]["seed"] + ctx.rank)

@@ -1,6 +1,6 @@
 """Check a Kaldi-style data directory for mer.
 
-Usage: utils/validate_data_dir.sh [--labels LIST_OR_FILE] [--no-wav] [--no-text] DIR
+Usage: utils/validate_data_dir.sh [--labels LIST_OR_FILE] [--no-wav] [--no-text] [--allow-empty-text] DIR
 
 utt2emo labels are checked against --labels, or DIR/labels (one per line) when present.
 
@@ -28,6 +28,9 @@ def get_parser() -> argparse.ArgumentParser:
                              "(default: DIR/labels when present)")
     parser.add_argument("--no-wav", action="store_true", help="wav.scp is not required (text-only dir)")
     parser.add_argument("--no-text", action="store_true", help="text is not required")
+    parser.add_argument("--allow-empty-text", action="store_true",
+                        help="accept empty transcripts anywhere (by default only those listed in "
+                             "DIR/text_missing, which corpus preparation writes with a reason)")
     parser.add_argument("--no-pipes", action="store_true",
                         help="reject wav.scp commands ('... |'): reading such an entry runs it in a shell, "
                              "so check corpora from untrusted sources with this")
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     try:
         result = check_data_dir(args.dir, labels=args.labels, no_wav=args.no_wav, no_text=args.no_text,
-                                no_pipes=args.no_pipes)
+                                no_pipes=args.no_pipes, allow_empty_text=args.allow_empty_text)
     except (OSError, ValueError) as exc:
         print(f"validate_data_dir: {exc}", file=sys.stderr)
         return 2

@@ -36,9 +36,9 @@ CORE_FILES = ("utt2spk", "spk2utt", "wav.scp", "segments", "text", "utt2emo")
 # Keyed by recording (the keys of wav.scp), and by speaker.
 PER_RECO_FILES = ("reco2dur", "reco2file_and_channel")
 PER_SPK_FILES = ("spk2gender", "cmvn.scp")
-# Files without keys that describe the whole dir (the label set that corpus preparation writes,
-# ESPnet dump info); subsetting and splitting copy them as they are.
-GLOBAL_FILES = ("labels", "feats_type", "feats_dim", "frame_shift")
+# Files that describe the whole dir (the label set that corpus preparation writes, the utterances it
+# kept with an empty transcript, ESPnet dump info); subsetting and splitting copy them as they are.
+GLOBAL_FILES = ("labels", "text_missing", "feats_type", "feats_dim", "frame_shift")
 _EXTRA_UTT_FILE = re.compile(r"utt2[A-Za-z0-9_]+")
 
 

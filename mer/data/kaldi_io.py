@@ -5,6 +5,7 @@ Keys are compared and sorted as bytes (what `LC_ALL=C sort` does), so files writ
 """
 from __future__ import annotations
 
+import codecs
 import os
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -28,12 +29,18 @@ def c_sort_key(key: str) -> bytes:
 def read_kv(path: str | os.PathLike, allow_empty_value: bool = False) -> dict[str, str]:
     """Read `<key> <value...>` lines into an insertion-ordered dict.
 
-    Raises DataFileError on a duplicate key or a line without a value.
+    Raises DataFileError on a duplicate key, a line without a value, or bytes that are not UTF-8.
     """
     out: dict[str, str] = {}
-    with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark is not part of the first key
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
+    with open(path, "rb") as f:  # decoded line by line, so that bad bytes are reported with their line
+        for lineno, raw in enumerate(f, 1):
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):  # not part of the first key
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                raise DataFileError(path, lineno, f"not valid UTF-8 (byte {e.start + 1} of the line); "
+                                                  f"convert the file to UTF-8") from None
             if not line.strip():
                 raise DataFileError(path, lineno, "empty line")
             parts = line.split(maxsplit=1)

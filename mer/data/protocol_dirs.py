@@ -125,6 +125,8 @@ def write_protocol(corpus: str, protocol: str, data_dir: str | os.PathLike, out_
         if old.is_dir() and old.name[4:].isdigit():
             shutil.rmtree(old)
     labels = data_dir / "labels"
+    # The label set, and the empty transcripts corpus preparation allowed (validation reads both).
+    whole_dir = [data_dir / name for name in ("labels", "text_missing") if (data_dir / name).is_file()]
     for k, fold in enumerate(folds, 1):
         for part in PARTS:
             target = out / f"fold{k}" / part
@@ -132,8 +134,8 @@ def write_protocol(corpus: str, protocol: str, data_dir: str | os.PathLike, out_
             if proto.splits_dialogues and "utt2dialog" in sub.extra:
                 sub.extra["utt2dialog"] = {u: f"{d}-{part}" for u, d in sub.extra["utt2dialog"].items()}
             sub.save(target)
-            if labels.is_file():
-                shutil.copyfile(labels, target / "labels")
+            for path in whole_dir:
+                shutil.copyfile(path, target / path.name)
     if labels.is_file():
         shutil.copyfile(labels, out / "labels")
     write_text_atomic(out / "README", _readme(corpus, proto, dd, folds, str(data_dir), seed, command, others))

@@ -7,8 +7,9 @@ utt2spk not also sorted by speaker, recordings no segment uses) do not.
 Checked:
 - required files: utt2spk, spk2utt, utt2emo, wav.scp (unless no_wav), text (unless no_text);
 - every file: UTF-8, final newline, no empty lines or DOS line ends, keys unique and sorted
-  under `LC_ALL=C` (the first out-of-order line is reported), a value on every line (text may
-  have an empty transcript);
+  under `LC_ALL=C` (the first out-of-order line is reported), a value on every line;
+- text: an empty transcript only for an utterance corpus preparation listed in DIR/text_missing
+  (with its reason), or anywhere with allow_empty_text;
 - every per-utterance file (text, utt2emo, segments, feats.scp, any utt2<name>, and wav.scp when
   there is no segments file) holds exactly the utterances of utt2spk;
 - spk2utt agrees with utt2spk; spk2gender/cmvn.scp hold exactly its speakers;
@@ -16,7 +17,8 @@ Checked:
   (wav.scp is then keyed by recording, as are reco2dur and reco2file_and_channel);
 - wav.scp: a command must end in `|` (with no_pipes, commands are errors: Kaldi runs them with a
   shell when the audio is read, so a corpus from an untrusted source is checked with --no-pipes);
-  no `~` paths;
+  anything else is one path, read as it stands: one with spaces (or a `|` inside) must name an
+  existing file, since a missing one is more likely a command without its `|`; no `~` paths;
 - utt2emo labels are within the recipe's label set: the one given, else DIR/labels (one label
   per line, written by corpus preparation) when present;
 - utt2dur, reco2dur, utt2num_frames, utt2num_samples hold positive numbers;
@@ -35,6 +37,7 @@ from typing import Iterable, NamedTuple
 
 from mer.data.datadir import PER_RECO_FILES, PER_SPK_FILES, data_files, parse_turn, per_utt_files
 from mer.data.kaldi_io import c_sort_key, read_list
+from mer.data.text import empty_text_allowed, empty_text_problem
 
 # At most this many lines are reported per file and kind of problem; the rest are counted.
 MAX_PER_KIND = 5
@@ -266,15 +269,23 @@ def _check_wav_values(rep: _Report, wav: ScannedFile, no_pipes: bool = False) ->
         elif v.endswith("|"):
             if not v[:-1].strip():
                 rep.error(f"{wav.path}:{e.lineno}: empty command before '|'", wav.path, "wav")
-        elif "|" in v or len(v.split()) > 1:
-            rep.error(f"{wav.path}:{e.lineno}: '{v}' has several fields or a '|' but does not end in "
-                      f"'|': a command must end in '|', a path must not contain spaces", wav.path, "wav")
+        elif ("|" in v or len(v.split()) > 1) and not os.path.isfile(v):
+            # The audio reader takes the whole value as one path, spaces and all (a clone under
+            # "My Drive" is fine); a missing one is more likely a command that lost its '|'.
+            rep.error(f"{wav.path}:{e.lineno}: '{v}' is not an existing file, and a command must end "
+                      f"in '|'", wav.path, "wav")
         elif v.startswith("~"):
             rep.error(f"{wav.path}:{e.lineno}: path '{v}' starts with '~', which is not expanded; "
                       f"give the full path", wav.path, "wav")
         elif v == "-":
             rep.error(f"{wav.path}:{e.lineno}: '-' (standard input) cannot be read per utterance",
                       wav.path, "wav")
+
+
+def _check_empty_text(rep: _Report, text: ScannedFile, allowed: set[str]) -> None:
+    for e in text.entries:
+        if not e.value and e.key not in allowed:
+            rep.error(empty_text_problem(f"{text.path}:{e.lineno}", e.key, text.path.parent), text.path, "empty-text")
 
 
 def _check_labels(rep: _Report, emo: ScannedFile, labels: list[str]) -> None:
@@ -328,7 +339,8 @@ def _check_speaker_warnings(rep: _Report, utt2spk: ScannedFile) -> None:
 
 
 def check_data_dir(path: str | os.PathLike, labels: str | os.PathLike | Iterable[str] | None = None,
-                   no_wav: bool = False, no_text: bool = False, no_pipes: bool = False) -> ValidationResult:
+                   no_wav: bool = False, no_text: bool = False, no_pipes: bool = False,
+                   allow_empty_text: bool = False) -> ValidationResult:
     """Validate a data dir; return its errors and warnings (see the module docstring)."""
     d = Path(path)
     rep = _Report()
@@ -390,6 +402,8 @@ def check_data_dir(path: str | os.PathLike, labels: str | os.PathLike | Iterable
             if e.value not in ("m", "f"):
                 rep.error(f"{files['spk2gender'].path}:{e.lineno}: gender '{e.value}' is not 'm' or 'f'",
                           files["spk2gender"].path, "gender")
+    if "text" in files and not allow_empty_text:
+        _check_empty_text(rep, files["text"], empty_text_allowed(d))
     if label_list is not None and "utt2emo" in files:
         _check_labels(rep, files["utt2emo"], label_list)
     for name, kind in NUMERIC_FILES.items():
@@ -404,6 +418,7 @@ def check_data_dir(path: str | os.PathLike, labels: str | os.PathLike | Iterable
 
 
 def validate_data_dir(path: str | os.PathLike, labels: str | os.PathLike | Iterable[str] | None = None,
-                      no_wav: bool = False, no_text: bool = False) -> list[str]:
+                      no_wav: bool = False, no_text: bool = False, allow_empty_text: bool = False) -> list[str]:
     """The errors of `check_data_dir`, each `file:line: problem`; empty for a valid dir."""
-    return check_data_dir(path, labels=labels, no_wav=no_wav, no_text=no_text).errors
+    return check_data_dir(path, labels=labels, no_wav=no_wav, no_text=no_text,
+                          allow_empty_text=allow_empty_text).errors

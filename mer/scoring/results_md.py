@@ -24,6 +24,7 @@ import yaml
 
 from mer.metrics import METRICS, default_columns
 from mer.scoring.decode_dir import ScoringError
+from mer.scoring.dropped_labels import dropped_notes
 from mer.train.config import config_stem
 from mer.utils.fileio import write_text_atomic
 
@@ -249,6 +250,11 @@ def make_results(recipe_dir: str | os.PathLike, exp: str = "exp", out: str = "RE
     command = command or "python -m mer.bin.make_results " + shlex.join(sys.argv[1:])
 
     lines = header(recipe, command)
+    dropped = dropped_notes(exp_dir) if exp_dir.is_dir() else []
+    if dropped:
+        lines += ["**Utterances left out of training** (labels outside the recipe's label set, "
+                  "dropped by `labels.unknown: drop`; counts per label, summed over folds):", ""]
+        lines += [f"- {note}" for note in dropped] + [""]
     if not by_set:
         lines += [f"No scores_<set>.json under {exp}/<protocol>/<config>/ yet "
                   "(run mer.bin.score and mer.bin.aggregate_scores).", ""]

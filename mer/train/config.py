@@ -17,7 +17,8 @@ DEFAULTS: dict = {
     # {type: dump|waveform|text, ...}. Inference may override them (test on ASR text, say).
     "inputs": {},
     # Label map and output classes (mer.train.labels); default: the data's label set as it is.
-    "labels": {"map": None, "classes": None},
+    # unknown: error | drop, for a label outside the recipe's label set (mer.train.label_check).
+    "labels": {"map": None, "classes": None, "unknown": "error"},
     "optim": {"name": "adam", "lr": 1.0e-4, "betas": [0.9, 0.999], "eps": 1.0e-8, "weight_decay": 0.0,
               "encoder_lr": None,          # learning rate of encoders trained in the model (None: lr)
               "encoder_freeze_steps": 0},  # keep those encoders fixed for the first N optimiser steps

@@ -31,7 +31,8 @@ SECTIONS: dict[str, dict[str, object]] = {
               "fit_on": Literal["train", "train+valid"],
               "amp": Union[bool, Literal["auto"]], "num_workers": int, "keep_epoch_checkpoints": int,
               "preload_max_mb": float, "max_bad_steps": int, "log_interval_seconds": float},
-    "labels": {"map": Optional[dict[str, str]], "classes": Optional[list[str]]},
+    "labels": {"map": Optional[dict[str, str]], "classes": Optional[list[str]],
+               "unknown": Literal["error", "drop"]},
 }
 POSITIVE = {"train.epochs", "train.batch_size", "train.accum_grad", "scheduler.step_size"}
 NON_NEGATIVE = {"scheduler.decay"}

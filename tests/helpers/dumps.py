@@ -28,3 +28,9 @@ def load_feats(out: Path) -> dict[str, np.ndarray]:
     keys = [ln.split()[0] for ln in (out / "feats.scp").read_text().splitlines()]
     assert keys == sorted(keys, key=lambda k: k.encode()), "feats.scp is not C-sorted"
     return feats
+
+
+def read_failed(out: Path) -> dict[str, str]:
+    lines = (out / "failed").read_text(encoding="utf-8").splitlines()
+    assert all("\t" in ln for ln in lines), lines
+    return dict(ln.split("\t", 1) for ln in lines)

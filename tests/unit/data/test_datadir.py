@@ -146,6 +146,12 @@ def _empty_line(d):
     write_lines(d / "utt2spk", rows[:3] + [""] + rows[3:])  # line 4
 
 
+def _empty_transcript(d):
+    rows = lines(d / "text")
+    rows[3] = rows[3].split()[0]  # line 4: an utterance with no words
+    write_lines(d / "text", rows)
+
+
 def _speaker_gender(d):
     write_lines(d / "spk2gender", ["spkA f", "spkB m", "spkC x", "spkD m"])  # line 3
 
@@ -162,6 +168,7 @@ VIOLATIONS = {
     "final-newline": (_no_final_newline, "text", 12, "newline"),
     "empty-line": (_empty_line, "utt2spk", 4, "empty line"),
     "spk2gender": (_speaker_gender, "spk2gender", 3, "'x'"),
+    "empty-text": (_empty_transcript, "text", 4, "empty transcript"),
 }
 
 

@@ -20,7 +20,7 @@ from mer.data.audio import load_utterance
 from mer.data.datadir import DataDir, Segment
 
 from tests.helpers import REPO
-from tests.helpers.dumps import cli_env, load_feats
+from tests.helpers.dumps import cli_env, load_feats, read_failed
 
 VENV_FFMPEG = REPO / ".venv" / "bin" / "ffmpeg"
 HIDDEN = 32
@@ -34,12 +34,6 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 def run_main(*args: str) -> int:
     return dump_feats.main([str(a) for a in args])
-
-
-def read_failed(out: Path) -> dict[str, str]:
-    lines = (out / "failed").read_text(encoding="utf-8").splitlines()
-    assert all("\t" in ln for ln in lines), lines
-    return dict(ln.split("\t", 1) for ln in lines)
 
 
 # --------------------------------------------------------------------------- the mixed corpus
@@ -617,7 +611,7 @@ def test_hf_text_over_a_transcription_file(models, tmp_path):
     hyps.write_text("t1 hello\nt2 \nt3 a much longer hypothesis than that\n")  # t2: an empty hypothesis
     out = tmp_path / "out"
     assert run_main("--feature", "hf-text", "--model", models / "bert", "--device", "cpu", "--text-file", hyps,
-                    tmp_path / "data", out) == 0
+                    "--allow-empty-text", tmp_path / "data", out) == 0
     feats = load_feats(out)
     assert [feats[u].shape[0] for u in ("t1", "t2", "t3")] == [3, 2, 8]  # [CLS] .. [SEP]
     assert json.loads((out / "feats_info.json").read_text())["text_file"] == str(hyps)

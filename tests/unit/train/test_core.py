@@ -78,6 +78,9 @@ def test_mapped_and_subset_models_train_decode_and_score(corpus, tmp_path):
     assert len((three_out / "utt2pred").read_text().splitlines()) == 20
     scores = json.loads((three_out / "scores.json").read_text())
     assert scores["num_utts"] == 15 and scores["num_out_of_set"] == 5
+    # and says so on the console, where a mistyped test label would otherwise vanish quietly
+    shown = run([sys.executable, "-m", "mer.bin.score", str(three_out)]).stdout
+    assert "15 utts" in shown and "(5 more decoded, not scored: reference outside classes)" in shown
 
 
 # ------------------------------------------------------------------ dialogues
