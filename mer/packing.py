@@ -111,7 +111,7 @@ def describe_inputs(conf: dict, fold_dir: Path, dumpdir: str | Path | None = Non
     computed from) and how it was made, read from the dumps it came from."""
     from mer.features import read_dump_settings
     from mer.models import model_input_names
-    from mer.train.inputs import normalize_input_spec
+    from mer.inputs import normalize_input_spec
 
     recorded = _recorded_dump_paths(fold_dir)
     out = {}

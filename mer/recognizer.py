@@ -64,7 +64,7 @@ class Recording:
 
 class ComputedInput:
     """A model input computed here, per utterance (the counterpart of a dump or of the audio
-    `mer.train.inputs` reads in the recipe); same interface as those sources."""
+    `mer.inputs` reads in the recipe); same interface as those sources."""
 
     def __init__(self, name: str, info, values: dict[str, torch.Tensor]):
         self.name, self.info, self.values = name, info, values
@@ -84,7 +84,7 @@ class ComputedInput:
 
 def input_info(record: dict):
     """The InputInfo the model was built with in training, from a pack's input record."""
-    from mer.train.inputs import InputInfo
+    from mer.inputs import InputInfo
 
     spec = record["spec"]
     if spec["type"] == "dump":
@@ -100,7 +100,7 @@ class Recognizer:
                  asr_beam_size: int | None = None, asr_language: str | None = None, batch_size: int = 16,
                  load_encoders: bool = True):
         from mer.models import build_model
-        from mer.train.labels import LabelMap
+        from mer.inputs import LabelMap
         from mer.train.trainer import amp_dtype
         from mer.utils.device import pick_device
 
@@ -233,8 +233,7 @@ class Recognizer:
         """Results (in the order of `recordings`, failed ones left out) and failures (utt -> reason).
         `texts[i]`: the transcript of recording i, or None (transcribed with the ASR model, if any)."""
         from mer.data.datadir import DataDir
-        from mer.train.data import EmotionDataset
-        from mer.train.inputs import TextInput, with_cmvn
+        from mer.inputs import EmotionDataset, TextInput, with_cmvn
         from mer.train.trainer import predict
 
         texts = list(texts) if texts is not None else [None] * len(recordings)

@@ -17,7 +17,7 @@ import torch
 from mer.data.datadir import DataDir
 from mer.models import build_model
 from mer.models.pooling import lengths_to_mask, pool, pooled_dim
-from mer.train.inputs import CMVNInput, DumpInput, FeatureDump, InputInfo, open_input
+from mer.inputs import CMVNInput, DumpInput, FeatureDump, InputInfo, open_input
 from tests.train_fixtures import make_corpus, write_dump
 
 REPO = Path(__file__).resolve().parents[1]

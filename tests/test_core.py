@@ -19,10 +19,8 @@ from mer.models import build_model
 from mer.models.abs_model import MODEL_CLASSES, AbsEmotionModel, ModelOutput, register_model
 from mer.scoring.decode_dir import load_decode_dir, write_decode_dir
 from mer.train.config import load_config
-from mer.train.data import EmotionDataset, collate
+from mer.inputs import DumpInput, EmotionDataset, FeatureDump, InputInfo, LabelMap, collate, open_inputs
 from mer.train.dist import init_distributed
-from mer.train.inputs import DumpInput, FeatureDump, InputInfo, open_inputs
-from mer.train.labels import LabelMap
 from mer.train.trainer import LRSchedule, Trainer, predict
 from tests.test_train import ENV, run, train_cmd
 from tests.train_fixtures import LABELS, make_corpus, write_config

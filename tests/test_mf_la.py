@@ -11,7 +11,7 @@ import torch
 
 from mer.models import build_model
 from mer.models.mf_la import LayerAdapter
-from mer.train.inputs import InputInfo
+from mer.inputs import InputInfo
 from tests.test_core import speech_batch, tiny_bert, tiny_speech_encoders  # noqa: F401  (fixtures)
 from tests.test_train import run, train_cmd
 from tests.train_fixtures import make_corpus
@@ -183,7 +183,7 @@ def test_models_without_layer_weights_get_no_layer_weight_figure():
 
 def test_a_dump_input_can_read_some_of_its_layers(tmp_path):
     from mer.data.datadir import DataDir
-    from mer.train.inputs import open_input
+    from mer.inputs import open_input
 
     root = make_corpus(tmp_path, audio_layers=3)  # audio: 3 layers of 16 side by side
     full = open_input("x", "audio", root / "dump")

@@ -10,10 +10,8 @@ import yaml
 
 from mer.models import MODEL_CLASSES, build_model
 from mer.train.config import load_config
-from mer.train.data import EmotionDataset
+from mer.inputs import EmotionDataset, LabelMap, open_inputs
 from mer.train.dist import init_distributed
-from mer.train.inputs import open_inputs
-from mer.train.labels import LabelMap
 from mer.train.trainer import Trainer, predict
 from tests.train_fixtures import LABELS, make_corpus
 

@@ -16,9 +16,8 @@ import torch
 
 from mer.models import build_model
 from mer.models.pooling import lengths_to_mask, pool
-from mer.train.inputs import InputInfo
+from mer.inputs import BucketBatchSampler, InputInfo, rank_slice
 from mer.train.config import experiment_tag, load_config
-from mer.train.data import BucketBatchSampler, rank_slice
 from tests.train_fixtures import LABELS, make_corpus, write_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -304,9 +303,7 @@ def test_early_stopping_and_missing_features(corpus, tmp_path):
 
 
 def test_faithful_model_predicts_unbatched(corpus):
-    from mer.train.data import EmotionDataset
-    from mer.train.inputs import DumpInput, FeatureDump
-    from mer.train.labels import LabelMap
+    from mer.inputs import DumpInput, EmotionDataset, FeatureDump, LabelMap
 
     from mer.train.trainer import predict
 

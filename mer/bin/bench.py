@@ -52,9 +52,8 @@ def ensure_stages(recipe: Path) -> None:
 def train_throughput(recipe: Path, config: str, epochs: int, device: str) -> float:
     from mer.models import build_model
     from mer.train.config import load_config
-    from mer.train.data import open_datasets
+    from mer.inputs import LabelMap, open_datasets
     from mer.train.dist import DistContext, init_distributed
-    from mer.train.labels import LabelMap
     from mer.train.trainer import Trainer, seed_everything
 
     fold = next(sorted((recipe / "data").glob("*/fold1")).__iter__())
@@ -87,7 +86,7 @@ def published_loop_seconds_per_utt(recipe: Path, n_utts: int, device: str) -> fl
     from mer.features import build_extractor
     from mer.models import build_model
     from mer.train.config import load_config
-    from mer.train.inputs import InputInfo, normalize_input_spec
+    from mer.inputs import InputInfo, normalize_input_spec
 
     conf = load_config(recipe / FAITHFUL)
     feats = yaml.safe_load((recipe / "conf/feats.yaml").read_text())
@@ -217,7 +216,7 @@ def main(argv=None) -> int:
 def train_set_size(recipe: Path) -> tuple[int, float]:
     """Utterances and audio seconds of fold1's training set."""
     from mer.data.datadir import DataDir
-    from mer.train.inputs import WaveformInput
+    from mer.inputs import WaveformInput
 
     train = DataDir.load(next(iter(sorted((recipe / "data").glob("*/fold1")))) / "train")
     durations = WaveformInput("audio")

@@ -27,8 +27,7 @@ from mer.data.kaldi_io import read_list
 from mer.models import build_model, model_input_names
 from mer.scoring.decode_dir import write_decode_dir
 from mer.train.config import apply_overrides, load_config
-from mer.train.data import open_datasets
-from mer.train.labels import LabelMap
+from mer.inputs import LabelMap, open_datasets
 from mer.train.trainer import amp_dtype, predict
 from mer.utils.device import pick_device
 

@@ -23,8 +23,7 @@ from mer.data.datadir import DataDir
 from mer.data.kaldi_io import read_list
 from mer.models import build_model
 from mer.train.config import load_config, save_config
-from mer.train.data import open_datasets
-from mer.train.labels import LabelMap
+from mer.inputs import LabelMap, open_datasets
 from mer.train.dist import cleanup, init_distributed
 from mer.train.init_from import init_branches
 from mer.train.trainer import Trainer, TrainingDiverged, seed_everything

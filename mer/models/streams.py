@@ -1,6 +1,6 @@
 """Input streams of a model: what one named input hands the fusion layers.
 
-Built from the input's type (`mer.train.inputs.InputInfo`) and, for raw inputs, the model config's
+Built from the input's type (`mer.inputs.InputInfo`) and, for raw inputs, the model config's
 `encoders.<input name>` block:
 - dump: frozen encoder frames read from ark/scp, layers mixed if several were stored;
 - text: a transformers text encoder run inside the model over the raw text (trained with it when

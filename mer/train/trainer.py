@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from mer.train.config import lower_is_better
-from mer.train.data import BucketBatchSampler, EmotionDataset, collate
+from mer.inputs import BucketBatchSampler, EmotionDataset, collate
 from mer.train.dist import DistContext
 from mer.utils.fileio import atomic_open, write_json_atomic
 

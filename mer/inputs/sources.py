@@ -14,7 +14,7 @@ A config lists its inputs by name and type; the names are those the model reads
       ref: {type: text, file: /path/to/text}  # any file of Kaldi `text` form
 
 Each source gives a length per utterance (frames, samples or words: used for bucketing) and loads
-one utterance (a tensor, or a string for text); `mer.train.data.collate` pads a batch into
+one utterance (a tensor, or a string for text); `mer.inputs.collate` pads a batch into
 `batch[name]` with `batch[f"{name}_lengths"]`.
 """
 from __future__ import annotations

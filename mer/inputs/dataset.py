@@ -1,6 +1,6 @@
 """Training data: a data dir's samples (utterances or whole dialogues) with their named inputs.
 
-Inputs (`mer.train.inputs`) come from dumps made once over `data/all`, the data dir's audio, or
+Inputs (`mer.inputs`) come from dumps made once over `data/all`, the data dir's audio, or
 text files, so one dump serves every fold of every protocol. A batch is always one row per
 utterance; `dialog_lengths` gives the dialogue structure to models that use it.
 """
@@ -15,8 +15,8 @@ import torch
 
 from mer.data.datadir import DataDir
 from mer.data.dialogues import dialogues
-from mer.train.inputs import open_inputs
-from mer.train.labels import LabelMap
+from mer.inputs.sources import open_inputs
+from mer.inputs.labels import LabelMap
 
 log = logging.getLogger("mer.train")
 UNITS = ("utterance", "dialogue")
