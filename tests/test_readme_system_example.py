@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from mer.models import MODEL_CLASSES, build_model
+from mer.models import MODEL_CLASSES, build_model, model_input_names
 from mer.train.config import load_config
 from mer.inputs import EmotionDataset, LabelMap, open_inputs
 from mer.train.dist import init_distributed
@@ -35,7 +35,7 @@ def test_readme_new_system_example(tmp_path):
     cfg.write_text(yaml.safe_dump({**config, "inputs": {"audio": "audio"}}))  # the fixture's dump name
     conf = load_config(cfg, ["train.epochs=2"])
     label_map = LabelMap(None, LABELS)
-    inputs = open_inputs(conf, root / "dump")
+    inputs = open_inputs(conf, root / "dump", model_input_names(conf["model"]))
     sets = [EmotionDataset(root / "data" / p, label_map, inputs) for p in ("train", "valid")]
     model = build_model(conf["model"], 4, {k: s.info for k, s in inputs.items()})
     Trainer(conf, tmp_path / "exp", model, *sets, LABELS, init_distributed("cpu")).fit()

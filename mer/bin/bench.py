@@ -50,7 +50,7 @@ def ensure_stages(recipe: Path) -> None:
 
 
 def train_throughput(recipe: Path, config: str, epochs: int, device: str) -> float:
-    from mer.models import build_model
+    from mer.models import build_model, model_input_names
     from mer.train.config import load_config
     from mer.inputs import LabelMap, open_datasets
     from mer.train.dist import DistContext, init_distributed
@@ -60,7 +60,8 @@ def train_throughput(recipe: Path, config: str, epochs: int, device: str) -> flo
     conf = load_config(recipe / config, [f"train.epochs={epochs}"])
     label_map = LabelMap(conf["labels"], (recipe / "data/all/labels").read_text().split())
     labels = label_map.classes
-    inputs, (train, valid) = open_datasets(conf, recipe / "dump", label_map, [fold / "train", fold / "valid"])
+    inputs, (train, valid) = open_datasets(conf, recipe / "dump", label_map, [fold / "train", fold / "valid"],
+                                           model_input_names(conf["model"]))
     for source in inputs.values():  # read features before timing, as a long run has them cached
         for u in train.utts:
             source.load(train.data, u)

@@ -63,7 +63,8 @@ def main(argv=None) -> int:
     label_map = LabelMap({"map": conf["labels"].get("map"), "classes": read_list(exp / "classes")}, [])
     labels = label_map.classes
     device = pick_device(args.device)
-    inputs, (data,) = open_datasets(conf, args.dumpdir, label_map, [args.data_dir], training=False)
+    inputs, (data,) = open_datasets(conf, args.dumpdir, label_map, [args.data_dir], model_input_names(conf["model"]),
+                                    training=False)
     model = build_model(conf["model"], len(labels), {k: s.info for k, s in inputs.items()})
     try:
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
