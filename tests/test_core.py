@@ -21,7 +21,8 @@ from mer.scoring.decode_dir import load_decode_dir, write_decode_dir
 from mer.train.config import load_config
 from mer.inputs import DumpInput, EmotionDataset, FeatureDump, InputInfo, LabelMap, collate, open_inputs
 from mer.train.dist import init_distributed
-from mer.train.trainer import LRSchedule, Trainer, predict
+from mer.inference import predict
+from mer.train.trainer import LRSchedule, Trainer
 from tests.test_train import ENV, run, train_cmd
 from tests.train_fixtures import LABELS, make_corpus, write_config
 

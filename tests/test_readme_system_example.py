@@ -12,7 +12,8 @@ from mer.models import MODEL_CLASSES, build_model, model_input_names
 from mer.train.config import load_config
 from mer.inputs import EmotionDataset, LabelMap, open_inputs
 from mer.train.dist import init_distributed
-from mer.train.trainer import Trainer, predict
+from mer.inference import predict
+from mer.train.trainer import Trainer
 from tests.train_fixtures import LABELS, make_corpus
 
 README = Path(__file__).resolve().parents[1] / "README.md"

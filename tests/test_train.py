@@ -303,9 +303,8 @@ def test_early_stopping_and_missing_features(corpus, tmp_path):
 
 
 def test_faithful_model_predicts_unbatched(corpus):
+    from mer.inference import predict
     from mer.inputs import DumpInput, EmotionDataset, FeatureDump, LabelMap
-
-    from mer.train.trainer import predict
 
     inputs = {n: DumpInput(n, FeatureDump(corpus / "dump" / n)) for n in ("audio", "text")}
     data = EmotionDataset(corpus / "data/test", LabelMap(None, LABELS), inputs)

@@ -1,4 +1,4 @@
-"""Training data: a data dir's samples (utterances or whole dialogues) with their named inputs.
+"""Datasets: a data dir's samples (utterances or whole dialogues) with their named inputs.
 
 Inputs (`mer.inputs`) come from dumps made once over `data/all`, the data dir's audio, or
 text files, so one dump serves every fold of every protocol. A batch is always one row per

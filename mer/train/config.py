@@ -16,7 +16,7 @@ DEFAULTS: dict = {
     # The named inputs the model reads (mer.inputs): a dump name, or
     # {type: dump|waveform|text, ...}. Inference may override them (test on ASR text, say).
     "inputs": {},
-    # Label map and output classes (mer.inputs); default: the data's label set as it is.
+    # Label map and output classes (mer.inputs.labels); default: the data's label set as it is.
     "labels": {"map": None, "classes": None},
     "optim": {"name": "adam", "lr": 1.0e-4, "betas": [0.9, 0.999], "eps": 1.0e-8, "weight_decay": 0.0,
               "encoder_lr": None,          # learning rate of encoders trained in the model (None: lr)
