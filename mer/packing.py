@@ -15,7 +15,7 @@ A pack is a tar.gz (written by `mer.bin.pack`) holding, under one folder:
   README.md     the same, for people
 
 `load_bundle(path)` reads a pack, or builds the same bundle straight from an experiment dir, so
-`mer.recognizer.Recognizer` runs either.
+`mer.trained_model.load_trained_model` (and with it `mer.recognizer.Recognizer`) runs either.
 """
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def describe_inputs(conf: dict, fold_dir: Path, dumpdir: str | Path | None = Non
     computed from) and how it was made, read from the dumps it came from."""
     from mer.features import read_dump_settings
     from mer.models import model_input_names
-    from mer.train.inputs import normalize_input_spec
+    from mer.inputs import normalize_input_spec
 
     recorded = _recorded_dump_paths(fold_dir)
     out = {}
@@ -177,14 +177,13 @@ def _scores(fold_dir: Path) -> dict[str, dict]:
 
 
 def bundle_from_exp(exp_dir: str | Path, fold: int | None = None, dumpdir: str | Path | None = None) -> Bundle:
-    import torch
-
     import mer
+    from mer.inference import read_checkpoint
     from mer.train.config import load_config
 
     fold_dir = find_fold_dir(exp_dir, fold)
     conf = load_config(fold_dir / "config.yaml")
-    state = torch.load(fold_dir / "best.pt", map_location="cpu", weights_only=True)
+    state = read_checkpoint(fold_dir / "best.pt")
     state = {k: state[k] for k in ("model", "epoch", "metric", "value") if k in state}
     scores = _scores(fold_dir)
     metas = [v for k, v in scores.items() if k.endswith("/meta.json")]

@@ -10,7 +10,7 @@ Every input of the model is computed on the fly from the recording: a dump's fea
 extractor rebuilt from the settings the dump recorded (`mer.features.build_extractor_from_settings`,
 the code of `mer.bin.dump_feats`), raw audio through the one audio loader, text as given or
 transcribed with Whisper (`mer.asr.transcribe`). The model then runs through the same dataset and
-batching as `mer.bin.infer` (`EmotionDataset`, `mer.train.trainer.predict`), so a recording of the
+batching as `mer.bin.infer` (`EmotionDataset`, `mer.inference.predict`), so a recording of the
 recipe's test set gets the posteriors of its decode dir.
 
 A result names in `differs` each input that cannot equal what the model was trained on (a model
@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from mer.data.audio import TARGET_SR, AudioError, load_audio, resample
-from mer.packing import ASR_KEYS, Bundle, asr_words, load_bundle
+from mer.packing import ASR_KEYS, asr_words
+from mer.trained_model import TrainedModel, input_info, load_trained_model
 
 log = logging.getLogger("mer.recognizer")
 
@@ -67,7 +68,7 @@ class Recording:
 
 class ComputedInput:
     """A model input computed here, per utterance (the counterpart of a dump or of the audio
-    `mer.train.inputs` reads in the recipe); same interface as those sources."""
+    `mer.inputs` reads in the recipe); same interface as those sources."""
 
     def __init__(self, name: str, info, values: dict[str, torch.Tensor]):
         self.name, self.info, self.values = name, info, values
@@ -85,38 +86,24 @@ class ComputedInput:
         return self.values[utt]
 
 
-def input_info(record: dict):
-    """The InputInfo the model was built with in training, from a pack's input record."""
-    from mer.train.inputs import InputInfo
-
-    spec = record["spec"]
-    if spec["type"] == "dump":
-        fi = record["feats_info"]
-        return InputInfo("dump", dim=int(fi["dim"]), num_layers=int(fi.get("num_layers_stored", 1)))
-    if spec["type"] == "waveform":
-        return InputInfo("waveform", sample_rate=int(spec.get("sample_rate") or TARGET_SR))
-    return InputInfo("text")
-
-
 class Recognizer:
-    def __init__(self, bundle: Bundle, device: str = "auto", asr: str | None = None,
+    def __init__(self, trained: TrainedModel, device: str = "auto", asr: str | None = None,
                  asr_beam_size: int | None = None, asr_language: str | None = None, batch_size: int = 16,
                  load_encoders: bool = True):
-        from mer.models import build_model
-        from mer.train.labels import LabelMap
-        from mer.train.trainer import amp_dtype
+        """`trained`: a model loaded on its input records (`load_trained_model(path)`)."""
         from mer.utils.device import pick_device
 
-        self.bundle, self.conf, self.classes = bundle, bundle.conf, bundle.classes
-        self.inputs = bundle.inputs
+        if trained.inputs is None:
+            raise ValueError(f"{trained.checkpoint}: the recogniser computes inputs from audio, so it needs the "
+                             f"model's input records: load it without from_dumps")
+        self.trained, self.conf, self.classes = trained, trained.conf, trained.classes
+        self.inputs = trained.inputs
         self.device_name, self.device = device, pick_device(device)
         self.batch_size = batch_size
-        self.label_map = LabelMap({"map": self.conf["labels"].get("map"), "classes": self.classes}, [])
-        self.model = build_model(self.conf["model"], len(self.classes),
-                                 {k: input_info(r) for k, r in self.inputs.items()})
-        self.model.load_state_dict(bundle.state["model"])
+        self.label_map = trained.label_map
+        self.model = trained.model
         self.model.to(self.device).eval()
-        self.amp = amp_dtype(self.conf["train"]["amp"], self.device)
+        self.amp = trained.amp(self.device)
         self.text_inputs = [n for n, r in self.inputs.items() if r["kind"] == "text"]
         self.asr = None
         if asr and self.text_inputs:
@@ -135,7 +122,7 @@ class Recognizer:
     def from_pretrained(cls, path: str | Path, fold: int | None = None, dumpdir: str | Path | None = None,
                         **kwargs) -> "Recognizer":
         """A pack (`mer.bin.pack`) or an experiment dir (fold dir, or a config dir with one fold)."""
-        return cls(load_bundle(path, fold, dumpdir), **kwargs)
+        return cls(load_trained_model(path, fold=fold, dumpdir=dumpdir), **kwargs)
 
     # ------------------------------------------------------------ what the model needs
 
@@ -248,9 +235,8 @@ class Recognizer:
         """Results (in the order of `recordings`, failed ones left out) and failures (utt -> reason).
         `texts[i]`: the transcript of recording i, or None (transcribed with the ASR model, if any)."""
         from mer.data.datadir import DataDir
-        from mer.train.data import EmotionDataset
-        from mer.train.inputs import TextInput, with_cmvn
-        from mer.train.trainer import predict
+        from mer.inference import predict
+        from mer.inputs import EmotionDataset, TextInput, with_cmvn
 
         texts = list(texts) if texts is not None else [None] * len(recordings)
         keys = [r.utt for r in recordings]

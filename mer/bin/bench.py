@@ -52,18 +52,18 @@ def ensure_stages(recipe: Path) -> None:
 
 
 def train_throughput(recipe: Path, config: str, epochs: int, device: str) -> float:
-    from mer.models import build_model
+    from mer.models import build_model, model_input_names
     from mer.train.config import load_config
-    from mer.train.data import open_datasets
+    from mer.inputs import LabelMap, open_datasets
     from mer.train.dist import DistContext, init_distributed
-    from mer.train.labels import LabelMap
     from mer.train.trainer import Trainer, seed_everything
 
     fold = next(sorted((recipe / "data").glob("*/fold1")).__iter__())
     conf = load_config(recipe / config, [f"train.epochs={epochs}"])
     label_map = LabelMap(conf["labels"], (recipe / "data/all/labels").read_text().split())
     labels = label_map.classes
-    inputs, (train, valid) = open_datasets(conf, recipe / "dump", label_map, [fold / "train", fold / "valid"])
+    inputs, (train, valid) = open_datasets(conf, recipe / "dump", label_map, [fold / "train", fold / "valid"],
+                                           model_input_names(conf["model"]))
     for source in inputs.values():  # read features before timing, as a long run has them cached
         for u in train.utts:
             source.load(train.data, u)
@@ -89,7 +89,7 @@ def published_loop_seconds_per_utt(recipe: Path, n_utts: int, device: str) -> fl
     from mer.features import build_extractor
     from mer.models import build_model
     from mer.train.config import load_config
-    from mer.train.inputs import InputInfo, normalize_input_spec
+    from mer.inputs import InputInfo, normalize_input_spec
 
     conf = load_config(recipe / FAITHFUL)
     feats = yaml.safe_load((recipe / "conf/feats.yaml").read_text())
@@ -223,7 +223,7 @@ def main(argv=None) -> int:
 def train_set_size(recipe: Path) -> tuple[int, float]:
     """Utterances and audio seconds of fold1's training set."""
     from mer.data.datadir import DataDir
-    from mer.train.inputs import WaveformInput
+    from mer.inputs import WaveformInput
 
     train = DataDir.load(next(iter(sorted((recipe / "data").glob("*/fold1")))) / "train")
     durations = WaveformInput("audio")

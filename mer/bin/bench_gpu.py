@@ -58,7 +58,7 @@ def hubert_dump_rtf(device: torch.device, utt_seconds: float, batch: int, batche
 
 def memocmt_throughput(device: torch.device, amp, steps: int, batch: int, tiny: bool) -> dict:
     from mer.models import build_model
-    from mer.train.inputs import InputInfo
+    from mer.inputs import InputInfo
 
     dim = 32 if tiny else 768
     conf = {"name": "memocmt", "variant": "improved", "aggregation": "min", "num_heads": 2 if tiny else 8,

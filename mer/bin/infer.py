@@ -21,21 +21,15 @@ import logging
 import sys
 from pathlib import Path
 
-import torch
-
-from mer.data.kaldi_io import read_list
-from mer.models import build_model, model_input_names
+from mer.inputs import EmotionDataset
 from mer.scoring.decode_dir import write_decode_dir
-from mer.train.config import apply_overrides, load_config
-from mer.train.data import open_datasets
-from mer.train.labels import LabelMap
-from mer.train.trainer import amp_dtype, predict
+from mer.trained_model import load_trained_model
 from mer.utils.device import pick_device
 
 
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--exp-dir", required=True)
+    p.add_argument("--exp-dir", required=True, help="a fold dir (or a pack, run on the dumps of --dumpdir)")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--dumpdir", default="dump")
     p.add_argument("--out", required=True)
@@ -52,40 +46,29 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    exp, out = Path(args.exp_dir), Path(args.out)
-    ckpt = exp / ("best.pt" if args.checkpoint == "best" else "checkpoint.pt")
-    if not ckpt.is_file():
-        raise SystemExit(f"infer: {ckpt} not found: train first (stage 3)")
-    conf = load_config(exp / "config.yaml")
+    out = Path(args.out)
     bad = [o for o in args.override if not o.startswith("inputs.")]
     if bad:
         raise ValueError(f"--override {bad[0]}: inference may only replace inputs (inputs.NAME=...)")
-    apply_overrides(conf, args.override)
-    label_map = LabelMap({"map": conf["labels"].get("map"), "classes": read_list(exp / "classes")}, [])
-    labels = label_map.classes
+    trained = load_trained_model(args.exp_dir, checkpoint=args.checkpoint, overrides=args.override,
+                                 dumpdir=args.dumpdir, from_dumps=True)
+    conf, label_map = trained.conf, trained.label_map
     device = pick_device(args.device)
-    inputs, (data,) = open_datasets(conf, args.dumpdir, label_map, [args.data_dir], training=False)
-    model = build_model(conf["model"], len(labels), {k: s.info for k, s in inputs.items()})
-    try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated, or not a checkpoint
-        raise ValueError(f"{ckpt}: cannot be read ({e.__class__.__name__}: {e})") from None
-    model.load_state_dict(state["model"])
-    model.to(device)
-    p = predict(model, data, device, args.batch_size, amp_dtype(conf["train"]["amp"], device))
-    model_conf, description = conf["model"], model.describe()
+    data = EmotionDataset(args.data_dir, label_map, trained.sources, unit=conf["train"]["unit"], training=False)
+    trained.model.to(device)
+    p = trained.predict(data, device, args.batch_size)
+    exp, system = Path(args.exp_dir), trained.decode_meta()
     refs = {u: label_map.mapped(lab) for u, lab in data.data.utt2emo.items()}
-    write_decode_dir(out, p["utts"], labels, p["posteriors"].numpy(),
+    write_decode_dir(out, p["utts"], label_map.classes, p["posteriors"].numpy(),
                      None if p["embeddings"] is None else p["embeddings"].numpy(), refs=refs,
                      extras={k: v.numpy() for k, v in p["extras"].items()}, meta={
         "protocol": args.protocol, "config": exp.parent.name if exp.name.startswith("fold") else exp.name,
         "fold": int(args.fold) if args.fold else None, "test_set": args.test_set or Path(args.data_dir).name,
-        "corpus": args.corpus, "system": args.system or model_conf["name"],
-        "aggregation": description.get("aggregation"),  # how a system pools over time, where it says
-        "modalities": "+".join(model_input_names(model_conf)),
-        "inputs": {k: s.describe() for k, s in inputs.items()}, "input_overrides": args.override,
-        "label_map": label_map.map or None, "model": description,
-        "checkpoint": str(ckpt), "checkpoint_epoch": state.get("epoch")})
+        "corpus": args.corpus, "system": args.system or system["system"], "aggregation": system["aggregation"],
+        "modalities": system["modalities"],
+        "inputs": {k: s.describe() for k, s in trained.sources.items()}, "input_overrides": args.override,
+        "label_map": label_map.map or None, "model": system["model"],
+        "checkpoint": trained.checkpoint, "checkpoint_epoch": trained.epoch})
     logging.info("wrote %d predictions to %s", len(p["utts"]), out)
     return 0
 

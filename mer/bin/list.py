@@ -1,9 +1,9 @@
 """Everything the toolkit can be configured with, by kind, one line each with what it is.
 
   python -m mer.bin.list              every kind
-  python -m mer.bin.list metric       one kind (model, combiner, metric, feature, figure, corpus)
+  python -m mer.bin.list metric       one kind (model, input, combiner, metric, feature, figure, corpus)
 
-Models, combiners, metrics, feature types and figures come from their registries (mer.registry: a decorator in a module of
+Models, input types, combiners, metrics, feature types and figures come from their registries (mer.registry: a decorator in a module of
 their package); corpora from the corpus registry (a module of mer/data/corpora or an entry point).
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 def _registries() -> dict[str, list[tuple[str, str]]]:
     import mer.combine  # noqa: F401  (each package creates its registry)
     import mer.features  # noqa: F401
+    import mer.inputs  # noqa: F401
     import mer.metrics  # noqa: F401
     import mer.plots.figures  # noqa: F401
     import mer.models  # noqa: F401

@@ -87,17 +87,18 @@ def main(argv=None) -> int:
     from tqdm import tqdm
 
     from mer.asr import TranscriptionError
-    from mer.packing import PackError, load_bundle
+    from mer.packing import PackError
     from mer.pretrained import PretrainedError
     from mer.recognizer import Recognizer
+    from mer.trained_model import load_trained_model
 
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         recs = collect(args.inputs)
         texts = transcripts(args, recs)
-        bundle = load_bundle(args.model, args.fold, args.dumpdir)
-        r = Recognizer(bundle, device=args.device, asr=args.asr, asr_beam_size=args.asr_beam_size,
+        trained = load_trained_model(args.model, fold=args.fold, dumpdir=args.dumpdir)
+        r = Recognizer(trained, device=args.device, asr=args.asr, asr_beam_size=args.asr_beam_size,
                        asr_language=args.asr_language, batch_size=args.batch_size, load_encoders=False)
         if r.text_inputs and args.text is None and not args.text_file and not args.asr:
             raise ValueError(r.text_help())

@@ -21,11 +21,10 @@ from pathlib import Path
 
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import read_list
-from mer.models import build_model
+from mer.models import build_model, model_input_names
 from mer.train.config import load_config, save_config
-from mer.train.data import open_datasets
+from mer.inputs import LabelMap, open_datasets
 from mer.train.label_check import check_unknown_labels, record_dropped
-from mer.train.labels import LabelMap
 from mer.train.dist import cleanup, init_distributed
 from mer.train.init_from import init_branches
 from mer.train.trainer import Trainer, TrainingDiverged, seed_everything
@@ -131,7 +130,8 @@ def _train(args, ctx, exp_dir: Path) -> int:
     train_data = args.train_dir
     if conf["train"]["fit_on"] == "train+valid":  # with best_metric last (mer.train.schema)
         train_data = DataDir.combine([DataDir.load(args.train_dir), DataDir.load(args.valid_dir)])
-    inputs, (train_set, valid_set) = open_datasets(conf, args.dumpdir, label_map, [train_data, args.valid_dir])
+    inputs, (train_set, valid_set) = open_datasets(conf, args.dumpdir, label_map, [train_data, args.valid_dir],
+                                                   model_input_names(conf["model"]))
     for name, data in (("training", train_set), ("validation", valid_set)):
         if len(data) == 0:
             raise ValueError(f"the {name} set {data.data_dir} has no utterance inside the label set {labels}")

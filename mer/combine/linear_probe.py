@@ -4,7 +4,7 @@ Pools each utterance's frames of the chosen layer (mean, or mean and standard de
 side), standardises, fits on train+valid and writes decode dirs whose embeddings are the pooled
 vectors, so a probe is scored and plotted like any trained model. `cmvn` (speaker | utterance)
 normalises the frames first, exactly as a trained model's input with that `cmvn` is normalised
-(mer.train.inputs.CMVNInput), so the two compare on the same features.
+(mer.inputs.CMVNInput), so the two compare on the same features.
 
     combiner: {name: linear_probe, dump: whisper, layer: 2, pool: mean+std, C: 1.0, cmvn: speaker}
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from mer.combine.base import AbsCombiner, FoldContext, register_combiner
-from mer.train.inputs import DumpInput, FeatureDump, check_cmvn, with_cmvn
+from mer.inputs import DumpInput, FeatureDump, check_cmvn, with_cmvn
 
 POOLS = ("mean", "mean+std")
 

@@ -20,7 +20,7 @@ def model_input_names(model_conf: dict) -> tuple[str, ...]:
 
 
 def build_model(model_conf: dict, num_classes: int, input_infos: dict) -> AbsEmotionModel:
-    """`input_infos`: name -> `mer.train.inputs.InputInfo` for every input the model reads."""
+    """`input_infos`: name -> `mer.inputs.InputInfo` for every input the model reads."""
     conf = dict(model_conf)
     cls = model_class(conf)
     conf.pop("name")

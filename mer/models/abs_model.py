@@ -29,7 +29,7 @@ class AbsEmotionModel(nn.Module):
     """Base class of every system.
 
     Subclasses take `(num_classes, input_infos, **model_config)` where `input_infos` maps each input
-    name of `input_names(model_config)` to what the data pipeline knows of it (`mer.train.inputs.InputInfo`).
+    name of `input_names(model_config)` to what the data pipeline knows of it (`mer.inputs.InputInfo`).
     """
 
     # True when padding a batch changes a sample's output (no masks): such a model is validated and

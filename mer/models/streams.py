@@ -1,6 +1,6 @@
 """Input streams of a model: what one named input hands the fusion layers.
 
-Built from the input's type (`mer.train.inputs.InputInfo`) and, for raw inputs, the model config's
+Built from the input's type (`mer.inputs.InputInfo`) and, for raw inputs, the model config's
 `encoders.<input name>` block:
 - dump: frozen encoder frames read from ark/scp, layers mixed if several were stored;
 - text: a transformers text encoder run inside the model over the raw text (trained with it when
@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mer.inputs import InputInfo
 from mer.models.layers import LayerMix
 from mer.models.pooling import lengths_to_mask
 
@@ -28,7 +29,7 @@ ENCODER_KEYS = {"model", "finetune", "clean_text", "max_tokens", "layer", "layer
 
 
 class DumpedStream(nn.Module):
-    def __init__(self, name: str, info, normalize_layers: bool = False, all_layers: bool = False):
+    def __init__(self, name: str, info: InputInfo, normalize_layers: bool = False, all_layers: bool = False):
         super().__init__()
         self.name = name
         self.out_dim = info.dim
@@ -222,7 +223,7 @@ def _wants_normalized_waveform(source: str) -> bool:
     return True
 
 
-def build_stream(name: str, info, encoder_conf: dict | None = None, normalize_layers: bool = False,
+def build_stream(name: str, info: InputInfo, encoder_conf: dict | None = None, normalize_layers: bool = False,
                  all_layers: bool = False) -> nn.Module:
     """The stream for input `name`: its type decides, `encoder_conf` configures a raw-input encoder.
     `all_layers`: hand out every hidden state (the model weighs them), not a mix or one layer."""

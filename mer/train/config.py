@@ -13,10 +13,10 @@ import yaml
 
 DEFAULTS: dict = {
     "model": {"name": "memocmt"},
-    # The named inputs the model reads (mer.train.inputs): a dump name, or
+    # The named inputs the model reads (mer.inputs): a dump name, or
     # {type: dump|waveform|text, ...}. Inference may override them (test on ASR text, say).
     "inputs": {},
-    # Label map and output classes (mer.train.labels); default: the data's label set as it is.
+    # Label map and output classes (mer.inputs.labels); default: the data's label set as it is.
     # unknown: error | drop, for a label outside the recipe's label set (mer.train.label_check).
     "labels": {"map": None, "classes": None, "unknown": "error"},
     "optim": {"name": "adam", "lr": 1.0e-4, "betas": [0.9, 0.999], "eps": 1.0e-8, "weight_decay": 0.0,

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from mer.data.kaldi_io import read_kv
-from mer.train.labels import LabelMap
+from mer.inputs import LabelMap
 from mer.utils.fileio import write_json_atomic
 
 log = logging.getLogger("mer.train")

@@ -177,7 +177,7 @@ def validate_config(conf: dict, source: str) -> dict:
                           f"is left to choose a checkpoint on: set train.best_metric: last")
     if not isinstance(conf.get("inputs"), dict):
         raise ConfigError(f"{source}: inputs must be a mapping of input name -> source")
-    from mer.train.inputs import normalize_input_spec
+    from mer.inputs import normalize_input_spec
 
     for name, spec in conf["inputs"].items():
         try:

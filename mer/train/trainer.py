@@ -11,7 +11,6 @@ import logging
 import math
 import random
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,8 @@ import torch
 from torch import nn
 
 from mer.train.config import lower_is_better
-from mer.train.data import BucketBatchSampler, EmotionDataset, collate
+from mer.inference import amp_dtype, forward, predict
+from mer.inputs import BucketBatchSampler, EmotionDataset, collate
 from mer.train.dist import DistContext
 from mer.utils.fileio import atomic_open, write_json_atomic
 
@@ -50,17 +50,6 @@ def set_rng_state(state: dict) -> None:
 def save_atomic(obj, path: Path) -> None:
     with atomic_open(path, "wb") as f:
         torch.save(obj, f)
-
-
-def to_device(batch: dict, device: torch.device) -> dict:
-    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
-
-
-def amp_dtype(setting, device: torch.device):
-    """None (full precision) on CPU or when off; bf16 where the GPU has it, else fp16."""
-    if device.type != "cuda" or setting in (False, "false"):
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def build_optimizer(model: nn.Module, conf: dict) -> torch.optim.Optimizer:
@@ -116,46 +105,6 @@ class LRSchedule:
     def apply(self, optimizer, step: int, epoch: int) -> None:
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * self.factor(step, epoch, group.get("encoder", False))
-
-
-def _forward(model, batch: dict, device: torch.device, amp):
-    with torch.autocast(device.type, dtype=amp) if amp else nullcontext():
-        return model(to_device(batch, device))
-
-
-@torch.no_grad()
-def predict(model: nn.Module, dataset: EmotionDataset, device: torch.device, batch_size: int,
-            amp=None) -> dict:
-    """Per utterance of `dataset.utts` (in that order): logits, posteriors, labels, and the
-    embeddings and extra outputs the model gives (None / absent when it gives none).
-
-    A padding-sensitive model (MemoCMT `faithful`) sees one sample at a time, as the published code
-    validates and tests with batch size 1.
-    """
-    model.eval()
-    if getattr(model, "padding_sensitive", False):
-        batch_size = 1
-    lengths = [dataset.length(i) for i in range(len(dataset))]
-    sampler = BucketBatchSampler(lengths, batch_size, shuffle=False, bucketing=batch_size > 1)
-    loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
-    rows: dict[str, int] = {}
-    logits, labels, embeddings, extras = [], [], [], {}
-    for batch in loader:
-        o = _forward(model, batch, device, amp)
-        for u in batch["utts"]:
-            rows[u] = len(rows)
-        logits.append(o.logits.float().cpu())
-        labels.append(batch["labels"])
-        if o.embedding is not None:
-            embeddings.append(o.embedding.float().cpu())
-        for name, value in o.extras.items():
-            extras.setdefault(name, []).append(value.float().cpu().reshape(len(batch["utts"]), -1))
-    perm = torch.tensor([rows[u] for u in dataset.utts], dtype=torch.long)
-    out_logits = torch.cat(logits)[perm]
-    return {"utts": list(dataset.utts), "logits": out_logits, "posteriors": torch.softmax(out_logits, -1),
-            "labels": torch.cat(labels)[perm],
-            "embeddings": torch.cat(embeddings)[perm] if embeddings else None,
-            "extras": {k: torch.cat(v)[perm] for k, v in extras.items()}}
 
 
 def evaluate(model, dataset, device, batch_size, labels: list[str], amp=None) -> dict:
@@ -273,7 +222,7 @@ class Trainer:
             # gradient averaging gives exactly the one-process gradient; accumulated batches
             # each count 1/accum of an optimiser step.
             n_global = max(self.ctx.all_sum(float(weights.sum())), 1e-9)
-            out = _forward(model, batch, self.ctx.device, self.amp)
+            out = forward(model, batch, self.ctx.device, self.amp)
             per_utt = self.model.loss(out, labels).float()
             loss = (per_utt * weights).sum() * self.ctx.world_size / n_global / self.accum
             if self.ctx.all_sum(float(not torch.isfinite(loss))):

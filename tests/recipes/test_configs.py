@@ -10,7 +10,7 @@ import yaml
 from mer.features import feature_types
 from mer.models import build_model, model_input_names
 from mer.train.config import load_config
-from mer.train.inputs import InputInfo, normalize_input_spec
+from mer.inputs import InputInfo, normalize_input_spec
 
 from tests.helpers import REPO
 

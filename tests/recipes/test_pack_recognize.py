@@ -204,7 +204,7 @@ def test_python_api_on_paths_arrays_folders_and_exp_dirs(demo):
 
 def test_asr_text_for_a_model_trained_on_reference_text_is_flagged(demo):
     from mer import Recognizer
-    from mer.packing import read_archive
+    from mer.trained_model import load_trained_model
 
     wav = next(iter(read_kv(demo["test"] / "wav.scp").values()))
     r = Recognizer.from_pretrained(demo["packs"]["min"], device="cpu", asr="whisper-tiny.en")
@@ -214,9 +214,9 @@ def test_asr_text_for_a_model_trained_on_reference_text_is_flagged(demo):
     given = r(wav, text="typed by hand")  # text given: nothing differs for a model trained on references
     assert given["transcript"] == "typed by hand" and given["differs"] == {}
     # The same model as if trained on Whisper's transcripts: typed text differs, the same Whisper does not.
-    bundle = read_archive(demo["packs"]["min"])
-    bundle.inputs["text"].update(transcription={"model": "whisper-tiny.en", "beam_size": 1, "language": None},
+    trained = load_trained_model(demo["packs"]["min"])
+    trained.inputs["text"].update(transcription={"model": "whisper-tiny.en", "beam_size": 1, "language": None},
                                  text_from="Whisper transcripts (whisper-tiny.en, greedy)")
-    on_asr = Recognizer(bundle, device="cpu", asr="whisper-tiny.en")
+    on_asr = Recognizer(trained, device="cpu", asr="whisper-tiny.en")
     assert on_asr(wav)["differs"] == {}
     assert "given text instead" in on_asr(wav, text="typed by hand")["differs"]["text"]

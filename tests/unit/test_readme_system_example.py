@@ -7,13 +7,12 @@ import re
 import torch
 import yaml
 
-from mer.models import MODEL_CLASSES, build_model
+from mer.models import MODEL_CLASSES, build_model, model_input_names
 from mer.train.config import load_config
-from mer.train.data import EmotionDataset
+from mer.inputs import EmotionDataset, LabelMap, open_inputs
 from mer.train.dist import init_distributed
-from mer.train.inputs import open_inputs
-from mer.train.labels import LabelMap
-from mer.train.trainer import Trainer, predict
+from mer.inference import predict
+from mer.train.trainer import Trainer
 from tests.helpers import REPO
 from tests.helpers.training import LABELS, make_corpus
 
@@ -37,7 +36,7 @@ def test_readme_new_system_example(tmp_path):
     cfg.write_text(yaml.safe_dump({**config, "inputs": {"audio": "audio"}}))  # the fixture's dump name
     conf = load_config(cfg, ["train.epochs=2"])
     label_map = LabelMap(None, LABELS)
-    inputs = open_inputs(conf, root / "dump")
+    inputs = open_inputs(conf, root / "dump", model_input_names(conf["model"]))
     sets = [EmotionDataset(root / "data" / p, label_map, inputs) for p in ("train", "valid")]
     model = build_model(conf["model"], 4, {k: s.info for k, s in inputs.items()})
     Trainer(conf, tmp_path / "exp", model, *sets, LABELS, init_distributed("cpu")).fit()

@@ -252,7 +252,7 @@ def whisper_pack(models, tmp_path_factory):
     from mer.packing import Bundle, write_archive
     from mer.recognizer import input_info
     from mer.train.config import load_config
-    from mer.train.inputs import normalize_input_spec
+    from mer.inputs import normalize_input_spec
 
     tmp = tmp_path_factory.mktemp("pack")
     (tmp / "train.yaml").write_text(yaml.safe_dump(

@@ -26,7 +26,7 @@ from mer.models import build_model, model_input_names
 from mer.pretrained import is_complete, models_dir
 from mer.scoring.decode_dir import load_decode_dir, write_decode_dir
 from mer.metrics import score
-from mer.train.inputs import InputInfo
+from mer.inputs import InputInfo
 from tests.helpers import REPO
 from tests.helpers.recipes import copy_recipe, run_recipe
 

@@ -12,7 +12,7 @@ from mer.data.datadir import DataDir
 from mer.features import build_extractor, feature_types
 from mer.features.acoustic import HANDCRAFTED_NAMES, handcrafted_features
 from mer.models import build_model
-from mer.train.inputs import InputInfo
+from mer.inputs import InputInfo
 
 SR = 16000
 T = np.arange(SR) / SR

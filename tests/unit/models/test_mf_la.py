@@ -11,10 +11,9 @@ import torch
 
 from mer.models import build_model
 from mer.models.mf_la import LayerAdapter
-from mer.train.inputs import InputInfo
+from mer.inputs import InputInfo
 from tests.helpers.models import speech_batch
-from tests.helpers.training import run, train_cmd
-from tests.helpers.training import make_corpus
+from tests.helpers.training import make_corpus, run, train_cmd
 
 INFOS = {"speech": InputInfo("dump", dim=8, num_layers=3), "text": InputInfo("dump", dim=6, num_layers=2),
          "context": InputInfo("dump", dim=5, num_layers=4)}
@@ -184,7 +183,7 @@ def test_models_without_layer_weights_get_no_layer_weight_figure():
 
 def test_a_dump_input_can_read_some_of_its_layers(tmp_path):
     from mer.data.datadir import DataDir
-    from mer.train.inputs import open_input
+    from mer.inputs import open_input
 
     root = make_corpus(tmp_path, audio_layers=3)  # audio: 3 layers of 16 side by side
     full = open_input("x", "audio", root / "dump")

@@ -16,7 +16,7 @@ import torch
 from mer.data.datadir import DataDir
 from mer.models import build_model
 from mer.models.pooling import lengths_to_mask, pool, pooled_dim
-from mer.train.inputs import CMVNInput, DumpInput, FeatureDump, InputInfo, open_input
+from mer.inputs import CMVNInput, DumpInput, FeatureDump, InputInfo, open_input
 from tests.helpers import REPO
 from tests.helpers.training import make_corpus, write_dump
 

@@ -15,15 +15,14 @@ import torch
 from torch import nn
 
 from mer.data.datadir import DataDir
-from mer.models import build_model
+from mer.models import build_model, model_input_names
 from mer.models.abs_model import MODEL_CLASSES, AbsEmotionModel, ModelOutput, register_model
 from mer.scoring.decode_dir import load_decode_dir, write_decode_dir
 from mer.train.config import load_config
-from mer.train.data import EmotionDataset, collate
+from mer.inputs import DumpInput, EmotionDataset, FeatureDump, InputInfo, LabelMap, collate, open_inputs
 from mer.train.dist import init_distributed
-from mer.train.inputs import DumpInput, FeatureDump, InputInfo, open_inputs
-from mer.train.labels import LabelMap
-from mer.train.trainer import LRSchedule, Trainer, predict
+from mer.inference import predict
+from mer.train.trainer import LRSchedule, Trainer
 from tests.helpers.models import speech_batch
 from tests.helpers.training import ENV, LABELS, make_corpus, run, train_cmd, write_config
 
@@ -150,7 +149,7 @@ def test_a_context_model_needs_nothing_special(corpus, tmp_path):
     conf = load_config(write_config(tmp_path / "c.yaml", epochs=3, batch_size=2),
                        ["model={name: test_turn_context}", "inputs={audio: audio}", "train.unit=dialogue"])
     label_map = LabelMap(None, LABELS)
-    inputs = open_inputs(conf, corpus / "dump")
+    inputs = open_inputs(conf, corpus / "dump", model_input_names(conf["model"]))
     train, valid, test = (EmotionDataset(corpus / "data" / p, label_map, inputs, unit="dialogue", training=t)
                           for p, t in (("train", True), ("valid", True), ("test", False)))
     torch.manual_seed(0)
@@ -262,7 +261,7 @@ def test_finetuning_a_speech_encoder_with_freeze_steps_and_accumulation(wav_corp
             "scheduler={name: none, warmup_steps: 2}", "train.epochs=1", "train.batch_size=2",
             "train.accum_grad=2", "train.bucketing=true"])
         label_map = LabelMap(None, LABELS)
-        inputs = open_inputs(conf, tmp_path)
+        inputs = open_inputs(conf, tmp_path, model_input_names(conf["model"]))
         sets = [EmotionDataset(wav_corpus / "data" / p, label_map, inputs) for p in ("train", "valid")]
         torch.manual_seed(0)
         model = build_model(conf["model"], 4, {k: s.info for k, s in inputs.items()})

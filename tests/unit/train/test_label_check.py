@@ -13,7 +13,7 @@ import pytest
 from mer.data.validate import validate_data_dir
 from mer.scoring.results_md import make_results
 from mer.train.label_check import unknown_labels
-from mer.train.labels import LabelMap
+from mer.inputs import LabelMap
 from tests.helpers.training import ENV, LABELS, make_corpus, train_cmd, write_config
 
 

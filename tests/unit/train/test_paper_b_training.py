@@ -13,9 +13,8 @@ import yaml
 from mer.models import build_model, model_input_names
 from mer.pretrained import is_complete, models_dir
 from mer.train.config import load_config
-from mer.train.data import BucketBatchSampler
+from mer.inputs import BucketBatchSampler, InputInfo
 from mer.train.init_from import init_branches, source_exp_dir
-from mer.train.inputs import InputInfo
 from mer.train.trainer import LRSchedule, build_optimizer
 from tests.helpers.recipes import copy_recipe, run_recipe
 

@@ -15,9 +15,8 @@ import torch
 
 from mer.models import build_model
 from mer.models.pooling import lengths_to_mask, pool
-from mer.train.inputs import InputInfo
+from mer.inputs import BucketBatchSampler, InputInfo, rank_slice
 from mer.train.config import experiment_tag, load_config
-from mer.train.data import BucketBatchSampler, rank_slice
 from tests.helpers.training import ENV, LABELS, make_corpus, run, train_cmd, write_config
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
@@ -291,11 +290,8 @@ def test_early_stopping_and_missing_features(corpus, tmp_path):
 
 
 def test_faithful_model_predicts_unbatched(corpus):
-    from mer.train.data import EmotionDataset
-    from mer.train.inputs import DumpInput, FeatureDump
-    from mer.train.labels import LabelMap
-
-    from mer.train.trainer import predict
+    from mer.inference import predict
+    from mer.inputs import DumpInput, EmotionDataset, FeatureDump, LabelMap
 
     inputs = {n: DumpInput(n, FeatureDump(corpus / "dump" / n)) for n in ("audio", "text")}
     data = EmotionDataset(corpus / "data/test", LabelMap(None, LABELS), inputs)

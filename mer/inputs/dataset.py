@@ -1,6 +1,6 @@
-"""Training data: a data dir's samples (utterances or whole dialogues) with their named inputs.
+"""Datasets: a data dir's samples (utterances or whole dialogues) with their named inputs.
 
-Inputs (`mer.train.inputs`) come from dumps made once over `data/all`, the data dir's audio, or
+Inputs (`mer.inputs`) come from dumps made once over `data/all`, the data dir's audio, or
 text files, so one dump serves every fold of every protocol. A batch is always one row per
 utterance; `dialog_lengths` gives the dialogue structure to models that use it.
 """
@@ -15,17 +15,17 @@ import torch
 
 from mer.data.datadir import DataDir
 from mer.data.dialogues import dialogues
-from mer.train.inputs import open_inputs
-from mer.train.labels import LabelMap
+from mer.inputs.labels import LabelMap
+from mer.inputs.spec import open_inputs
 
 log = logging.getLogger("mer.train")
 UNITS = ("utterance", "dialogue")
 
 
 def open_datasets(conf: dict, dumpdir: str | Path, label_map: LabelMap, data_dirs: list[str | Path],
-                  training: bool = True) -> tuple[dict, list["EmotionDataset"]]:
-    """The inputs of `conf` and one dataset per data dir."""
-    inputs = open_inputs(conf, dumpdir)
+                  input_names, training: bool = True) -> tuple[dict, list["EmotionDataset"]]:
+    """The inputs `input_names` of `conf` (those its model reads) and one dataset per data dir."""
+    inputs = open_inputs(conf, dumpdir, input_names)
     unit = conf["train"]["unit"]
     return inputs, [EmotionDataset(d, label_map, inputs, unit=unit, training=training) for d in data_dirs]
 
