@@ -66,8 +66,7 @@ def time_published_loop(data, utts: list[str], published: Training, toolkit: Tra
                         tokenizer, device: str = "cpu", train_passes: int = 5, encoders=None) -> LoopTimes:
     """Times both ways on `utts` of DataDir `data` (the first utterance only warms up): `published`
     trains at batch size 1 with the encoders in every step, `toolkit` on the dumped features in
-    length-sorted batches of its batch size (a handful of utterances fill fewer, slower batches
-    than a training set would); its training step is timed over `train_passes` passes. `encoders`:
+    batches of its batch size; its training step is timed over `train_passes` passes. `encoders`:
     (audio, text) models, default build_encoders()."""
     from mer.data.audio import load_utterance
     from mer.train.data import pad_sequences
@@ -99,7 +98,13 @@ def time_published_loop(data, utts: list[str], published: Training, toolkit: Tra
 
     def published_step_of(utt: str) -> None:
         audio_enc.train(), text_enc.train()  # the published model trains with its encoders inside
-        published_step(*batch_of([encode(utt)], [utt]))
+        # Frozen, they build no autograd graph there (torchaudio's HuBERT and BERT, nothing in them
+        # requires a gradient). transformers' HubertModel in train mode would mark its input as
+        # requiring one (for gradient checkpointing) and backpropagate through all its layers:
+        # no_grad keeps the cost to what the published frozen encoders cost.
+        with torch.no_grad():
+            feats = encode(utt)
+        published_step(*batch_of([feats], [utt]))
 
     def dump(utt: str) -> None:
         audio_enc.eval(), text_enc.eval()
@@ -109,16 +114,18 @@ def time_published_loop(data, utts: list[str], published: Training, toolkit: Tra
     warm, timed = utts[0], utts[1:]
     published_step_of(warm), dump(warm)
     # interleaved, utterance by utterance, so that a load that changes meanwhile (a shared machine)
-    # weighs on both ways alike
+    # weighs on both ways alike; the dump first: the encoders meet an input length for the first
+    # time there, as a dump does (a new length costs CPU kernels a setup), and the published loop
+    # after it sees the length again, as in its later epochs: if anything, against the dump
     published_s = dump_s = 0.0
     for utt in timed:
-        published_s += per_utt(published_step_of, [utt], device) / len(timed)
         dump_s += per_utt(dump, [utt], device) / len(timed)
-    order = sorted(timed, key=lambda u: dumped[u]["audio"].shape[0])  # length buckets
-    batches = [batch_of([dumped[u] for u in b], b) for b in
-               (order[i:i + toolkit.batch_size] for i in range(0, len(order), toolkit.batch_size))]
-    toolkit_step(*batches[0])
-    train_s = per_utt(lambda b: toolkit_step(*b), batches * train_passes, device) * len(batches) / len(timed)
+        published_s += per_utt(published_step_of, [utt], device) / len(timed)
+    # one full batch, the handful of utterances repeated to its size (a training set fills them)
+    items = [timed[i % len(timed)] for i in range(toolkit.batch_size)]
+    batch = batch_of([dumped[u] for u in items], items)
+    toolkit_step(*batch)
+    train_s = per_utt(lambda b: toolkit_step(*b), [batch] * train_passes, device) / toolkit.batch_size
     return LoopTimes(published_s, dump_s, train_s, len(timed))
 
 
