@@ -114,9 +114,7 @@ def time_published_loop(data, utts: list[str], published: Training, toolkit: Tra
     warm, timed = utts[0], utts[1:]
     published_step_of(warm), dump(warm)
     # interleaved, utterance by utterance, so that a load that changes meanwhile (a shared machine)
-    # weighs on both ways alike; the dump first: the encoders meet an input length for the first
-    # time there, as a dump does (a new length costs CPU kernels a setup), and the published loop
-    # after it sees the length again, as in its later epochs: if anything, against the dump
+    # weighs on both ways alike; the dump first, as it meets each input length first in a real run
     published_s = dump_s = 0.0
     for utt in timed:
         dump_s += per_utt(dump, [utt], device) / len(timed)

@@ -110,7 +110,8 @@ def make_plots(outputs: Sequence, out_dir: str | Path, title_from: str = "meta",
     saved). What cannot be drawn is added to `skips` and listed in <out_dir>/skipped.txt (removed when
     nothing was skipped, so that the file always describes the last run). `drawn`: a dict kept
     across calls with the same settings (mer.plots.plan), so that an output drawn again (a system's
-    own figures, then the side-by-side ones) reuses its figures, panels and skips."""
+    own figures, then the side-by-side ones) reuses its figures, panels and skips; it is keyed by
+    the output objects, which must outlive it."""
     out_dir = Path(out_dir)
     skips = Skips() if skips is None else skips
     kinds = [FIGURES[n] for n in FIGURES]
