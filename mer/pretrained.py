@@ -17,9 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.helpers import REPO
-
-REPO_ROOT = REPO
+REPO_ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR_ENV = "MER_MODELS_DIR"
 MARKER = ".mer-complete"  # written last; its presence (and its listed files) means "complete"
 MODEL_NAMES = ("minilm", "whisper-tiny.en", "whisper-base")

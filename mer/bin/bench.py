@@ -15,7 +15,10 @@ Needs the recipe's stages 1-2 (data and dumps); runs them first if they are miss
   - `train speedup vs batch-1: X.Xx` (bucketed batches against batch size 1, both on dumps);
   - last, this toolkit against MemoCMT's published training loop, which runs both frozen encoders
     inside every step at batch size 1: `speedup vs published loop, 1 epoch: X.Xx` and
-    `..., 100 epochs: Y.Yx`, the toolkit's one-off dump of the training set counted once.
+    `..., 100 epochs: Y.Yx`, the toolkit's one-off dump of the training set counted once;
+  - the same with MemoCMT's own encoders (HuBERT-base and BERT-base built from their configurations,
+    random weights; mer.bench.published_loop) on --published-encoder-utts utterances:
+    `speedup vs published loop (HuBERT-base + BERT-base), 1 epoch: X.Xx` and `..., 100 epochs: Y.Yx`.
 On a GPU the training figures use mixed precision as the trainer does.
 """
 from __future__ import annotations
@@ -186,6 +189,8 @@ def main(argv=None) -> int:
     p.add_argument("--dumps-only", action="store_true", help="time the feature dumps, not training")
     p.add_argument("--published-utts", type=int, default=24,
                    help="training utterances timed in the published loop (encoders in every step)")
+    p.add_argument("--published-encoder-utts", type=int, default=4,
+                   help="utterances timed with HuBERT-base + BERT-base (0: skip)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     recipe = Path(args.recipe).resolve()
@@ -217,7 +222,21 @@ def main(argv=None) -> int:
     for epochs in (1, 100):
         speedup = published * n_train * epochs / (dump_once + toolkit_epoch * epochs)
         print(f"speedup vs published loop, {epochs} epoch{'s' if epochs > 1 else ''}: {speedup:.1f}x")
+    if args.published_encoder_utts > 0:
+        print_published_encoders(recipe, args.published_encoder_utts, device)
     return 0
+
+
+def print_published_encoders(recipe: Path, n_utts: int, device: str) -> None:
+    from mer.bench.published_loop import ENCODER_NAMES, published_loop_times
+
+    t = published_loop_times(recipe, FAITHFUL, IMPROVED, n_utts, device)
+    print(f"published loop with {ENCODER_NAMES} (random weights, {t.utts} utterances): "
+          f"{t.published * 1000:.0f} ms/utt; this toolkit: dump once {t.dump * 1000:.0f} ms/utt, then "
+          f"{t.train_on_dump * 1000:.1f} ms/utt per epoch ({Path(IMPROVED).stem})")
+    for epochs in (1, 100):
+        print(f"speedup vs published loop ({ENCODER_NAMES}), {epochs} epoch{'s' if epochs > 1 else ''}: "
+              f"{t.speedup(epochs):.1f}x")
 
 
 def train_set_size(recipe: Path) -> tuple[int, float]:

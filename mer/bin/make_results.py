@@ -7,7 +7,9 @@ Collects RECIPE_DIR/<exp>/<protocol>/<config>/scores_<set>.json (from mer.bin.ag
 and writes, per test set, one row per configuration with its protocol: UA, WA, macro-F1 and
 weighted-F1 as mean ± sample std over folds, the pooled scores, and the published numbers of
 --published (default: conf/published.yaml if present) beside them. The header records date, git
-commit, python/torch versions, machine and this command. Relative paths are taken from RECIPE_DIR.
+commit, python/torch versions, machine and this command. When RESULTS.md already holds the same
+results and command, it is left as it is (its header names the run that made them): a rerun leaves
+a checkout clean. Relative paths are taken from RECIPE_DIR.
 """
 from __future__ import annotations
 
@@ -32,13 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = "python -m mer.bin.make_results " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
-        path = make_results(args.recipe_dir, args.exp, args.out, args.published, command=command)
+        path, written = make_results(args.recipe_dir, args.exp, args.out, args.published, command=command)
         for note in dropped_notes(Path(args.recipe_dir) / args.exp):  # also in RESULTS.md
             print(f"mer.bin.make_results: warning: {note}", file=sys.stderr)
     except ScoringError as e:
         print(f"mer.bin.make_results: error: {e}", file=sys.stderr)
         return 1
-    print(f"wrote {path}")
+    print(f"wrote {path}" if written else f"{path}: unchanged (the same results and command; the header of the "
+                                          f"run that made them is kept)")
     return 0
 
 

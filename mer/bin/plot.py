@@ -4,6 +4,7 @@ Usage:
   python -m mer.bin.plot DECODE_DIR [DECODE_DIR ...] --out DIR [--title-from meta|path]
                          [--tsne-max 2000] [--seed 0] [--format png [pdf]]
   python -m mer.bin.plot --pool EXP_CONFIG_DIR [EXP_CONFIG_DIR ...] --test-set test --out DIR
+  python -m mer.bin.plot --plan PLAN_FILE|-      (several --pool calls in one process: stage 6)
 
 Per decode dir (or, with --pool, per configuration with all its folds' decode_<set> dirs pooled):
   <name>_confusion.png  counts and row percentages, colour = row-normalised share
@@ -26,6 +27,9 @@ A figure that cannot be drawn (no posteriors, NaN or inf in them or in the embed
 embeddings of a collapsed model, too few utterances) is skipped: each skip is logged and listed in
 <out>/skipped.txt with its reason, and the other figures and models are drawn (exit status 0).
 <name> is <protocol>_<config>_fold<k>_<set> (pooled: ..._pooled_<set>).
+--plan: one line per figure set, tab-separated TEST_SET, OUT_DIR, EXP_CONFIG_DIR... (mer.plots.plan);
+each set keeps its own <OUT_DIR>/skipped.txt; a set that cannot be drawn is reported with its plan
+line and the others are drawn (exit status 1 then); the time of the whole plan is printed.
 The figures are the registered ones (mer.plots.figures; `python -m mer.bin.list figure`): a new figure
 is one module of mer/plots that registers itself.
 """
@@ -33,34 +37,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+import time
 
 from mer.plots.common import FORMATS
-from mer.plots.figures import SKIPPED_FILE, Skips, make_plots
+from mer.plots.figures import Skips, make_plots
+from mer.plots.plan import draw_plan, load_pooled, read_plan, wrote_message
 from mer.plots.tsne import MIN_POINTS
-from mer.scoring.aggregate import fold_dirs
-from mer.scoring.decode_dir import DecodeOutputs, ScoringError, load_decode_dir, pool_outputs
-
-
-def load_pooled(exp_config_dir: str, test_set: str) -> DecodeOutputs:
-    """All folds' decode_<set> dirs of one configuration as one set of outputs."""
-    folds = {name: p / f"decode_{test_set}" for name, p in fold_dirs(exp_config_dir).items()
-             if (p / f"decode_{test_set}" / "utt2pred").is_file()}
-    if not folds:
-        raise ScoringError(f"{exp_config_dir}: no fold*/decode_{test_set}/utt2pred")
-    missing = [n for n in fold_dirs(exp_config_dir) if n not in folds]
-    if missing:
-        print(f"mer.bin.plot: warning: {exp_config_dir}: pooling without {', '.join(missing)} "
-              f"(no decode_{test_set})", file=sys.stderr)
-    return pool_outputs({n: load_decode_dir(d, allow_nonfinite=True) for n, d in folds.items()},
-                        path=str(exp_config_dir))
+from mer.scoring.decode_dir import ScoringError, load_decode_dir
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mer.bin.plot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dirs", nargs="+", help="decode dirs, or with --pool experiment config dirs")
-    parser.add_argument("--out", required=True, help="directory for the figures")
+    parser.add_argument("dirs", nargs="*", help="decode dirs, or with --pool experiment config dirs")
+    parser.add_argument("--out", help="directory for the figures (not with --plan)")
+    parser.add_argument("--plan", help="file of figure sets, one per line (- : standard input)")
     parser.add_argument("--pool", action="store_true",
                         help="inputs are exp/<protocol>/<config> dirs; pool their folds' decode_<set>")
     parser.add_argument("--test-set", default="test", help="with --pool: which decode_<set> (default: test)")
@@ -72,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.tsne_max < MIN_POINTS:
         parser.error(f"--tsne-max must be at least {MIN_POINTS}")
+    if args.plan is not None:
+        if args.dirs or args.out or args.pool:
+            parser.error("--plan names the dirs and outputs itself: no DIR, --out or --pool beside it")
+        return run_plan(args)
+    if not args.dirs or not args.out:
+        parser.error("give the dirs to plot and --out (or --plan)")
     try:
         outputs = ([load_pooled(d, args.test_set) for d in args.dirs] if args.pool
                    else [load_decode_dir(d, allow_nonfinite=True) for d in args.dirs])
@@ -80,9 +77,20 @@ def main(argv: list[str] | None = None) -> int:
     except ScoringError as e:
         print(f"mer.bin.plot: error: {e}", file=sys.stderr)
         return 1
-    print(f"wrote {len(figures) * len(args.format)} file(s) to {args.out}"
-          + (f"; skipped {len(skips)} figure(s), listed in {Path(args.out) / SKIPPED_FILE}" if skips else ""))
+    print(wrote_message(len(figures) * len(args.format), args.out, skips))
     return 0
+
+
+def run_plan(args) -> int:
+    t0 = time.time()
+    try:
+        sets = read_plan(args.plan)
+    except ScoringError as e:
+        print(f"mer.bin.plot: error: {e}", file=sys.stderr)
+        return 1
+    failed = draw_plan(sets, args.title_from, args.tsne_max, args.seed, args.format)
+    print(f"mer.bin.plot: {len(sets) - failed} of {len(sets)} figure set(s) drawn in {time.time() - t0:.1f} s")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ A figure kind is a function registered with `@register_figure(name)` in a module
 package is scanned: a new figure is one new module there, plus its test):
 - scope "output" (the default): `fn(ctx: FigureContext) -> {file stem: Figure}`, called once per
   decode output (one fold, or a configuration's folds pooled). What it cannot draw it names in
-  `ctx.skips` with the reason; panels for a side-by-side figure it adds to `ctx.shared`.
+  `ctx.skips` with the reason; panels for a side-by-side figure it appends to a list in
+  `ctx.shared` (`ctx.shared.setdefault(key, []).append(panel)`: the lists of all outputs are joined).
 - scope "set": `fn(shared: dict, outputs) -> {file stem: Figure}`, called once when several outputs
   are drawn together, with what the "output" figures left in `shared`.
 `python -m mer.bin.list figure` lists them.
@@ -103,10 +104,14 @@ def model_parts(out) -> list[tuple[str, np.ndarray]]:
 
 
 def make_plots(outputs: Sequence, out_dir: str | Path, title_from: str = "meta", tsne_max: int = 2000,
-               seed: int = 0, formats: Sequence[str] = ("png",), skips: Skips | None = None) -> dict[str, Figure]:
+               seed: int = 0, formats: Sequence[str] = ("png",), skips: Skips | None = None,
+               drawn: dict | None = None) -> dict[str, Figure]:
     """Draw and save every registered figure that can be drawn; returns {file stem: Figure} (already
     saved). What cannot be drawn is added to `skips` and listed in <out_dir>/skipped.txt (removed when
-    nothing was skipped, so that the file always describes the last run)."""
+    nothing was skipped, so that the file always describes the last run). `drawn`: a dict kept
+    across calls with the same settings (mer.plots.plan), so that an output drawn again (a system's
+    own figures, then the side-by-side ones) reuses its figures, panels and skips; it is keyed by
+    the output objects, which must outlive it."""
     out_dir = Path(out_dir)
     skips = Skips() if skips is None else skips
     kinds = [FIGURES[n] for n in FIGURES]
@@ -119,11 +124,22 @@ def make_plots(outputs: Sequence, out_dir: str | Path, title_from: str = "meta",
         names.append(name)
     shared: dict = {}
     for name, out in zip(names, outputs):
-        ctx = FigureContext(out, name, output_title(out, title_from), model_parts(out), tsne_max, seed, skips,
-                            shared)
-        for kind in kinds:
-            if kind.scope == "output":
-                figures.update(kind.fn(ctx))
+        key = (id(out), name)
+        if drawn is not None and key in drawn:
+            own_figures, own_shared, own_skips = drawn[key]
+        else:
+            own_figures, own_shared, own_skips = {}, {}, Skips()
+            ctx = FigureContext(out, name, output_title(out, title_from), model_parts(out), tsne_max, seed,
+                                own_skips, own_shared)
+            for kind in kinds:
+                if kind.scope == "output":
+                    own_figures.update(kind.fn(ctx))
+            if drawn is not None:
+                drawn[key] = (own_figures, own_shared, own_skips)
+        figures.update(own_figures)
+        skips.extend(own_skips)
+        for panel_kind, panels in own_shared.items():
+            shared.setdefault(panel_kind, []).extend(panels)
     if len(outputs) > 1:
         for kind in kinds:
             if kind.scope == "set":

@@ -31,6 +31,8 @@ from mer.utils.fileio import write_text_atomic
 PUBLISHED_REQUIRED = ("paper", "protocol")
 PUBLISHED_FIELDS = ("paper", "table", "row", "protocol", "test_set", "classes", "modalities", "configs", "note")
 MODALITY_ALIASES = {"audio": "speech"}  # systems name their speech input either way
+# The header lines that say when, where and with what the results were made (header()).
+PROVENANCE_LINES = ("- date: ", "- git commit: ", "- python ", "- machine: ")
 
 
 def collect(exp_dir: str | os.PathLike) -> dict[str, list[dict]]:
@@ -231,9 +233,10 @@ def header(recipe_dir: Path, command: str) -> list[str]:
 
 
 def make_results(recipe_dir: str | os.PathLike, exp: str = "exp", out: str = "RESULTS.md",
-                 published: str | None = None, command: str | None = None) -> Path:
+                 published: str | None = None, command: str | None = None) -> tuple[Path, bool]:
     """Write RECIPE_DIR/<out>; relative exp/out/published paths are taken from RECIPE_DIR.
-    published=None reads conf/published.yaml when it exists."""
+    published=None reads conf/published.yaml when it exists. Returns (path, written): an existing
+    file with the same results and command (only its provenance lines would change) is kept."""
     recipe = Path(recipe_dir)
     if not recipe.is_dir():
         raise ScoringError(f"{recipe}: not a directory")
@@ -267,5 +270,21 @@ def make_results(recipe_dir: str | os.PathLike, exp: str = "exp", out: str = "RE
         lines += [f"## Test set `{test_set}`: published only", ""]
         lines += _published_table(entries, columns(entries), []) + [""]
     out_path = recipe / out
-    write_text_atomic(out_path, "\n".join(lines))
-    return out_path
+    text = "\n".join(lines)
+    if out_path.is_file() and same_results(out_path.read_text(encoding="utf-8"), text):
+        return out_path, False
+    write_text_atomic(out_path, text)
+    return out_path, True
+
+
+def same_results(old: str, new: str) -> bool:
+    """Whether two RESULTS.md texts differ at most in their provenance lines (date, commit,
+    versions, machine): then the old file stays as it is, its header still naming the commit and
+    machine that produced these very results, and a rerun (the demo) leaves the checkout clean."""
+    return _without_provenance(old) == _without_provenance(new)
+
+
+def _without_provenance(text: str) -> list[str]:
+    lines = text.splitlines()
+    end = next((i for i, ln in enumerate(lines) if ln.startswith("- command:")), 0)  # the header ends there
+    return [ln for i, ln in enumerate(lines) if i >= end or not ln.startswith(PROVENANCE_LINES)]

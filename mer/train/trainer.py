@@ -291,6 +291,9 @@ class Trainer:
             self.tb = SummaryWriter(str(self.exp_dir / "tensorboard"), purge_step=self.start_epoch)
         if self.stopped or self.start_epoch > tc["epochs"]:
             log.info("training already finished (epoch %d, best %s)", self.start_epoch - 1, self.best)
+        if self.ctx.is_main and tc.get("fit_on") == "train+valid":
+            log.info("fit_on train+valid: the validation set %s is inside the training data; its scores below "
+                     "are not held out, and the model kept is the last epoch's", self.valid_set.data_dir)
         for epoch in range(self.start_epoch, tc["epochs"] + 1):
             if self.stopped:
                 break
@@ -331,10 +334,14 @@ class Trainer:
         return {"best": self.best, "history": self.history}
 
     def _log_epoch(self, r: dict) -> None:
-        log.info("epoch %d: lr %.3g train loss %.4f acc %.4f (%.1f utt/s) | valid loss %.4f wa %.4f ua %.4f "
+        # fit_on train+valid: the validation set is trained on, its scores are no held-out scores;
+        # best_metric last chooses nothing on it, so no epoch is marked as the chosen one
+        valid = "valid(in train)" if self.tconf.get("fit_on") == "train+valid" else "valid"
+        chosen = self.metric != "last" and self.best and self.best["epoch"] == r["epoch"]
+        log.info("epoch %d: lr %.3g train loss %.4f acc %.4f (%.1f utt/s) | %s loss %.4f wa %.4f ua %.4f "
                  "macro_f1 %.4f%s", r["epoch"], r["lr"], r["train_loss"], r["train_acc"],
-                 r["train_utts_per_second"], r["valid_loss"], r["valid_wa"], r["valid_ua"], r["valid_macro_f1"],
-                 " *" if self.best and self.best["epoch"] == r["epoch"] else "")
+                 r["train_utts_per_second"], valid, r["valid_loss"], r["valid_wa"], r["valid_ua"],
+                 r["valid_macro_f1"], " *" if chosen else "")
         for k, v in r.items():
             if k != "epoch" and isinstance(v, (int, float)) and math.isfinite(v):
                 self.tb.add_scalar(k.replace("_", "/", 1), v, r["epoch"])

@@ -83,6 +83,16 @@ def test_rerunning_a_stage_keeps_finished_work(demo):
     assert best.stat().st_mtime_ns == before
 
 
+def test_rerunning_scoring_with_the_same_results_leaves_results_md_as_it_was(demo):
+    # the demo's RESULTS.md is tracked: a rerun that reproduces it must leave `git status` clean
+    results = demo / "RESULTS.md"
+    before, mtime = results.read_bytes(), results.stat().st_mtime_ns
+    proc = run_recipe(demo, "--stage", "5", "--stop_stage", "5", "--train_configs", " ".join(CONFIGS),
+                      "--probes", PROBES, "--train_args", "train.epochs=2")
+    assert "RESULTS.md: unchanged" in proc.stdout + proc.stderr
+    assert results.read_bytes() == before and results.stat().st_mtime_ns == mtime
+
+
 def test_inference_overrides_get_their_own_decode_dirs_and_results(demo):
     # emo.sh --infer_args/--infer_tag: the same trained model decoded with another input source
     # (here the same dump under an explicit override: what is checked is where everything lands)

@@ -393,22 +393,21 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   log "Stage 6: plots (from saved outputs only)"
   mapfile -t trained < <(trained_dirs)
   mapfile -t combined < <(combined_dirs)
+  # One process draws every figure set (a Python start and the plotting imports cost more than a
+  # system's figures); a plan line: test set, out dir, the exp dirs pooled (mer.plots.plan).
+  plan=()
   for set in ${test_sets}; do
     name=$(decode_name "${set}")
     config_dirs=(${trained[@]+"${trained[@]}"})
     # combiners decode the plain set: beside the trained configs only when no --infer_tag renames it
     [ "${name}" = "${set}" ] && config_dirs+=(${combined[@]+"${combined[@]}"})
-    for d in ${trained[@]+"${trained[@]}"}; do
-      "${MER_PYTHON}" -m mer.bin.plot --pool "$d" --test-set "${name}" --out "$d/plots"
-    done
-    for d in ${combined[@]+"${combined[@]}"}; do
-      "${MER_PYTHON}" -m mer.bin.plot --pool "$d" --test-set "${set}" --out "$d/plots"
-    done
+    for d in ${trained[@]+"${trained[@]}"}; do plan+=("${name}"$'\t'"$d/plots"$'\t'"$d"); done
+    for d in ${combined[@]+"${combined[@]}"}; do plan+=("${set}"$'\t'"$d/plots"$'\t'"$d"); done
     if [ "${#config_dirs[@]}" -gt 1 ]; then
-      "${MER_PYTHON}" -m mer.bin.plot --pool "${config_dirs[@]}" --test-set "${name}" \
-        --out "${expdir}/${protocol}/plots_${name}"
+      plan+=("${name}"$'\t'"${expdir}/${protocol}/plots_${name}$(printf '\t%s' "${config_dirs[@]}")")
     fi
   done
+  [ "${#plan[@]}" -eq 0 ] || printf '%s\n' "${plan[@]}" | "${MER_PYTHON}" -m mer.bin.plot --plan -
   log "plots: ${PWD}/${expdir}/${protocol}/plots_* and ${PWD}/${expdir}/${protocol}/*/plots"
 fi
 mark_stage ""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import kaldiio
@@ -252,3 +253,65 @@ def test_readme_figure_example_is_one_file(tmp_path, monkeypatch):
     assert plot_cli.main([str(d), "--out", str(tmp_path / "plots")]) == 0
     assert sorted(p.name for p in (tmp_path / "plots").glob("*_recall_bars.png")) == [
         "loso_cfg_fold1_test_recall_bars.png"]
+
+
+def test_plan_draws_every_figure_set_in_one_call_and_names_the_line_it_cannot_draw(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    for config, seed in (("memocmt_min", 10), ("memocmt_max", 20)):
+        exp_decode(exp, config, 1, seed, config.split("_")[1])
+    a, b = exp / "loso/memocmt_min", exp / "loso/memocmt_max"
+    # memocmt_max also decoded a second set, without embeddings: its t-SNE is skipped there
+    decode_dir(b / "fold1/decode_dev", 30, embeddings=False,
+               meta={"protocol": "loso", "config": "memocmt_max", "fold": 1, "test_set": "dev"})
+    missing = tmp_path / "exp/loso/never_trained"
+    plan = tmp_path / "plan.tsv"
+    plan.write_text("# test set, out dir, exp dirs\n\n"
+                    f"dev\t{b}/plots\t{b}\n"
+                    f"test\t{a}/plots\t{a}\n"
+                    f"test\t{b}/plots\t{b}\n"
+                    f"test\t{missing}/plots\t{missing}\n"
+                    f"test\t{exp}/loso/plots_test\t{a}\t{b}\n")
+    assert plot_cli.main(["--plan", str(plan), "--tsne-max", "50"]) == 1
+    out, err = capsys.readouterr()
+    assert f"{plan}:6: {missing}: no such experiment dir" in err
+    assert re.search(r"4 of 5 figure set\(s\) drawn in \d+\.\d s", out)
+    kinds = ("confusion", "roc", "tsne")
+    assert_pngs(a / "plots", {f"loso_memocmt_min_pooled_test_{k}.png" for k in kinds})
+    # the dev set's skip stays listed in memocmt_max's plots/ after its test set, drawn later, skipped none
+    skipped = (b / "plots/skipped.txt").read_text().splitlines()
+    assert len(skipped) == 2 and skipped[1].startswith("loso_memocmt_max_pooled_dev_tsne\t")
+    (b / "plots/skipped.txt").unlink()
+    assert_pngs(b / "plots", {f"loso_memocmt_max_pooled_{s}_{k}.png" for s in ("dev", "test") for k in kinds} -
+                {"loso_memocmt_max_pooled_dev_tsne.png"})
+    names = ["loso_memocmt_min_pooled_test", "loso_memocmt_max_pooled_test"]
+    assert_pngs(exp / "loso/plots_test", {f"{n}_{k}.png" for n in names for k in kinds}
+                | {"tsne_side_by_side.png", "confusion_side_by_side.png"})
+
+
+def test_plan_reuses_an_output_drawn_before_and_draws_the_same_side_by_side(tmp_path):
+    from mer.plots.figures import make_plots
+    from mer.plots.plan import load_pooled
+
+    exp = tmp_path / "exp"
+    for config, seed in (("memocmt_min", 10), ("memocmt_max", 20)):
+        exp_decode(exp, config, 1, seed, config.split("_")[1])
+    outputs = [load_pooled(str(exp / "loso" / c), "test") for c in ("memocmt_min", "memocmt_max")]
+    drawn: dict = {}
+    own = make_plots(outputs[:1], tmp_path / "own", tsne_max=50, drawn=drawn)
+    both = make_plots(outputs, tmp_path / "both", tsne_max=50, drawn=drawn)
+    fresh = make_plots(outputs, tmp_path / "fresh", tsne_max=50)
+    stem = "loso_memocmt_min_pooled_test_tsne"
+    assert both[stem] is own[stem]  # drawn once
+    assert set(both) == set(fresh)
+    for figs in (both, fresh):
+        assert [ax.get_title().split("\n")[0] for ax in figs["tsne_side_by_side"].axes] == [
+            "memocmt_min [min]", "memocmt_max [max]"]
+    xy = [[c.get_offsets() for c in figs["tsne_side_by_side"].axes[1].collections] for figs in (both, fresh)]
+    assert all(np.array_equal(p, q) for p, q in zip(*xy))
+
+
+def test_plan_line_with_too_few_fields_is_named(tmp_path, capsys):
+    plan = tmp_path / "plan.tsv"
+    plan.write_text("test\tonly/an/out/dir\n")
+    assert plot_cli.main(["--plan", str(plan)]) == 1
+    assert f"{plan}:1: expected TEST_SET<tab>OUT_DIR<tab>EXP_CONFIG_DIR..." in capsys.readouterr().err

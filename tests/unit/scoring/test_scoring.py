@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from fractions import Fraction
 from pathlib import Path
@@ -351,3 +352,29 @@ def test_make_results_marks_incomplete_and_rejects_bad_published(tmp_path, capsy
     (recipe / "pub.yaml").write_text("- {paper: x, protocol: loso, accuracy: 50}\n")
     assert make_results.main([str(recipe), "--published", "pub.yaml"]) == 1
     assert "unknown key(s) accuracy" in capsys.readouterr().err
+
+
+def test_make_results_keeps_the_file_when_only_its_provenance_would_change(tmp_path, capsys):
+    recipe = tmp_path / "egs" / "toy" / "memocmt"
+    cfg = build_exp_config(recipe / "exp")
+    assert aggregate_scores.main([str(cfg)]) == 0
+    assert make_results.main([str(recipe)]) == 0
+    path = recipe / "RESULTS.md"
+    # as committed by an earlier run elsewhere: another date, commit, versions and machine
+    earlier = re.sub(r"(?m)^- (date|git commit|machine): .*$", r"- \1: earlier", path.read_text())
+    earlier = re.sub(r"(?m)^- python .*$", "- python 0.0, torch 0.0", earlier)
+    path.write_text(earlier)
+    capsys.readouterr()
+    assert make_results.main([str(recipe)]) == 0
+    assert path.read_text() == earlier
+    assert "unchanged" in capsys.readouterr().out
+    # another command is not provenance: the file says which command made it
+    assert make_results.main([str(recipe), "--exp", "exp"]) == 0
+    assert "--exp exp" in path.read_text() and "- date: earlier" not in path.read_text()
+    # a result that changes rewrites the whole file, header included
+    path.write_text(earlier)
+    pred = cfg / "fold1" / "decode_test" / "utt2pred"
+    pred.write_text(pred.read_text().replace(" a\n", " b\n"))
+    assert score_cli.main([str(pred.parent)]) == 0 and aggregate_scores.main([str(cfg)]) == 0
+    assert make_results.main([str(recipe)]) == 0
+    assert path.read_text() != earlier and "- date: earlier" not in path.read_text()

@@ -4,6 +4,7 @@ the last epoch, cosine decay, label smoothing, a linear read-out)."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -152,6 +153,11 @@ def test_fit_on_train_and_valid_keeps_the_last_epoch(tmp_path):
     n_train, n_valid = (len(DataDir.load(corpus / "data" / p).utts) for p in ("train", "valid"))
     log = (tmp_path / "exp/train.log").read_text()
     assert f"{n_train + n_valid} train / {n_valid} valid utterances" in log
+    # the validation set is inside the training data: its scores say so, and no epoch is marked as
+    # chosen on them (best_metric last keeps the last)
+    epochs = [ln for ln in log.splitlines() if re.search(r"epoch \d+: lr", ln)]
+    assert len(epochs) == 3 and all("| valid(in train) loss" in ln and not ln.endswith(" *") for ln in epochs)
+    assert f"the validation set {corpus / 'data/valid'} is inside the training data" in log
     best = torch.load(tmp_path / "exp/best.pt", weights_only=False)
     last = torch.load(tmp_path / "exp/checkpoint.pt", weights_only=False)
     assert best["epoch"] == 3 and all(torch.equal(best["model"][k], last["model"][k]) for k in best["model"])
@@ -159,6 +165,13 @@ def test_fit_on_train_and_valid_keeps_the_last_epoch(tmp_path):
     cfg.write_text(text.replace("best_metric: last", "best_metric: ua"))
     proc = subprocess.run(cmd + ["--exp-dir", str(tmp_path / "bad")], env=ENV, capture_output=True, text=True)
     assert proc.returncode != 0 and "set train.best_metric: last" in proc.stderr
+    # on a held-out validation set the log says plain "valid" and marks the epoch chosen on it
+    cfg.write_text(text.replace("best_metric: last, fit_on: train+valid", "best_metric: ua"))
+    proc = subprocess.run(cmd + ["--exp-dir", str(tmp_path / "held_out")], env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log = (tmp_path / "held_out/train.log").read_text()
+    epochs = [ln for ln in log.splitlines() if re.search(r"epoch \d+: lr", ln)]
+    assert all("| valid loss" in ln for ln in epochs) and epochs[0].endswith(" *")
 
 
 def test_label_smoothing_for_any_model_and_a_linear_read_out():

@@ -1,0 +1,1 @@
+"""Timings behind `make bench` (mer.bin.bench prints them)."""
