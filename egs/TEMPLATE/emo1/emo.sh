@@ -3,7 +3,9 @@
 # feature dumps and training configs and calls this script; every stage can be re-run alone.
 #
 #   0 download           local/download.sh, where the corpus is open (run it by hand: --stage 0)
-#   1 data preparation   local/data.sh: data/all (+ data/<protocol>/fold<k>/{train,valid,test})
+#   1 data preparation   data/all and data/<protocol>/fold<k>/{train,valid,test}: the corpus's
+#                        preparation with its own options (utils/prepare_data.sh), or the
+#                        recipe's local/data.sh where it has one
 #   2 feature dumping    every entry of $feats_config, over data/all, to $dumpdir/<name>
 #   3 training           every config x fold -> $expdir/<protocol>/<config tag>/fold<k>; a config
 #                        whose model.init names another is trained after it (waves)
@@ -19,6 +21,8 @@ set -euo pipefail
 
 # shellcheck source=../../../utils/lib/log.sh
 . utils/lib/log.sh
+# shellcheck source=../../../utils/lib/peek_option.sh
+. utils/lib/peek_option.sh
 
 stage=1             # first stage to run
 stop_stage=6        # last stage to run
@@ -42,7 +46,7 @@ dumpdir=dump        # feature dumps
 expdir=exp          # experiments
 system=             # system name recorded with the results (e.g. memocmt)
 tolerate_failures=false  # true: utterances whose features fail are dropped from data/ (listed in dump/*/failed)
-local_data_opts=    # options passed to local/data.sh
+local_data_opts=    # options of the recipe's local/data.sh (only a recipe that has one)
 combine_configs=    # combiners run in stage 4 after inference (conf/combine/*.yaml, `combiner:` block),
                     # scored and plotted like trained configs; results in $expdir/<protocol>/<file stem>
 probes=             # shorthand for linear-probe combiners: NAME:DUMP:LAYER[:POOL[:CMVN]] ..., e.g.
@@ -51,6 +55,32 @@ probes=             # shorthand for linear-probe combiners: NAME:DUMP:LAYER[:POO
                     # normalised first); results in $expdir/<protocol>/probe_NAME
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [options]   (stages: 0 download, 1 data, 2 features, 3 train, 4 inference, 5 scoring, 6 plots)"
+
+# The corpus's own options (its module's add_arguments: --label_set, --text_only, ...) are options
+# here too, each a variable with the corpus's default; stage 1 passes on the ones set otherwise.
+# corpus_option[name]: the prepare_corpus option; corpus_option_default[name]; corpus_flags: names
+# of the options that take no value (true adds the option).
+declare -A corpus_option=() corpus_option_default=() corpus_flags=()
+declare_corpus_options() {  # ARGS: emo.sh's command line; locals start with _, no option does
+  local _corpus _table _name _option _kind _default _help
+  _corpus=$(peek_option corpus "" "$@")
+  [ -n "${_corpus}" ] || return 0
+  # shellcheck source=../../../utils/lib/python.sh
+  . utils/lib/python.sh
+  _table=$("${MER_PYTHON}" -m mer.bin.corpora options "${_corpus}") || die --code 2 "--corpus ${_corpus}: see above"
+  [ -n "${_table}" ] || return 0
+  help_message+=$'\n\n'"Options of the corpus ${_corpus} (stage 1; python -m mer.bin.prepare_corpus ${_corpus} --help):"
+  while IFS=$'\037' read -r _name _option _kind _default _help; do  # \037: empty fields stay fields
+    [ -z "${!_name+set}" ] || die --code 2 "the option ${_option} of the corpus ${_corpus} is also an option" \
+      "of $0 (--${_name}): rename it in the corpus module"
+    printf -v "${_name}" '%s' "${_default}"
+    corpus_option[${_name}]=${_option}
+    corpus_option_default[${_name}]=${_default}
+    if [ "${_kind}" = flag ]; then corpus_flags[${_name}]=1; fi
+    help_message+=$'\n'"  --${_name} ${_default:-\"\"}  # ${_help}"
+  done < <(tr '\t' '\037' <<< "${_table}")
+}
+declare_corpus_options "$@"
 
 log "$0 $*"
 . utils/parse_options.sh
@@ -215,9 +245,26 @@ fi
 # ------------------------------------------------------------------ 1 data preparation
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   mark_stage 1
-  log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
-  # shellcheck disable=SC2086  # options are word-split on purpose
-  local/data.sh --protocol "${protocol}" ${local_data_opts}
+  prepare_args=()  # the corpus options set to something other than their default
+  for name in "${!corpus_option[@]}"; do
+    [ "${!name}" = "${corpus_option_default[${name}]}" ] && continue
+    if [ -n "${corpus_flags[${name}]:-}" ]; then
+      prepare_args+=("${corpus_option[${name}]}")  # a flag: set means true
+    else
+      prepare_args+=("${corpus_option[${name}]}" "${!name}")
+    fi
+  done
+  if [ -x local/data.sh ]; then
+    log "Stage 1: data preparation (local/data.sh ${local_data_opts} -- ${prepare_args[*]})"
+    # shellcheck disable=SC2086  # options are word-split on purpose
+    local/data.sh --protocol "${protocol}" ${local_data_opts} -- ${prepare_args[@]+"${prepare_args[@]}"}
+  else
+    [ -z "${local_data_opts}" ] || die --code 2 "--local_data_opts: this recipe has no local/data.sh; give" \
+      "the corpus's options to run.sh itself (./run.sh --help lists them)"
+    [ -n "${corpus}" ] || die --code 2 "--corpus is required for stage 1 (this recipe has no local/data.sh)"
+    log "Stage 1: data preparation (utils/prepare_data.sh ${corpus} ${protocol} ${prepare_args[*]})"
+    utils/prepare_data.sh "${corpus}" "${protocol}" ${prepare_args[@]+"${prepare_args[@]}"}
+  fi
   no_wav=()
   [ -f data/all/wav.scp ] || no_wav=(--no-wav)  # a text-only corpus (MELD's CSVs alone)
   utils/validate_data_dir.sh ${no_wav[@]+"${no_wav[@]}"} data/all
