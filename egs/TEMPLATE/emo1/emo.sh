@@ -110,12 +110,25 @@ fold_dirs() {
 }
 
 # Stages 3 and 4 with --train_nj N > 1 run one job array (N jobs at a time) instead of one command
-# after another. new_jobs DIR: an empty job dir; add_job DIR LOG CMD...: the next job's script (CMD
-# with its output in LOG, the OMP threads shared out between the N jobs; on failure, the log's tail);
-# run_jobs DIR CMD GPUS WHAT: the array, through cmd.sh's CMD (its backend assigns GPUS per job).
+# after another. new_jobs DIR: an empty job dir; queue_or_run DIR CMD GPUS LOG WHAT COMMAND...:
+# COMMAND now through cmd.sh's CMD with its output in LOG, or with N > 1 added to the array by
+# add_job DIR LOG COMMAND... (its output in LOG, the OMP threads shared out between the N jobs; on
+# failure, the log's tail); run_jobs DIR CMD GPUS WHAT: the array, through CMD (its backend assigns
+# GPUS per job). new_jobs and run_jobs do nothing with N = 1.
 new_jobs() {
+  [ "${train_nj}" -gt 1 ] || return 0
   rm -rf "$1"
   mkdir -p "$1/log"
+}
+queue_or_run() {
+  local dir=$1 cmd=$2 gpus=$3 out=$4 what=$5
+  shift 5
+  if [ "${train_nj}" -gt 1 ]; then
+    add_job "${dir}" "${out}" "$@"
+  else
+    log "${what}"
+    ${cmd} --gpu "${gpus}" "${out}" "$@"
+  fi
 }
 add_job() {
   local dir=$1 log=$2 n; shift 2
@@ -131,6 +144,7 @@ add_job() {
 }
 run_jobs() {
   local dir=$1 cmd=$2 gpus=$3 what=$4 n
+  [ "${train_nj}" -gt 1 ] || return 0
   n=$(find "${dir}" -maxdepth 1 -name 'job.*.sh' | wc -l)
   [ "${n}" -gt 0 ] || return 0
   log "${what}: ${n} jobs, ${train_nj} at a time (each one's log in its exp dir; the array's in ${dir}/log)"
@@ -328,12 +342,8 @@ train_config() {
     train=("${launcher[@]}" --config "${config}" --train-dir "${fold_dir}/train"
            --valid-dir "${fold_dir}/valid" --dumpdir "${dumpdir}" --exp-dir "${exp}" --device "${device}"
            ${labels[@]+"${labels[@]}"} ${override_args[@]+"${override_args[@]}"})
-    if [ "${train_nj}" -gt 1 ]; then
-      add_job "${jobs_dir}" "${exp}/log/train.log" "${train[@]}"
-      continue
-    fi
-    log "Stage 3: training ${tag} on ${fold_dir} -> ${exp}"
-    ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" "${train[@]}"
+    queue_or_run "${jobs_dir}" "${cuda_cmd}" "${ngpu}" "${exp}/log/train.log" \
+      "Stage 3: training ${tag} on ${fold_dir} -> ${exp}" "${train[@]}"
   done
 }
 run_tags() {
@@ -348,11 +358,9 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   [ "${#waves[@]}" -le 1 ] || log "Stage 3: ${#waves[@]} waves, each after the one it starts from (model.init):" \
     "$(printf '[%s] ' "${waves[@]}")"
   for wave in "${waves[@]}"; do  # one job array per wave: a wave starts when the one before has finished
-    if [ "${train_nj}" -gt 1 ]; then new_jobs "${jobs_dir}"; fi
+    new_jobs "${jobs_dir}"
     for config in ${wave}; do train_config "${config}"; done
-    if [ "${train_nj}" -gt 1 ]; then
-      run_jobs "${jobs_dir}" "${cuda_cmd}" "${ngpu}" "Stage 3: training (config x fold)"
-    fi
+    run_jobs "${jobs_dir}" "${cuda_cmd}" "${ngpu}" "Stage 3: training (config x fold)"
   done
 fi
 
@@ -360,7 +368,7 @@ fi
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   mark_stage 4
   jobs_dir="${expdir}/${protocol}/.infer_jobs"
-  if [ "${train_nj}" -gt 1 ]; then new_jobs "${jobs_dir}"; fi
+  new_jobs "${jobs_dir}"
   for config in ${train_configs}; do
     tag=$(config_tag "${config}")
     for fold_dir in $(fold_dirs); do
@@ -376,18 +384,12 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
                --dumpdir "${dumpdir}" --out "${out}" --device "${device}" --protocol "${protocol}"
                --fold "${fold#fold}" --test-set "${name}" --corpus "${corpus}" --system "${system}"
                ${infer_opts[@]+"${infer_opts[@]}"})
-        if [ "${train_nj}" -gt 1 ]; then
-          add_job "${jobs_dir}" "${out}/log/infer.log" "${infer[@]}"
-          continue
-        fi
-        log "Stage 4: inference ${exp} on ${fold_dir}/${set}${infer_args:+ with ${infer_args}}"
-        ${decode_cmd} --gpu "$(( ngpu > 0 ? 1 : 0 ))" "${out}/log/infer.log" "${infer[@]}"
+        queue_or_run "${jobs_dir}" "${decode_cmd}" "$(( ngpu > 0 ? 1 : 0 ))" "${out}/log/infer.log" \
+          "Stage 4: inference ${exp} on ${fold_dir}/${set}${infer_args:+ with ${infer_args}}" "${infer[@]}"
       done
     done
   done
-  if [ "${train_nj}" -gt 1 ]; then
-    run_jobs "${jobs_dir}" "${decode_cmd}" "$(( ngpu > 0 ? 1 : 0 ))" "Stage 4: inference (config x fold x set)"
-  fi
+  run_jobs "${jobs_dir}" "${decode_cmd}" "$(( ngpu > 0 ? 1 : 0 ))" "Stage 4: inference (config x fold x set)"
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
