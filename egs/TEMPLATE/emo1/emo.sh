@@ -58,8 +58,9 @@ help_message="Usage: $0 [options]   (stages: 0 download, 1 data, 2 features, 3 t
 
 # The corpus's own options (its module's add_arguments: --label_set, --text_only, ...) are options
 # here too, each a variable with the corpus's default; stage 1 passes on the ones set otherwise.
-# corpus_option[name]: the prepare_corpus option; corpus_option_default[name]; corpus_flags: names
-# of the options that take no value (true adds the option).
+# corpus_options: their names in the module's order; corpus_option[name]: the prepare_corpus option;
+# corpus_option_default[name]; corpus_flags: names of the options that take no value (true adds it).
+corpus_options=()
 declare -A corpus_option=() corpus_option_default=() corpus_flags=()
 declare_corpus_options() {  # ARGS: emo.sh's command line; locals start with _, no option does
   local _corpus _table _name _option _kind _default _help
@@ -74,6 +75,7 @@ declare_corpus_options() {  # ARGS: emo.sh's command line; locals start with _, 
     [ -z "${!_name+set}" ] || die --code 2 "the option ${_option} of the corpus ${_corpus} is also an option" \
       "of $0 (--${_name}): rename it in the corpus module"
     printf -v "${_name}" '%s' "${_default}"
+    corpus_options+=("${_name}")
     corpus_option[${_name}]=${_option}
     corpus_option_default[${_name}]=${_default}
     if [ "${_kind}" = flag ]; then corpus_flags[${_name}]=1; fi
@@ -260,7 +262,7 @@ fi
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   mark_stage 1
   prepare_args=()  # the corpus options set to something other than their default
-  for name in "${!corpus_option[@]}"; do
+  for name in ${corpus_options[@]+"${corpus_options[@]}"}; do
     [ "${!name}" = "${corpus_option_default[${name}]}" ] && continue
     if [ -n "${corpus_flags[${name}]:-}" ]; then
       prepare_args+=("${corpus_option[${name}]}")  # a flag: set means true
