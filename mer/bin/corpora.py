@@ -3,6 +3,9 @@ other packages registered under the entry-point group `mer.corpora`.
 
   python -m mer.bin.corpora list      name, db.sh variable, default location, protocols (* = default), labels
   python -m mer.bin.corpora db-sh     the shell lines db.sh evaluates: NAME=${NAME:-downloads/name}; export NAME
+  python -m mer.bin.corpora options CORPUS
+                                      the corpus's own options as a recipe's shell options, one per line:
+                                      name, option, flag|value, default, help (tab-separated; emo.sh reads them)
 
 Imports the corpus modules only (no torch), so db.sh can run it on every recipe start.
 """
@@ -11,7 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mer.data.corpora.registry import CorpusInterfaceError, all_corpora
+from mer.data.corpora.options import shell_table
+from mer.data.corpora.registry import CorpusInterfaceError, UnknownCorpus, all_corpora, get_corpus
 
 
 def db_sh() -> str:
@@ -35,11 +39,17 @@ def table() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mer.bin.corpora", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("list", "db-sh"))
+    parser.add_argument("command", choices=("list", "db-sh", "options"))
+    parser.add_argument("corpus", nargs="?", help="the corpus (options only)")
     args = parser.parse_args(argv)
+    if (args.command == "options") != (args.corpus is not None):
+        parser.error("a corpus name goes with `options`, and only with it")
     try:
-        out = table() if args.command == "list" else db_sh()
-    except CorpusInterfaceError as e:
+        if args.command == "options":
+            out = shell_table(get_corpus(args.corpus))
+        else:
+            out = table() if args.command == "list" else db_sh()
+    except (CorpusInterfaceError, UnknownCorpus) as e:
         print(f"corpora: error: {e}", file=sys.stderr)
         return 2
     sys.stdout.write(out)

@@ -304,7 +304,7 @@ def test_emodb_miniature_labels_and_problems(tmp_path):
     warnings = (out / "warnings").read_text()
     assert "wav/notes.wav" in warnings and "wav/13c01Na.wav" in warnings
     assert_valid(out)
-    dd4 = emodb.prepare(tmp_path / "emodb", tmp_path / "all4", label_map="4class")
+    dd4 = emodb.prepare(tmp_path / "emodb", tmp_path / "all4", label_set="4class")
     assert dd4.utt2emo == {"03a01Wa": "ang", "08b10Tc": "sad"}
     assert "boredom" in read_tsv(tmp_path / "all4" / "excluded")["16a05Ld"]
 
@@ -337,7 +337,7 @@ def test_emodb_real_corpus(tmp_path):
 
 @needs_emodb
 def test_emodb_real_4class(tmp_path):
-    dd = emodb.prepare(EMODB_DIR, tmp_path / "all", label_map="4class")
+    dd = emodb.prepare(EMODB_DIR, tmp_path / "all", label_set="4class")
     assert Counter(dd.utt2emo.values()) == {"ang": 127, "hap": 71, "sad": 62, "neu": 79}
     excluded = read_tsv(tmp_path / "all" / "excluded")
     assert len(excluded) == 81 + 69 + 46
@@ -379,7 +379,7 @@ def test_prepare_corpus_cli_missing_dir(tmp_path, capsys, monkeypatch, corpus_di
 def test_prepare_corpus_cli_rejects_other_corpus_options(tmp_path):
     with pytest.raises(SystemExit):
         prepare_corpus.main(["esd", "--corpus-dir", str(tmp_path), "--out", str(tmp_path / "o"),
-                             "--label-map", "4class"])
+                             "--label-set", "4class"])
 
 
 def test_resolve_corpus_dir_file(tmp_path):

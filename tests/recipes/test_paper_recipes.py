@@ -43,10 +43,15 @@ RECIPES = {
 
 
 def listed_configs(recipe_dir: Path, block: str = "train_configs") -> list[str]:
-    """The training configs run.sh runs by default: its first `block="..."` (train_configs)."""
-    m = re.search(rf'^{block}="(.*?)"', (recipe_dir / "run.sh").read_text(), re.S | re.M)
-    assert m, f"{recipe_dir}/run.sh: no {block} block"
-    return m.group(1).split()
+    """The training configs run.sh runs by default: the first `block="..."` or `block=$(echo ...)`
+    (train_configs) of run.sh, or of the local/run_*.sh it hands over to, as bash expands it."""
+    for script in [recipe_dir / "run.sh", *sorted((recipe_dir / "local").glob("run_*.sh"))]:
+        m = re.search(rf'^{block}=("[^"]*"|\$\(echo .*?\))$', script.read_text(), re.S | re.M)
+        if m:
+            out = subprocess.run(["bash", "-c", f"{block}={m.group(1)}; echo ${block}"], cwd=recipe_dir,
+                                 capture_output=True, text=True, check=True).stdout
+            return out.split()
+    raise AssertionError(f"{recipe_dir}/run.sh: no {block} block")
 
 
 def read_results_rows(results_md: Path) -> list[list[str]]:

@@ -24,7 +24,7 @@ def test_setup_makes_a_recipe_that_runs(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (recipe / "emo.sh").resolve() == (REPO / "egs/TEMPLATE/emo1/emo.sh").resolve()
-    subprocess.run(["shellcheck", "-x", "-S", "warning", "run.sh", "local/data.sh"], cwd=recipe, check=True,
+    subprocess.run(["shellcheck", "-x", "-S", "warning", "run.sh"], cwd=recipe, check=True,
                    env={"PATH": str(REPO / ".venv/bin") + ":/usr/bin:/bin"})
     env = {"EMODB": str(get_corpus("emodb").write_fake(tmp_path / "emodb"))}
     run_recipe(recipe, "--train_args", "train.epochs=2", env=env, timeout=1200)

@@ -3,7 +3,9 @@
 # feature dumps and training configs and calls this script; every stage can be re-run alone.
 #
 #   0 download           local/download.sh, where the corpus is open (run it by hand: --stage 0)
-#   1 data preparation   local/data.sh: data/all (+ data/<protocol>/fold<k>/{train,valid,test})
+#   1 data preparation   data/all and data/<protocol>/fold<k>/{train,valid,test}: the corpus's
+#                        preparation with its own options (utils/prepare_data.sh), or the
+#                        recipe's local/data.sh where it has one
 #   2 feature dumping    every entry of $feats_config, over data/all, to $dumpdir/<name>
 #   3 training           every config x fold -> $expdir/<protocol>/<config tag>/fold<k>; a config
 #                        whose model.init names another is trained after it (waves)
@@ -19,6 +21,8 @@ set -euo pipefail
 
 # shellcheck source=../../../utils/lib/log.sh
 . utils/lib/log.sh
+# shellcheck source=../../../utils/lib/peek_option.sh
+. utils/lib/peek_option.sh
 
 stage=1             # first stage to run
 stop_stage=6        # last stage to run
@@ -42,7 +46,7 @@ dumpdir=dump        # feature dumps
 expdir=exp          # experiments
 system=             # system name recorded with the results (e.g. memocmt)
 tolerate_failures=false  # true: utterances whose features fail are dropped from data/ (listed in dump/*/failed)
-local_data_opts=    # options passed to local/data.sh
+local_data_opts=    # options of the recipe's local/data.sh (only a recipe that has one)
 combine_configs=    # combiners run in stage 4 after inference (conf/combine/*.yaml, `combiner:` block),
                     # scored and plotted like trained configs; results in $expdir/<protocol>/<file stem>
 probes=             # shorthand for linear-probe combiners: NAME:DUMP:LAYER[:POOL[:CMVN]] ..., e.g.
@@ -51,6 +55,34 @@ probes=             # shorthand for linear-probe combiners: NAME:DUMP:LAYER[:POO
                     # normalised first); results in $expdir/<protocol>/probe_NAME
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [options]   (stages: 0 download, 1 data, 2 features, 3 train, 4 inference, 5 scoring, 6 plots)"
+
+# The corpus's own options (its module's add_arguments: --label_set, --text_only, ...) are options
+# here too, each a variable with the corpus's default; stage 1 passes on the ones set otherwise.
+# corpus_options: their names in the module's order; corpus_option[name]: the prepare_corpus option;
+# corpus_option_default[name]; corpus_flags: names of the options that take no value (true adds it).
+corpus_options=()
+declare -A corpus_option=() corpus_option_default=() corpus_flags=()
+declare_corpus_options() {  # ARGS: emo.sh's command line; locals start with _, no option does
+  local _corpus _table _name _option _kind _default _help
+  _corpus=$(peek_option corpus "" "$@")
+  [ -n "${_corpus}" ] || return 0
+  # shellcheck source=../../../utils/lib/python.sh
+  . utils/lib/python.sh
+  _table=$("${MER_PYTHON}" -m mer.bin.corpora options "${_corpus}") || die --code 2 "--corpus ${_corpus}: see above"
+  [ -n "${_table}" ] || return 0
+  help_message+=$'\n\n'"Options of the corpus ${_corpus} (stage 1; python -m mer.bin.prepare_corpus ${_corpus} --help):"
+  while IFS=$'\037' read -r _name _option _kind _default _help; do  # \037: empty fields stay fields
+    [ -z "${!_name+set}" ] || die --code 2 "the option ${_option} of the corpus ${_corpus} is also an option" \
+      "of $0 (--${_name}): rename it in the corpus module"
+    printf -v "${_name}" '%s' "${_default}"
+    corpus_options+=("${_name}")
+    corpus_option[${_name}]=${_option}
+    corpus_option_default[${_name}]=${_default}
+    if [ "${_kind}" = flag ]; then corpus_flags[${_name}]=1; fi
+    help_message+=$'\n'"  --${_name} ${_default:-\"\"}  # ${_help}"
+  done < <(tr '\t' '\037' <<< "${_table}")
+}
+declare_corpus_options "$@"
 
 log "$0 $*"
 . utils/parse_options.sh
@@ -80,12 +112,25 @@ fold_dirs() {
 }
 
 # Stages 3 and 4 with --train_nj N > 1 run one job array (N jobs at a time) instead of one command
-# after another. new_jobs DIR: an empty job dir; add_job DIR LOG CMD...: the next job's script (CMD
-# with its output in LOG, the OMP threads shared out between the N jobs; on failure, the log's tail);
-# run_jobs DIR CMD GPUS WHAT: the array, through cmd.sh's CMD (its backend assigns GPUS per job).
+# after another. new_jobs DIR: an empty job dir; queue_or_run DIR CMD GPUS LOG WHAT COMMAND...:
+# COMMAND now through cmd.sh's CMD with its output in LOG, or with N > 1 added to the array by
+# add_job DIR LOG COMMAND... (its output in LOG, the OMP threads shared out between the N jobs; on
+# failure, the log's tail); run_jobs DIR CMD GPUS WHAT: the array, through CMD (its backend assigns
+# GPUS per job). new_jobs and run_jobs do nothing with N = 1.
 new_jobs() {
+  [ "${train_nj}" -gt 1 ] || return 0
   rm -rf "$1"
   mkdir -p "$1/log"
+}
+queue_or_run() {
+  local dir=$1 cmd=$2 gpus=$3 out=$4 what=$5
+  shift 5
+  if [ "${train_nj}" -gt 1 ]; then
+    add_job "${dir}" "${out}" "$@"
+  else
+    log "${what}"
+    ${cmd} --gpu "${gpus}" "${out}" "$@"
+  fi
 }
 add_job() {
   local dir=$1 log=$2 n; shift 2
@@ -101,6 +146,7 @@ add_job() {
 }
 run_jobs() {
   local dir=$1 cmd=$2 gpus=$3 what=$4 n
+  [ "${train_nj}" -gt 1 ] || return 0
   n=$(find "${dir}" -maxdepth 1 -name 'job.*.sh' | wc -l)
   [ "${n}" -gt 0 ] || return 0
   log "${what}: ${n} jobs, ${train_nj} at a time (each one's log in its exp dir; the array's in ${dir}/log)"
@@ -215,9 +261,26 @@ fi
 # ------------------------------------------------------------------ 1 data preparation
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   mark_stage 1
-  log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
-  # shellcheck disable=SC2086  # options are word-split on purpose
-  local/data.sh --protocol "${protocol}" ${local_data_opts}
+  prepare_args=()  # the corpus options set to something other than their default
+  for name in ${corpus_options[@]+"${corpus_options[@]}"}; do
+    [ "${!name}" = "${corpus_option_default[${name}]}" ] && continue
+    if [ -n "${corpus_flags[${name}]:-}" ]; then
+      prepare_args+=("${corpus_option[${name}]}")  # a flag: set means true
+    else
+      prepare_args+=("${corpus_option[${name}]}" "${!name}")
+    fi
+  done
+  if [ -x local/data.sh ]; then
+    log "Stage 1: data preparation (local/data.sh ${local_data_opts} -- ${prepare_args[*]})"
+    # shellcheck disable=SC2086  # options are word-split on purpose
+    local/data.sh --protocol "${protocol}" ${local_data_opts} -- ${prepare_args[@]+"${prepare_args[@]}"}
+  else
+    [ -z "${local_data_opts}" ] || die --code 2 "--local_data_opts: this recipe has no local/data.sh; give" \
+      "the corpus's options to run.sh itself (./run.sh --help lists them)"
+    [ -n "${corpus}" ] || die --code 2 "--corpus is required for stage 1 (this recipe has no local/data.sh)"
+    log "Stage 1: data preparation (utils/prepare_data.sh ${corpus} ${protocol} ${prepare_args[*]})"
+    utils/prepare_data.sh "${corpus}" "${protocol}" ${prepare_args[@]+"${prepare_args[@]}"}
+  fi
   no_wav=()
   [ -f data/all/wav.scp ] || no_wav=(--no-wav)  # a text-only corpus (MELD's CSVs alone)
   utils/validate_data_dir.sh ${no_wav[@]+"${no_wav[@]}"} data/all
@@ -281,12 +344,8 @@ train_config() {
     train=("${launcher[@]}" --config "${config}" --train-dir "${fold_dir}/train"
            --valid-dir "${fold_dir}/valid" --dumpdir "${dumpdir}" --exp-dir "${exp}" --device "${device}"
            ${labels[@]+"${labels[@]}"} ${override_args[@]+"${override_args[@]}"})
-    if [ "${train_nj}" -gt 1 ]; then
-      add_job "${jobs_dir}" "${exp}/log/train.log" "${train[@]}"
-      continue
-    fi
-    log "Stage 3: training ${tag} on ${fold_dir} -> ${exp}"
-    ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" "${train[@]}"
+    queue_or_run "${jobs_dir}" "${cuda_cmd}" "${ngpu}" "${exp}/log/train.log" \
+      "Stage 3: training ${tag} on ${fold_dir} -> ${exp}" "${train[@]}"
   done
 }
 run_tags() {
@@ -301,11 +360,9 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   [ "${#waves[@]}" -le 1 ] || log "Stage 3: ${#waves[@]} waves, each after the one it starts from (model.init):" \
     "$(printf '[%s] ' "${waves[@]}")"
   for wave in "${waves[@]}"; do  # one job array per wave: a wave starts when the one before has finished
-    if [ "${train_nj}" -gt 1 ]; then new_jobs "${jobs_dir}"; fi
+    new_jobs "${jobs_dir}"
     for config in ${wave}; do train_config "${config}"; done
-    if [ "${train_nj}" -gt 1 ]; then
-      run_jobs "${jobs_dir}" "${cuda_cmd}" "${ngpu}" "Stage 3: training (config x fold)"
-    fi
+    run_jobs "${jobs_dir}" "${cuda_cmd}" "${ngpu}" "Stage 3: training (config x fold)"
   done
 fi
 
@@ -313,7 +370,7 @@ fi
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   mark_stage 4
   jobs_dir="${expdir}/${protocol}/.infer_jobs"
-  if [ "${train_nj}" -gt 1 ]; then new_jobs "${jobs_dir}"; fi
+  new_jobs "${jobs_dir}"
   for config in ${train_configs}; do
     tag=$(config_tag "${config}")
     for fold_dir in $(fold_dirs); do
@@ -329,18 +386,12 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
                --dumpdir "${dumpdir}" --out "${out}" --device "${device}" --protocol "${protocol}"
                --fold "${fold#fold}" --test-set "${name}" --corpus "${corpus}" --system "${system}"
                ${infer_opts[@]+"${infer_opts[@]}"})
-        if [ "${train_nj}" -gt 1 ]; then
-          add_job "${jobs_dir}" "${out}/log/infer.log" "${infer[@]}"
-          continue
-        fi
-        log "Stage 4: inference ${exp} on ${fold_dir}/${set}${infer_args:+ with ${infer_args}}"
-        ${decode_cmd} --gpu "$(( ngpu > 0 ? 1 : 0 ))" "${out}/log/infer.log" "${infer[@]}"
+        queue_or_run "${jobs_dir}" "${decode_cmd}" "$(( ngpu > 0 ? 1 : 0 ))" "${out}/log/infer.log" \
+          "Stage 4: inference ${exp} on ${fold_dir}/${set}${infer_args:+ with ${infer_args}}" "${infer[@]}"
       done
     done
   done
-  if [ "${train_nj}" -gt 1 ]; then
-    run_jobs "${jobs_dir}" "${decode_cmd}" "$(( ngpu > 0 ? 1 : 0 ))" "Stage 4: inference (config x fold x set)"
-  fi
+  run_jobs "${jobs_dir}" "${decode_cmd}" "$(( ngpu > 0 ? 1 : 0 ))" "Stage 4: inference (config x fold x set)"
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then

@@ -2,12 +2,13 @@
 # Make a new recipe that runs at once on a registered corpus (python -m mer.bin.corpora list):
 #   egs/TEMPLATE/emo1/setup.sh egs/<corpus>/<system> --corpus NAME [--system memocmt]
 # It links emo.sh, path.sh, db.sh, cmd.sh and utils/ to the shared copies (a site's own job settings go in
-# a git-ignored cmd_local.sh, its corpus locations in db_local.sh),
-# and writes run.sh, local/data.sh (the corpus's preparation and its default protocol),
-# conf/feats.yaml (frozen Whisper tiny.en, every layer, and log-mel) and a working audio-only
-# config, conf/tuning/train_audio_mean.yaml, with linear probes beside it. Then:
+# a git-ignored cmd_local.sh, its corpus locations in db_local.sh), and writes run.sh (the corpus's
+# default protocol; stage 1 is emo.sh's own, which takes the corpus module's options: ./run.sh --help
+# lists them), conf/feats.yaml (frozen Whisper tiny.en, every layer, and log-mel) and a working
+# audio-only config, conf/tuning/train_audio_mean.yaml, with linear probes beside it. Then:
 #   cd egs/<corpus>/<system> && ./run.sh            # stages 1-6
-# and add configs to conf/tuning/ and run.sh as the system needs.
+# and add configs to conf/tuning/ and run.sh as the system needs (and a local/data.sh, which emo.sh
+# then runs for stage 1, where the corpus needs more than its preparation: egs/mini/memocmt has one).
 set -euo pipefail
 usage="Usage: $0 egs/<corpus>/<system> --corpus NAME [--system memocmt]"
 dir=
@@ -38,7 +39,7 @@ except UnknownCorpus as e:
     sys.exit(f"setup.sh: {e}")
 print(corpus.db_variable, corpus.default_protocol)' "${corpus}")
 
-mkdir -p "${dir}/conf/tuning" "${dir}/local"
+mkdir -p "${dir}/conf/tuning"
 rel() { "${MER_PYTHON}" -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$1" "$2"; }
 for f in emo.sh path.sh db.sh cmd.sh; do ln -s "$(rel "${template}/${f}" "${dir}")" "${dir}/${f}"; done
 ln -s "$(rel "${root}/utils" "${dir}")" "${dir}/utils"
@@ -46,7 +47,8 @@ ln -s "$(rel "${root}/utils" "${dir}")" "${dir}/utils"
 cat > "${dir}/run.sh" <<RUN
 #!/usr/bin/env bash
 # ${system} on ${corpus} (made by egs/TEMPLATE/emo1/setup.sh): stages 1-6 with a frozen-Whisper
-# audio-only model beside linear probes. The corpus is where \$${variable} (db.sh) says.
+# audio-only model beside linear probes. The corpus is where \$${variable} (db.sh) says; its
+# preparation options are run.sh's too (./run.sh --help lists them).
 set -euo pipefail
 
 protocol=${protocol}   # the corpus's default protocol; --protocol picks another
@@ -64,22 +66,7 @@ export HF_HUB_OFFLINE=\${HF_HUB_OFFLINE:-1}  # Whisper tiny.en is local (tools/m
   --train_configs "\${train_configs}" --probes "\${probes}" "\$@"
 RUN
 
-cat > "${dir}/local/data.sh" <<DATA
-#!/usr/bin/env bash
-# Stage 1: ${corpus} as distributed (\$${variable}, db.sh) -> data/all -> data/<protocol>/fold<k>/{train,valid,test}
-set -euo pipefail
-# shellcheck source-path=SCRIPTDIR/..
-. ./path.sh
-# shellcheck source-path=SCRIPTDIR/..
-. ./db.sh
-protocol=${protocol}
-# shellcheck disable=SC2034  # read by parse_options.sh
-help_message="Usage: \$0 [--protocol ${protocol}]"
-. utils/parse_options.sh
-"\${MER_PYTHON}" -m mer.bin.prepare_corpus ${corpus} --corpus-dir "\${${variable}}" --out data/all
-"\${MER_PYTHON}" -m mer.bin.make_protocol ${corpus} "\${protocol}" data/all "data/\${protocol}"
-DATA
-chmod +x "${dir}/run.sh" "${dir}/local/data.sh"
+chmod +x "${dir}/run.sh"
 
 cat > "${dir}/conf/feats.yaml" <<'FEATS'
 # Feature dumps of stage 2 (python -m mer.bin.dump_feats --config conf/feats.yaml --name NAME).

@@ -2,7 +2,7 @@
 # Real-data check on Berlin EmoDB (open; 535 utterances, 10 speakers, 7 classes): audio-only
 # MemoCMT-style models on frozen Whisper tiny.en, leave one speaker out (10 folds), beside
 # linear probes (logistic regression on mean+std pooled frames) of log-mel and Whisper layers.
-# 4 classes instead of 7 (use another exp dir): ./run.sh --local_data_opts "--label_map 4class"
+# 4 classes instead of 7 (use another exp dir): ./run.sh --label_set 4class --expdir exp_4class
 set -euo pipefail
 
 # The trained audio models: tiny.en as before (layer norm, mean pooling), then per-speaker CMVN and

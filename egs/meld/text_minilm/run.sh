@@ -12,5 +12,5 @@ train_configs="
 probes="minilm_l4:minilm:4:mean"
 
 export HF_HUB_OFFLINE=1  # MiniLM is local (tools/models)
-./emo.sh --corpus meld --system text_only --protocol official --nj 2 --train_configs "${train_configs}" \
+./emo.sh --corpus meld --text_only true --system text_only --protocol official --nj 2 --train_configs "${train_configs}" \
   --probes "${probes}" --test_sets "valid test" "$@"

@@ -6,23 +6,10 @@
 # features; flat 4-class baselines with the same encoders. Offline, CPU, minutes.
 set -euo pipefail
 
-train_configs="
-  conf/tuning/train_text.yaml
-  conf/tuning/train_whisper_gate.yaml
-  conf/tuning/train_whisper_emotion.yaml
-  conf/tuning/train_whisper_flat.yaml
-  conf/tuning/train_acoustic_gate.yaml
-  conf/tuning/train_acoustic_emotion.yaml
-  conf/tuning/train_acoustic_flat.yaml
-"
-combine_configs="
-  conf/combine/hier_whisper_speech.yaml
-  conf/combine/hier_whisper_text_argmax.yaml
-  conf/combine/hier_whisper_text.yaml
-  conf/combine/hier_acoustic_speech.yaml
-  conf/combine/hier_acoustic_text_argmax.yaml
-  conf/combine/hier_acoustic_text.yaml
-"
+# per speech encoder (Whisper, acoustic features): gate, emotion model, flat baseline; the hierarchy
+# on speech alone, with text's arg-max, with text (Algorithm 1)
+train_configs=$(echo conf/tuning/train_text.yaml conf/tuning/train_{whisper,acoustic}_{gate,emotion,flat}.yaml)
+combine_configs=$(echo conf/combine/hier_{whisper,acoustic}_{speech,text_argmax,text}.yaml)
 
 export HF_HUB_OFFLINE=1  # both encoders are local (tools/models)
 ./emo.sh --corpus synthetic --system hierarchical --protocol fixed --nj 2 --test_sets "valid test" \

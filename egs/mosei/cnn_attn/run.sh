@@ -8,47 +8,8 @@
 #                                   segments excluded and counted)
 #   ./run.sh --text_only true       transcripts only: the MiniLM text configs (offline stand-in)
 # $MOSEI (db.sh, or the environment): CMU_MOSEI as distributed; the standard folds file is found
-# below it (mosei_folds.json or the SDK's cmu_mosei_std_folds.py) or given with
-# --local_data_opts "--folds FILE". Other options pass through to emo.sh.
+# below it (mosei_folds.json or the SDK's cmu_mosei_std_folds.py) or given with --folds_file FILE.
+# MOSEI's preparation options (--folds_file, --text_only, ...) and emo.sh's pass through;
+# ./run.sh --help lists them. The stages: local/run_cnn_attn.sh, shared with MELD.
 set -euo pipefail
-
-text_only=false     # true: no audio; the MiniLM text configs and dump only
-protocol=resplit    # resplit (the paper's) | official
-local_data_opts=    # options for local/data.sh (--folds FILE, ...)
-args=()
-while [ $# -gt 0 ]; do
-  case $1 in
-    --text_only) text_only=$2; shift 2 ;;
-    --protocol) protocol=$2; shift 2 ;;
-    --local_data_opts) local_data_opts=$2; shift 2 ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-
-# train_text_pretrain comes first: train_cnn_attn and train_cnn_concat start from it (model.init),
-# and stage 3 trains it in a wave of its own, also with --train_nj N.
-train_configs="
-  conf/tuning/train_text_pretrain.yaml
-  conf/tuning/train_cnn_attn.yaml
-  conf/tuning/train_cnn_attn_causal.yaml
-  conf/tuning/train_cnn_attn_nocontext.yaml
-  conf/tuning/train_cnn_concat.yaml
-  conf/tuning/train_speech_only.yaml
-"
-feats_config=conf/feats.yaml
-probes="bert_last:bert:0:mean"  # logistic regression on mean-pooled BERT-base (its last layer)
-if "${text_only}"; then
-  train_configs="
-    conf/tuning/train_text_only.yaml
-    conf/tuning/train_text_causal.yaml
-    conf/tuning/train_text_nocontext.yaml
-  "
-  feats_config=conf/feats_text.yaml
-  local_data_opts="--text_only true ${local_data_opts}"
-  probes="minilm_l4:minilm:0:mean"
-  export HF_HUB_OFFLINE=1  # MiniLM is local (tools/models)
-fi
-
-./emo.sh --corpus mosei --system cnn_attn --protocol "${protocol}" --nj 2 --train_configs "${train_configs}" \
-  --feats_config "${feats_config}" --probes "${probes}" --local_data_opts "${local_data_opts}" \
-  ${args[@]+"${args[@]}"}
+local/run_cnn_attn.sh mosei "$@"

@@ -4,7 +4,7 @@ File names `SSTTTEv.wav`: SS speaker, TTT text code, E emotion letter (German in
 Speaker, gender and transcript come from the published tables below (the download has no machine-
 readable speaker or sentence table), the label from the emotion letter.
 
-Label maps (--label-map):
+Label sets (--label-set; --label-map, its former spelling, still works with a warning):
   7class (default)  W anger, L boredom, E disgust, A fear, F happiness, T sadness, N neutral
   4class            W ang, F hap, T sad, N neu (the IEMOCAP names and order); L, E, A excluded
 
@@ -20,12 +20,13 @@ import re
 from pathlib import Path
 
 from mer.data.corpora.common import CorpusError, PrepReport, resolve_corpus_dir, wav_entry, write_prepared
+from mer.data.corpora.options import old_spelling
 from mer.data.corpora.registry import CorpusInfo
 from mer.data.datadir import DataDir
 from mer.data.protocols import TEXT_REPEATS, loso_protocol
 
 LABELS = ("anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral")
-LABEL_MAPS = {
+LABEL_SETS = {
     "7class": (LABELS, {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear",
                         "F": "happiness", "T": "sadness", "N": "neutral"}),
     "4class": (("ang", "hap", "sad", "neu"), {"W": "ang", "F": "hap", "T": "sad", "N": "neu"}),
@@ -50,9 +51,10 @@ NAME_RE = re.compile(r"^(?P<spk>\d{2})(?P<text>[ab]\d{2})(?P<emo>[A-Z])(?P<versi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--label-map", choices=sorted(LABEL_MAPS), default="7class",
+    parser.add_argument("--label-set", choices=sorted(LABEL_SETS), default="7class",
                         help="7class: all seven emotions (default); 4class: ang/hap/sad/neu, "
                              "boredom, disgust and fear excluded")
+    old_spelling(parser, "--label-map", "--label-set", "label_set", choices=sorted(LABEL_SETS))
 
 
 def find_wav_dir(corpus_dir: Path) -> Path:
@@ -62,10 +64,10 @@ def find_wav_dir(corpus_dir: Path) -> Path:
     raise CorpusError(f"{corpus_dir}: no wav/ folder with .wav files; is this the EmoDB download?")
 
 
-def prepare(corpus_dir: Path, out_dir: Path, label_map: str = "7class") -> DataDir:
-    if label_map not in LABEL_MAPS:
-        raise ValueError(f"unknown label map '{label_map}'; known: {', '.join(sorted(LABEL_MAPS))}")
-    labels, letter_to_label = LABEL_MAPS[label_map]
+def prepare(corpus_dir: Path, out_dir: Path, label_set: str = "7class") -> DataDir:
+    if label_set not in LABEL_SETS:
+        raise ValueError(f"unknown label set '{label_set}'; known: {', '.join(sorted(LABEL_SETS))}")
+    labels, letter_to_label = LABEL_SETS[label_set]
     corpus_dir = resolve_corpus_dir(corpus_dir, "EMODB")
     report = PrepReport(corpus_dir)
     dd = DataDir()
@@ -84,7 +86,7 @@ def prepare(corpus_dir: Path, out_dir: Path, label_map: str = "7class") -> DataD
             continue
         label = letter_to_label.get(letter)
         if label is None:
-            report.exclude(utt, f"{LETTER_NAMES[letter]} ({letter}) not in the {label_map} map")
+            report.exclude(utt, f"{LETTER_NAMES[letter]} ({letter}) not in the {label_set} set")
             continue
         text = SENTENCES.get(m["text"], "")
         if not text:

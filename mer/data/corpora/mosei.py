@@ -5,7 +5,9 @@ Input, located recursively under `corpus_dir` (the nearest copy when there are s
                                               columns [sentiment, happy, sad, anger, surprise, disgust, fear]
   Raw/Transcript/Segmented/Combined/<video>.txt   `<video>___<clip>___<start>___<end>___<text>`
   Raw/Audio/Full/WAV_16000/<video>.wav        full-video audio, cut by `segments`
-and the standard folds from `--folds FILE` (see mer.data.corpora.mosei_folds for how to make it).
+and the standard folds from `--folds-file FILE` (see mer.data.corpora.mosei_folds for how to make it;
+`auto`, the command line's default: the first mosei_folds.json or cmu_mosei_std_folds.py found below
+`corpus_dir` or beside it).
 Without the WAV_16000 folder (or with --text-only) a text-only data dir is written.
 
 Decisions:
@@ -55,7 +57,9 @@ import soundfile as sf
 
 from mer.data.corpora.common import (CorpusError, PrepReport, decode_sniffed, pick_nearest, resolve_corpus_dir,
                                      walk_corpus, write_lines, write_prepared)
-from mer.data.corpora.mosei_folds import FOLDS, FoldsError, load_folds, numeric_ids_in_json, video_to_fold
+from mer.data.corpora.mosei_folds import (FOLDS, FoldsError, find_folds_file, load_folds, numeric_ids_in_json,
+                                         video_to_fold)
+from mer.data.corpora.options import old_spelling
 from mer.data.corpora.fakes.mosei import write_fake  # noqa: F401  (the interface: a fake copy for tests)
 from mer.data.corpora.registry import CorpusInfo
 from mer.data.datadir import DataDir, Segment, format_seconds
@@ -74,14 +78,17 @@ NAME_ALIASES = {"happy": {"happy", "happiness", "joy"}, "sad": {"sad", "sadness"
                 "anger": {"anger", "angry"}, "surprise": {"surprise", "surprised"},
                 "disgust": {"disgust", "disgusted"}, "fear": {"fear", "fearful"}}
 SAMPLES = ("segment", "emotion")
+AUTO = "auto"            # --folds-file: look for the folds file below the corpus dir and beside it
 TIE_ATOL = 1e-4          # intensities are means of 0-3 ratings (k/3); float noise is far smaller
 SAFE_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--folds", type=Path, default=None,
+    parser.add_argument("--folds-file", dest="folds", default=AUTO,
                         help="standard folds: JSON {train,valid,test: [video ids]} or the SDK's "
-                             "cmu_mosei_std_folds.py (required; see mer.data.corpora.mosei_folds)")
+                             "cmu_mosei_std_folds.py (see mer.data.corpora.mosei_folds); auto (default): the "
+                             "first mosei_folds.json or cmu_mosei_std_folds.py below the corpus dir or beside it")
+    old_spelling(parser, "--folds", "--folds-file", "folds")
     parser.add_argument("--tie", choices=("exclude", "first"), default="exclude",
                         help="arg-max ties: exclude the segment (default) or take the first in label order")
     parser.add_argument("--zero", choices=("exclude", "neutral"), default="exclude",
@@ -302,15 +309,20 @@ def prepare(corpus_dir: Path, out_dir: Path, *, folds: Path | str | None = None,
     if samples not in SAMPLES:
         raise ValueError(f"samples must be one of {SAMPLES}, not {samples!r}")
     per_emotion = samples == "emotion"
+    corpus_dir, out_dir = resolve_corpus_dir(corpus_dir, "MOSEI"), Path(out_dir)
+    searched = folds == AUTO
+    if searched:
+        folds = find_folds_file(corpus_dir)
     if folds is None and not per_emotion:
-        raise CorpusError("CMU-MOSEI needs --folds FILE with the SDK's standard folds (JSON "
-                          "{train,valid,test} or cmu_mosei_std_folds.py); see mer/data/corpora/mosei_folds.py")
+        raise CorpusError("CMU-MOSEI needs --folds-file FILE with the SDK's standard folds (JSON "
+                          "{train,valid,test} or cmu_mosei_std_folds.py"
+                          + (f"; none is below or beside {corpus_dir}" if searched else "")
+                          + "); see mer/data/corpora/mosei_folds.py")
     try:
         fold_lists = load_folds(folds) if folds is not None else {f: [] for f in FOLDS}
     except FoldsError as e:
         raise CorpusError(str(e)) from None
     vid2fold = video_to_fold(fold_lists)
-    corpus_dir, out_dir = resolve_corpus_dir(corpus_dir, "MOSEI"), Path(out_dir)
     report = PrepReport(corpus_dir)
     if folds is not None and numeric_ids_in_json(folds):
         report.warn(str(folds), f"{numeric_ids_in_json(folds)} video ids are JSON numbers; read as strings "
@@ -480,7 +492,7 @@ def prepare(corpus_dir: Path, out_dir: Path, *, folds: Path | str | None = None,
 
 
 def fake_options(corpus_dir: Path) -> dict:
-    """The fake's folds file, which `prepare` needs (--folds)."""
+    """The fake's folds file, which `prepare` needs (--folds-file)."""
     return {"folds": corpus_dir.parent / "mosei_folds.json"}
 
 
@@ -494,7 +506,8 @@ def resplit(dd: DataDir, seed: int = 0) -> list[Fold]:
 
 CORPUS = CorpusInfo(
     name="mosei", labels=LABELS, db_variable="MOSEI",
-    description="CMU_MOSEI (Raw/ and CMU_MOSEI_Labels.csd, from the CMU-MultimodalSDK); prepare needs --folds",
+    description="CMU_MOSEI (Raw/ and CMU_MOSEI_Labels.csd, from the CMU-MultimodalSDK); the standard folds "
+                "file below or beside it, or --folds-file",
     protocols=[
         official_protocol(
             description="The CMU-MultimodalSDK standard folds (utt2split), split by video.",

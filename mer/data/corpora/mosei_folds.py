@@ -3,7 +3,8 @@
 The lists live in the CMU-MultimodalSDK,
 `mmsdk/mmdatasdk/dataset/standard_datasets/CMU_MOSEI/cmu_mosei_std_folds.py`, as three Python
 assignments `standard_train_fold=[...]`, `standard_valid_fold=[...]`, `standard_test_fold=[...]`.
-They are not copied into this repository; give the preparation a folds file with `--folds FILE`:
+They are not copied into this repository; give the preparation a folds file with `--folds-file FILE`
+(or let it find one: `find_folds_file`):
 
   * the SDK file itself (read with `ast.literal_eval`, never executed), or
   * JSON `{"train": [...], "valid": [...], "test": [...]}` made from it once with
@@ -16,10 +17,13 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import sys
 from pathlib import Path
 
 FOLDS = ("train", "valid", "test")
+FILE_NAMES = ("mosei_folds.json", "cmu_mosei_std_folds.py")
+SEARCH_DEPTH = 4  # folders below the corpus dir searched for a folds file
 SDK_NAMES = {"standard_train_fold": "train", "standard_valid_fold": "valid", "standard_test_fold": "test"}
 
 
@@ -86,6 +90,21 @@ def load_folds(path: str | Path) -> dict[str, list[str]]:
             out.append(vid)
         folds[fold] = out
     return folds
+
+
+def find_folds_file(corpus_dir: str | Path) -> Path | None:
+    """The first folds file (FILE_NAMES, paths in C order) up to SEARCH_DEPTH folders below
+    `corpus_dir`, else beside it (in its parent), else None. Links are followed."""
+    corpus_dir = Path(corpus_dir)
+    found = []
+    for top, dirs, files in os.walk(corpus_dir, followlinks=True):
+        depth = len(Path(top).relative_to(corpus_dir).parts)
+        if depth >= SEARCH_DEPTH - 1:
+            dirs.clear()
+        found += [os.path.join(top, f) for f in files if f in FILE_NAMES]
+    if not found:
+        found = [str(corpus_dir.parent / f) for f in FILE_NAMES if (corpus_dir.parent / f).is_file()]
+    return Path(min(found, key=lambda p: p.encode())) if found else None
 
 
 def numeric_ids_in_json(path: str | Path) -> int:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Stage 1 of the demo: generate the synthetic corpus (data/synthetic), data/all, and the
-# protocol's folds (data/<protocol>/fold1/{train,valid,test}). A re-run with the same options
-# rewrites nothing: the generator skips finished wavs and make_protocol unchanged folds.
+# Stage 1 of the demos (every egs/mini recipe links this file): generate the synthetic corpus
+# (data/synthetic), then the shared preparation: data/all and the protocol's folds
+# (data/<protocol>/fold1/{train,valid,test}). A re-run with the same options rewrites nothing: the
+# generator skips finished wavs and make_protocol unchanged folds.
+#   local/data.sh [--protocol fixed] [--num_speakers N] ... [-- prepare_corpus options]
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR/..
 . ./path.sh
@@ -20,7 +22,4 @@ opts=(--num-speakers "${num_speakers}" --utts-per-speaker "${utts_per_speaker}" 
 [ -n "${audio_noise}" ] && opts+=(--audio-noise "${audio_noise}")
 [ -n "${text_noise}" ] && opts+=(--text-noise "${text_noise}")
 "${MER_PYTHON}" -m mer.bin.make_synthetic_corpus data/synthetic "${opts[@]}"
-rm -rf data/all.tmp
-cp -r data/synthetic/all data/all.tmp
-rm -rf data/all && mv data/all.tmp data/all
-"${MER_PYTHON}" -m mer.bin.make_protocol synthetic "${protocol}" data/all "data/${protocol}"
+SYNTHETIC=data/synthetic utils/prepare_data.sh synthetic "${protocol}" "$@"

@@ -1,1 +1,0 @@
-../../memocmt/local/data.sh

@@ -1,0 +1,1 @@
+../../../meld/cnn_attn/local/run_cnn_attn.sh
