@@ -16,8 +16,8 @@ from mer.data.corpora.mosei_folds import find_folds_file
 from mer.data.corpora.options import shell_options
 from mer.data.corpora.registry import CorpusInterfaceError, get_corpus
 from mer.data.datadir import DataDir
-from tests.recipe_fixtures import REPO, run_recipe
-from tests.test_corpus_registry import readme_module
+from tests.helpers.corpora import readme_module
+from tests.helpers.recipes import REPO, run_recipe
 
 # A corpus of another package with options of its own: the README's ActedEmo with a choice of
 # actors (a value) and of the first take only (a flag).
