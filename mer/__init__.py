@@ -1,12 +1,6 @@
-"""mer: multimodal (speech + text) emotion recognition recipes."""
+"""mer: multimodal (speech + text) emotion recognition recipes.
+
+The Python entry point for a trained model is `mer.recognizer.Recognizer`; this package face
+imports nothing, so that `python -m mer.bin.*` tools start without torch."""
 
 __version__ = "0.1.0"
-
-
-def __getattr__(name):
-    # `from mer import Recognizer` without importing torch for every `python -m mer.bin.*` tool.
-    if name == "Recognizer":
-        from mer.recognizer import Recognizer
-
-        return Recognizer
-    raise AttributeError(f"module 'mer' has no attribute '{name}'")

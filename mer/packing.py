@@ -297,7 +297,7 @@ def render_readme(b: Bundle) -> str:
     lines += ["", "## Use", "", "```bash",
               "mer-recognize --model THIS.tar.gz "
               + ("--text-file text " if needs_text else "") + "rec1.wav rec2.wav   # or a folder, or a wav.scp",
-              "```", "", "```python", "from mer import Recognizer",
+              "```", "", "```python", "from mer.recognizer import Recognizer",
               "r = Recognizer.from_pretrained('THIS.tar.gz'" + (", asr='whisper-tiny.en'" if needs_text else "") + ")",
               "print(r('rec1.wav'" + (", text='what was said'" if needs_text else "") + "))", "```", "",
               "Inputs are computed from the audio (and text) with the same code and settings as the "

@@ -1,6 +1,6 @@
 """Recognise emotions in recordings with a trained model, outside its recipe.
 
-    from mer import Recognizer
+    from mer.recognizer import Recognizer
     r = Recognizer.from_pretrained("model.tar.gz")      # a pack (mer.bin.pack) or an exp dir
     r("speech.wav", text="what was said")              # -> {"utt", "label", "posteriors", ...}
     r(["a.wav", "b.wav"], text=["...", "..."])          # a list in, a list out

@@ -1,4 +1,4 @@
-"""Pack a trained model into one archive that runs without the recipe (mer.bin.recognize, mer.Recognizer).
+"""Pack a trained model into one archive that runs without the recipe (mer.bin.recognize, mer.recognizer.Recognizer).
 
 Usage:
   python -m mer.bin.pack [--fold K] [--dumpdir DIR] EXP_DIR OUT.tar.gz

@@ -1,4 +1,4 @@
-"""Packed models and recognition outside the recipe: `mer.bin.pack`, `mer.bin.recognize`, `mer.Recognizer`.
+"""Packed models and recognition outside the recipe: `mer.bin.pack`, `mer.bin.recognize`, `mer.recognizer.Recognizer`.
 
 The key check runs the demo recipe at a tiny setting (real Whisper tiny.en and MiniLM, two MemoCMT
 configs: the improved one, decoded in batches, and the faithful one, padding-sensitive, decoded one
@@ -173,7 +173,7 @@ def test_a_model_that_reads_text_stops_without_it(demo, capsys):
 
 
 def test_python_api_on_paths_arrays_folders_and_exp_dirs(demo):
-    from mer import Recognizer
+    from mer.recognizer import Recognizer
     from mer.recognizer import RecognitionError
 
     wavs, text = read_kv(demo["test"] / "wav.scp"), read_kv(demo["test"] / "text")
@@ -203,7 +203,7 @@ def test_python_api_on_paths_arrays_folders_and_exp_dirs(demo):
 
 
 def test_asr_text_for_a_model_trained_on_reference_text_is_flagged(demo):
-    from mer import Recognizer
+    from mer.recognizer import Recognizer
     from mer.trained_model import load_trained_model
 
     wav = next(iter(read_kv(demo["test"] / "wav.scp").values()))
