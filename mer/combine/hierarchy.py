@@ -164,7 +164,7 @@ class Hierarchy(AbsCombiner):
                       aggregation=f"t={threshold_key(chosen)}" if self.text else SPEECH_ONLY,
                       threshold=chosen, components=report["systems"], selection=selection)
             report["sets"][test_set] = {"classes": classes, "records": records,
-                                        "sweep": self._sweep(records, classes)}
+                                        "sweep": self.sweep(records, classes)}
         write_json_atomic(ctx.out_dir / "hierarchy.json", report)
 
     def _decide(self, records: list[dict], t: float | None) -> tuple[list[str], np.ndarray]:
@@ -172,7 +172,7 @@ class Hierarchy(AbsCombiner):
         p = np.array([r["p_text_neutral"] for r in records], dtype=np.float64) if self.text else None
         return decide([r["gate"] for r in records], [r["emotion"] for r in records], text, p, self.neutral, t)
 
-    def _sweep(self, records: list[dict], classes: list[str]) -> dict:
+    def sweep(self, records: list[dict], classes: list[str]) -> dict:
         """Every candidate, the speech-only hierarchy, the plain arg-max and the PR grid."""
         refs = [r["ref"] for r in records]
         rows = {SPEECH_ONLY: decide([r["gate"] for r in records], [r["emotion"] for r in records], None, None,

@@ -23,7 +23,7 @@ def _pooled(combiner, reports: dict, test_set: str) -> tuple[dict, list[dict], l
             records += [{**r, "utt": f"{fold}/{r['utt']}"} for r in s["records"]]
     if not records:
         return {}, [], []
-    sweep = combiner._sweep(records, classes)
+    sweep = combiner.sweep(records, classes)
     to_text = [r["gate"] == combiner.neutral for r in records]
     sweep[CHOSEN] = sweep_stats([r["ref"] for r in records], [r["final"] for r in records],
                                 np.array(to_text), classes, combiner.neutral)
