@@ -29,8 +29,9 @@ import torch
 from torch import nn
 
 from mer.models.abs_model import AbsEmotionModel, ModelOutput, register_model
-from mer.models.pooling import lengths_to_mask, pool
+from mer.models.pooling import pool
 from mer.models.streams import build_stream
+from mer.utils.choices import check_choice
 
 MODALITIES = ("speech", "text")
 CONTEXTS = ("bidirectional", "causal", "none")
@@ -157,10 +158,8 @@ class CnnAttn(AbsEmotionModel):
         if not self.modalities or set(self.modalities) - set(MODALITIES) or len(set(self.modalities)) != len(
                 self.modalities):
             raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, got {list(modalities)}")
-        if context not in CONTEXTS:
-            raise ValueError(f"context must be one of {CONTEXTS}, got '{context}'")
-        if fusion not in FUSIONS:
-            raise ValueError(f"fusion must be one of {FUSIONS}, got '{fusion}'")
+        check_choice("context", context, CONTEXTS)
+        check_choice("fusion", fusion, FUSIONS)
         self.fusion_kind, self.context, self.text_pooling = fusion, context, text_pooling
         encoders = encoders or {}
         self.drop = nn.Dropout(dropout)

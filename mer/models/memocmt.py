@@ -29,6 +29,7 @@ from mer.models.abs_model import AbsEmotionModel, ModelOutput, register_model
 from mer.models.layers import ClassifierHead
 from mer.models.pooling import AGGREGATIONS, pool, pooled_dim
 from mer.models.streams import build_stream
+from mer.utils.choices import check_choice
 
 VARIANTS = ("faithful", "improved")
 ATTENTION_ORDERS = ("code", "eq2")
@@ -99,10 +100,8 @@ def _check_choices(variant: str, aggregation: str, attention_order: str = "code"
     if attention_order != "code" and variant != "faithful":
         raise ValueError(f"model.attention_order '{attention_order}' is a form of the faithful model; "
                          f"the {variant} variant has its own (residual) order")
-    if variant not in VARIANTS:
-        raise ValueError(f"model.variant must be one of {VARIANTS}, got '{variant}'")
-    if aggregation not in AGGREGATIONS:
-        raise ValueError(f"model.aggregation must be one of {AGGREGATIONS}, got '{aggregation}'")
+    check_choice("model.variant", variant, VARIANTS)
+    check_choice("model.aggregation", aggregation, AGGREGATIONS)
 
 
 @register_model("memocmt")

@@ -33,6 +33,7 @@ from torch import nn
 from mer.models.abs_model import AbsEmotionModel, ModelOutput, register_model
 from mer.models.pooling import pool
 from mer.models.streams import build_stream
+from mer.utils.choices import check_choice
 
 STREAMS = ("speech", "text", "context")
 FUSIONS = ("mf", "concat")
@@ -132,10 +133,8 @@ def _check(streams, adapters, fusion, activation) -> None:
     stray = [a for a in adapters if a not in streams]
     if stray:
         raise ValueError(f"model.adapters names {stray}, which are not in model.streams {list(streams)}")
-    if fusion not in FUSIONS:
-        raise ValueError(f"model.fusion must be one of {FUSIONS}, got '{fusion}'")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"model.activation must be one of {tuple(ACTIVATIONS)}, got '{activation}'")
+    check_choice("model.fusion", fusion, FUSIONS)
+    check_choice("model.activation", activation, ACTIVATIONS)
 
 
 @register_model("mf_la")
