@@ -2,16 +2,25 @@
 concurrent stage-3 runs."""
 from __future__ import annotations
 
+import json
 import random
+import shutil
+import struct
 import subprocess
+import sys
+from pathlib import Path
 
+import kaldiio
 import numpy as np
 import pytest
 import torch
 
+from mer.data.ark_checksum import write_checksum
+from mer.data.dump_table import DumpReadError
 from mer.train.checkpoint import CheckpointError, load_checkpoint, pack_rng, save_checkpoint, unpack_rng
+from mer.train.inputs import FeatureDump
 from tests.test_train import ENV, run, train_cmd
-from tests.train_fixtures import make_corpus, write_config
+from tests.train_fixtures import make_corpus, write_config, write_dump
 
 
 class CreatesAFile:
@@ -85,3 +94,93 @@ def test_checkpoint_of_the_old_format_still_resumes(tmp_path):
     unpack_rng(state["rng"])
     assert np.array_equal(np.random.randint(1 << 30, size=4), expected)
     assert state["best"]["value"] == 0.25
+
+
+# ------------------------------------------------------------------ damaged dumps
+
+@pytest.fixture(scope="module")
+def trained(corpus):
+    cfg = write_config(corpus / "ok.yaml", epochs=1)
+    run(train_cmd(corpus, cfg, "exp/ok"))
+    return corpus / "exp/ok"
+
+
+def infer(corpus, exp, dumpdir, out):
+    return subprocess.run([sys.executable, "-m", "mer.bin.infer", "--exp-dir", str(exp), "--data-dir",
+                           str(corpus / "data/test"), "--dumpdir", str(dumpdir), "--out", str(out)], env=ENV,
+                          capture_output=True, text=True)
+
+
+def copied_dump(corpus, tmp_path) -> Path:
+    """The corpus's dumps copied as `cp -a` would: the scp files still name the original arks."""
+    shutil.copytree(corpus / "dump", tmp_path / "dump")
+    return tmp_path / "dump"
+
+
+def entry_of(dump: Path, utt: str) -> tuple[Path, int]:
+    line = next(ln for ln in (dump / "feats.scp").read_text().splitlines() if ln.split()[0] == utt)
+    ark, _, offset = line.split()[1].rpartition(":")
+    return Path(ark), int(offset)
+
+
+def test_flipped_bytes_in_an_ark_fail_inference_naming_the_ark(corpus, trained, tmp_path):
+    dump = copied_dump(corpus, tmp_path)
+    ark = dump / "audio/feats.ark"
+    data = bytearray(ark.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 16] = bytes(b ^ 0xFF for b in data[middle:middle + 16])
+    ark.write_bytes(bytes(data))
+    out = tmp_path / "decode"
+    proc = infer(corpus, trained, dump, out)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert f"{ark}: its bytes differ from the sha256" in proc.stderr and "re-run stage 2" in proc.stderr
+    assert "a copied recipe?" in proc.stderr  # the copy's scp named the original arks: re-based, said
+    assert not (out / "meta.json").exists()
+
+
+def test_non_finite_posteriors_leave_no_done_marker_and_a_rerun_redoes_the_decode(corpus, trained, tmp_path):
+    dump = copied_dump(corpus, tmp_path)
+    good = {u: np.asarray(m) for u, m in kaldiio.load_scp(str(dump / "audio/feats.scp")).items()}
+    bad = {u: m.copy() for u, m in good.items()}
+    victim = sorted(u for u in good if u.startswith("spk3-"))[2]  # a test-set utterance
+    bad[victim][0, 0] = np.nan
+    info = json.loads((dump / "audio/feats_info.json").read_text())
+    write_dump(dump / "audio", bad, info["dim"], info["num_layers_stored"])  # consistent checksum: not caught there
+    out = tmp_path / "decode"
+    proc = infer(corpus, trained, dump, out)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "non-finite posteriors for 1 of 6 utterance(s)" in proc.stderr and victim in proc.stderr
+    assert not (out / "meta.json").exists()
+    write_dump(dump / "audio", good, info["dim"], info["num_layers_stored"])  # repaired
+    proc = infer(corpus, trained, dump, out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((out / "meta.json").read_text())["num_utts"] == 6
+
+
+def test_damaged_matrix_header_names_utterance_and_ark(corpus, tmp_path):
+    dump = copied_dump(corpus, tmp_path)
+    utt = "spk1-0003"
+    ark, offset = entry_of(dump / "audio", utt)
+    data = bytearray((dump / "audio/feats.ark").read_bytes())
+    assert data[offset:offset + 5] == b"\0BFM "  # binary float matrix; rows follow as <4><int32>
+    data[offset + 6:offset + 10] = struct.pack("<i", 2**31 - 1)
+    (dump / "audio/feats.ark").write_bytes(bytes(data))
+    write_checksum(dump / "audio/feats.ark")  # damaged before its checksum was taken: only the read can tell
+    feats = FeatureDump(dump / "audio")
+    assert feats["spk1-0002"].shape[0] == feats.num_frames["spk1-0002"]  # the others still read
+    with pytest.raises(DumpReadError, match=rf"utterance {utt}: its matrix at {dump / 'audio/feats.ark'}:{offset} "
+                                            rf"cannot be read"):
+        feats[utt]
+
+
+def test_copied_dump_reads_its_own_arks_or_is_refused(corpus, tmp_path, caplog):
+    dump = copied_dump(corpus, tmp_path)
+    original = corpus / "dump/audio/feats.ark"
+    assert entry_of(dump / "audio", "spk0-0001")[0] == original  # what `cp -a` leaves
+    feats = FeatureDump(dump / "audio")
+    assert "a copied recipe?" in caplog.text
+    ours = kaldiio.load_mat(f"{dump / 'audio/feats.ark'}:{entry_of(dump / 'audio', 'spk0-0001')[1]}")
+    assert np.array_equal(feats["spk0-0001"], ours)
+    (dump / "audio/feats.ark").unlink()  # no copy of the ark in this dump: refused, not read from the original
+    with pytest.raises(DumpReadError, match=rf"the ark {original} lies outside the dump dir {dump / 'audio'}"):
+        FeatureDump(dump / "audio")

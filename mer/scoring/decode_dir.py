@@ -143,6 +143,15 @@ def read_vectors(scp: Path, utts: Sequence[str], dim: int | None, what: str, fin
 _PATH_RE = re.compile(r"(?:^|/)(?P<protocol>[^/]+)/(?P<config>[^/]+)/fold(?P<fold>\d+)/decode_(?P<test_set>[^/]+)/?$")
 
 
+def refuse_non_finite(out: Path, utts: Sequence[str], posteriors: np.ndarray) -> None:
+    """ValueError naming the utterances whose posteriors hold NaN or inf (damaged inputs, a diverged model)."""
+    bad = [u for u, ok in zip(utts, np.isfinite(np.asarray(posteriors, dtype=np.float64)).all(axis=1)) if not ok]
+    if bad:
+        raise ValueError(f"{out}: non-finite posteriors for {len(bad)} of {len(utts)} utterance(s), e.g. "
+                         f"{', '.join(bad[:_MAX_EXAMPLES])}: their inputs are damaged or the model diverged; "
+                         f"nothing was written (no meta.json), so a re-run after the repair decodes them again")
+
+
 def write_decode_dir(out: str | os.PathLike, utts: Sequence[str], classes: Sequence[str],
                      posteriors: np.ndarray, embeddings: np.ndarray | None, meta: dict,
                      refs: Mapping[str, str] | None = None, extras: Mapping[str, np.ndarray] | None = None,
@@ -151,11 +160,14 @@ def write_decode_dir(out: str | os.PathLike, utts: Sequence[str], classes: Seque
     posteriors.{ark,scp}, embeddings.{ark,scp} (optional), one `<name>.{ark,scp}` per extra
     per-utterance output, utt2pred (arg-max of the posteriors, or `preds` for a system whose
     decision rule is not the arg-max, e.g. a threshold), utt2emo (the references of `utts` that
-    `refs` has) and meta.json, written last so that its presence means the dir is complete."""
+    `refs` has) and meta.json, written last so that its presence means the dir is complete.
+    Non-finite posteriors are refused before anything is written, so no meta.json marks such a
+    decode done and a re-run after the repair decodes it again."""
     from mer.data.kaldi_io import write_kv
     from mer.utils.fileio import write_json_atomic, write_text_atomic
 
     out = Path(out)
+    refuse_non_finite(out, utts, posteriors)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "classes", "".join(f"{c}\n" for c in classes))
     arrays = {"posteriors": posteriors, **({"embeddings": embeddings} if embeddings is not None else {}),
