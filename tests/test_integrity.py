@@ -2,12 +2,14 @@
 concurrent stage-3 runs."""
 from __future__ import annotations
 
+import io
 import json
 import random
 import shutil
 import struct
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import kaldiio
@@ -184,3 +186,94 @@ def test_copied_dump_reads_its_own_arks_or_is_refused(corpus, tmp_path, caplog):
     (dump / "audio/feats.ark").unlink()  # no copy of the ark in this dump: refused, not read from the original
     with pytest.raises(DumpReadError, match=rf"the ark {original} lies outside the dump dir {dump / 'audio'}"):
         FeatureDump(dump / "audio")
+
+
+# ------------------------------------------------------------------ pack members
+
+def tiny_pack(tmp_path: Path, **replace: bytes) -> Path:
+    """A real pack of a tiny state (mer.packing.write_archive), then rewritten with members replaced
+    or added (name -> bytes, or a path whose file is added as it is)."""
+    from mer.packing import Bundle, write_archive
+
+    bundle = Bundle(conf={"model": {"name": "memocmt"}}, classes=["ang", "neu"],
+                    state={"model": {"w": torch.ones(2, 3)}, "epoch": 1, "metric": "ua", "value": 0.5},
+                    inputs={"audio": {"spec": {"type": "waveform"}, "kind": "audio"}},
+                    info={"system": "memocmt", "config": "c", "fold": None, "created": "now", "source": "here",
+                          "best_metric": {}}, scores={"decode_test/scores.json": {"ua": 0.5}})
+    good = write_archive(bundle, tmp_path / "good.tar.gz")
+    if not replace:
+        return good
+    out = tmp_path / "forged.tar.gz"
+    with tarfile.open(good) as src, tarfile.open(out, "w:gz", compresslevel=1) as dst:
+        for m in src:
+            name = m.name.split("/", 1)[1]
+            if name not in replace:
+                dst.addfile(m, src.extractfile(m))
+        for name, data in replace.items():
+            if isinstance(data, Path):
+                dst.add(data, arcname=f"good/{name}")
+            else:
+                ti = tarfile.TarInfo(f"good/{name}")
+                ti.size = len(data)
+                dst.addfile(ti, io.BytesIO(data))
+    return out
+
+
+def test_pack_round_trip(tmp_path):
+    from mer.packing import read_archive
+
+    b = read_archive(tiny_pack(tmp_path))
+    assert b.classes == ["ang", "neu"] and torch.equal(b.state["model"]["w"], torch.ones(2, 3))
+    assert b.scores == {"decode_test/scores.json": {"ua": 0.5}}
+
+
+@pytest.mark.parametrize("member", ["inputs.json", "pack.json", "scores/decode_test/scores.json"])
+def test_broken_json_member_is_named(tmp_path, member):
+    from mer.packing import PackError, read_archive
+
+    pack = tiny_pack(tmp_path, **{member: b"{not json"})
+    with pytest.raises(PackError, match=rf"{pack}: member {member}: not valid JSON"):
+        read_archive(pack)
+
+
+def test_model_member_that_runs_code_is_refused(tmp_path):
+    from mer.packing import PackError, read_archive
+
+    weights = io.BytesIO()
+    torch.save({"model": {}, "epoch": CreatesAFile(tmp_path / "created")}, weights)
+    pack = tiny_pack(tmp_path, **{"model.pt": weights.getvalue()})
+    with pytest.raises(PackError, match=rf"{pack}: member model.pt: refused"):
+        read_archive(pack)
+    assert not (tmp_path / "created").exists()
+
+
+PEAK_RSS = """
+import resource, sys
+from mer.packing import PackError, read_archive
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    read_archive(sys.argv[1])
+    print("read")
+except PackError as e:
+    print(e)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, "MiB")
+"""
+
+
+@pytest.mark.parametrize("member", ["model.pt", "junk.bin"])
+def test_zero_filled_member_is_not_read_whole(tmp_path, member):
+    """256 MiB of zeros gzip to about 250 KiB: the member is refused (model.pt) or skipped unread
+    (a member no reader uses) while streaming, not held in memory."""
+    zeros = tmp_path / "zeros"
+    with open(zeros, "wb") as f:
+        f.truncate(256 << 20)
+    pack = tiny_pack(tmp_path, **{member: zeros})
+    assert pack.stat().st_size < 2 << 20
+    proc = subprocess.run([sys.executable, "-c", PEAK_RSS, str(pack)], env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    message, grown = proc.stdout.strip().splitlines()
+    if member == "model.pt":
+        assert message.startswith(f"{pack}: member model.pt: larger than 64 MiB"), message
+    else:
+        assert message == "read"
+    assert int(grown.split()[0]) < 100, proc.stdout  # MiB more than before reading the pack

@@ -79,19 +79,21 @@ def save_checkpoint(obj: dict, path: str | Path) -> None:
         torch.save(plain(obj), f)
 
 
-def load_checkpoint(path: str | Path, map_location="cpu", purpose: str = "", remedy: str = "") -> dict:
-    """Load with weights_only=True. A file that holds other objects (code, foreign classes) is
-    refused, naming it, and nothing in it runs; so is a truncated or non-checkpoint file."""
+def load_checkpoint(path, map_location="cpu", purpose: str = "", remedy: str = "", name: str | None = None) -> dict:
+    """Load `path` (a file name, or a file object called `name` in messages) with weights_only=True.
+    A file that holds other objects (code, foreign classes) is refused, naming it, and nothing in it
+    runs; so is a truncated or non-checkpoint file."""
+    name = name or str(path)
     try:
         with torch.serialization.safe_globals(OLD_FORMAT_GLOBALS):
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         found = re.search(r"Unsupported global: GLOBAL (\S+)|but got <class '([^']+)'>", str(e))
         what = f"it refers to {found.group(1) or found.group(2)}" if found else "it holds other objects"
-        raise CheckpointError(f"{path}: refused: a checkpoint holds tensors and plain values only, but {what}, "
+        raise CheckpointError(f"{name}: refused: a checkpoint holds tensors and plain values only, but {what}, "
                               f"which loading could run as code; nothing in it was run. Use a checkpoint "
                               f"written by mer.bin.train{'; ' + remedy if remedy else ''}") from None
     except Exception as e:  # noqa: BLE001 - truncated, not a torch file, unreadable: name the file
-        raise CheckpointError(f"{path}: cannot be read{' to ' + purpose if purpose else ''} "
+        raise CheckpointError(f"{name}: cannot be read{' to ' + purpose if purpose else ''} "
                               f"({e.__class__.__name__}: {e})"
                               f"{'; ' + remedy if remedy else ''}") from None
