@@ -5,11 +5,15 @@ from __future__ import annotations
 import io
 import json
 import random
+import os
 import shutil
+import signal
+import socket
 import struct
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import kaldiio
@@ -21,6 +25,7 @@ from mer.data.ark_checksum import write_checksum
 from mer.data.dump_table import DumpReadError
 from mer.train.checkpoint import CheckpointError, load_checkpoint, pack_rng, save_checkpoint, unpack_rng
 from mer.train.inputs import FeatureDump
+from tests.recipe_fixtures import REPO, copy_recipe
 from tests.test_train import ENV, run, train_cmd
 from tests.train_fixtures import make_corpus, write_config, write_dump
 
@@ -277,3 +282,75 @@ def test_zero_filled_member_is_not_read_whole(tmp_path, member):
     else:
         assert message == "read"
     assert int(grown.split()[0]) < 100, proc.stdout  # MiB more than before reading the pack
+
+
+# ------------------------------------------------------------------ concurrent runs
+
+CLAIM = f"""
+set -euo pipefail
+. {REPO}/utils/lib/log.sh
+. {REPO}/utils/lib/claim.sh
+trap release_claims EXIT
+"""
+
+
+def bash(script: str, *args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen(["bash", "-c", CLAIM + script, "bash", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_a_claimed_dir_refuses_a_second_run_and_a_dead_claim_is_taken_over(tmp_path):
+    exp = tmp_path / "exp"
+    holder = bash('claim_dir "$1" "training $1"; echo claimed; read -r _', str(exp), stdin=subprocess.PIPE)
+    assert holder.stdout.readline().strip() == "claimed"
+    try:
+        second = bash('claim_dir "$1" "training $1" || { echo refused; exit 3; }', str(exp))
+        out, err = second.communicate(timeout=30)
+        assert second.returncode == 3 and out.strip() == "refused"
+        assert f"training {exp}: another run holds it: pid {holder.pid} on" in err
+    finally:
+        holder.communicate("done\n", timeout=30)  # ends it: its EXIT trap releases the claim
+    assert not (exp / ".claim").exists()  # released on exit
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (exp / ".claim").mkdir()
+    (exp / ".claim/owner").write_text(f"{dead.pid} {socket.gethostname()}\n")
+    taker = bash('claim_dir "$1" "training $1" && echo claimed', str(exp))
+    out, err = taker.communicate(timeout=30)
+    assert out.strip() == "claimed" and f"from pid {dead.pid}, which no longer runs" in err
+
+
+@pytest.mark.slow
+def test_two_identical_stage3_runs_keep_their_logs_and_the_loser_says_why(tmp_path):
+    """Stage 3 of a real recipe (its emo.sh and job backend) on fixture dumps, run twice at once: the
+    second stops on its console, naming the first, and leaves the first's log and job files alone."""
+    recipe = copy_recipe(tmp_path, "mini/memocmt")
+    make_corpus(recipe, num_speakers=4, utts_per_speaker=6)
+    for part in ("train", "valid", "test"):
+        shutil.move(recipe / "data" / part, recipe / "data/fixed/fold1" / part)
+    cfg = write_config(recipe / "conf/tuning/train_fixture.yaml", epochs=100000)  # still training when 2nd starts
+    args = ["./run.sh", "--stage", "3", "--stop_stage", "3", "--train_nj", "2", "--train_configs",
+            str(cfg.relative_to(recipe))]
+    exp = recipe / "exp/fixed/train_fixture/fold1"
+    first = subprocess.Popen(args, cwd=recipe, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    try:
+        for _ in range(600):
+            if (exp / "log/train.log").is_file() and "epoch 1:" in (exp / "log/train.log").read_text():
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the first run did not start training")
+        second = subprocess.run(args, cwd=recipe, env=ENV, capture_output=True, text=True, timeout=300)
+        log = (exp / "log/train.log").read_text()
+    finally:
+        os.killpg(first.pid, signal.SIGTERM)  # run.sh, emo.sh, the job backend and the trainer
+        first.communicate(timeout=120)
+    assert second.returncode != 0
+    assert "Stage 3: refused: exp/fixed/train_fixture/fold1 is being trained by another run" in second.stderr
+    assert "another run holds it: pid " in second.stderr, second.stderr[-2000:]
+    assert log.count("train.py --config") == 1 and "epoch 1:" in log and "another process" not in log  # the first's
+    assert len(list((recipe / "exp/fixed").glob(".train_jobs.*"))) == 2  # a job dir per run
+    jobs = list((recipe / "exp/fixed").glob(".train_jobs.*/job.*.sh"))  # the first's job, not removed
+    assert len(jobs) == 1 and "train_fixture/fold1" in jobs[0].read_text()
+    assert subprocess.run(["pgrep", "-f", str(exp)], capture_output=True).returncode == 1  # nothing left running

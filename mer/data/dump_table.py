@@ -28,43 +28,55 @@ class DumpReadError(ValueError):
     """A dump whose scp or arks cannot be trusted or read; the message names file, utterance and place."""
 
 
-def rebased_entries(scp: Path, home: Path) -> tuple[dict[str, str], list[Path]]:
-    """utt -> `ark:offset` of `scp`, every ark inside `home` (re-based there when it pointed outside);
-    and the arks."""
-    home_real = home.resolve()
-    out: dict[str, str] = {}
-    moved: dict[str, Path] = {}
-    for lineno, line in enumerate(scp.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        utt, _, entry = line.strip().partition(" ")
+class ArkHome:
+    """Keeps the arks of scp entries inside `home`: an entry naming an ark outside it is re-based
+    onto `home`'s own copy (its name, or split<N>/<name> as mer.bin.dump_feats writes them), or
+    refused with `remedy`."""
+
+    def __init__(self, home: Path, remedy: str):
+        self.home, self.remedy = Path(home), remedy
+        self._real = self.home.resolve()
+        self.arks: dict[str, Path] = {}  # ark as written -> ark read
+
+    def entry(self, entry: str, where: str) -> str:
         m = _ENTRY.match(entry.strip())
         if not m:
-            raise DumpReadError(f"{scp}:{lineno}: utterance {utt}: '{entry}' is not ARK:OFFSET")
+            raise DumpReadError(f"{where}: '{entry}' is not ARK:OFFSET")
         ark = m.group("ark")
-        if ark not in moved:
-            moved[ark] = _inside(Path(ark), home, home_real, f"{scp}:{lineno}: utterance {utt}")
-        out[utt] = f"{moved[ark]}:{m.group('offset')}{m.group('slice') or ''}"
-    rebased = {a: p for a, p in moved.items() if Path(a) != p}
-    if rebased:
-        a, p = next(iter(rebased.items()))
-        log.warning("%s names %d ark(s) outside %s (a copied recipe?), e.g. %s: reading this dump's own "
-                    "copies instead, e.g. %s", scp, len(rebased), home, a, p)
-    return out, sorted(set(moved.values()))
+        if ark not in self.arks:
+            self.arks[ark] = self._inside(Path(ark), where)
+        return f"{self.arks[ark]}:{m.group('offset')}{m.group('slice') or ''}"
+
+    def _inside(self, ark: Path, where: str) -> Path:
+        if not ark.is_absolute():
+            ark = Path.cwd() / ark
+        if ark.resolve().is_relative_to(self._real):
+            return ark
+        for n in (1, 2):
+            cand = self.home.joinpath(*ark.parts[-n:])
+            if cand.is_file():
+                return cand
+        raise DumpReadError(f"{where}: the ark {ark} lies outside {self.home}, which has no copy of it (a recipe "
+                            f"copied with its scp files still pointing at the original?); {self.remedy}")
+
+    def say_rebased(self, scp: Path) -> None:
+        moved = {a: p for a, p in self.arks.items() if Path(a) != p}
+        if moved:
+            a, p = next(iter(moved.items()))
+            log.warning("%s names %d ark(s) outside %s (a copied recipe?), e.g. %s: reading the copies in "
+                        "%s instead, e.g. %s", scp, len(moved), self.home, a, self.home, p)
 
 
-def _inside(ark: Path, home: Path, home_real: Path, where: str) -> Path:
-    if not ark.is_absolute():
-        ark = Path.cwd() / ark
-    if ark.resolve().is_relative_to(home_real):
-        return ark
-    for n in (1, 2):  # the ark's own name, or split<N>/<name> as mer.bin.dump_feats writes them
-        cand = home.joinpath(*ark.parts[-n:])
-        if cand.is_file():
-            return cand
-    raise DumpReadError(f"{where}: the ark {ark} lies outside the dump dir {home}, which has no copy of it "
-                        f"(a recipe copied with its scp files still pointing at the original?); dump the "
-                        f"features here again (stage 2)")
+def rebased_entries(scp: Path, home: Path, remedy: str) -> tuple[dict[str, str], list[Path]]:
+    """utt -> `ark:offset` of `scp`, every ark inside `home` (see ArkHome); and the arks."""
+    arks = ArkHome(home, remedy)
+    out: dict[str, str] = {}
+    for lineno, line in enumerate(scp.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            utt, _, entry = line.strip().partition(" ")
+            out[utt] = arks.entry(entry, f"{scp}:{lineno}: utterance {utt}")
+    arks.say_rebased(scp)
+    return out, sorted(set(arks.arks.values()))
 
 
 class DumpTable(Mapping):
@@ -76,10 +88,10 @@ class DumpTable(Mapping):
         self._load_mat = kaldiio.load_mat
         self.dir = Path(dump_dir)
         self.scp = self.dir / scp_name
-        self.entries, arks = rebased_entries(self.scp, self.dir)
-        remedy = f"re-run stage 2 (mer.bin.dump_feats into {self.dir}): it redoes the job of a damaged ark"
+        self.entries, arks = rebased_entries(self.scp, self.dir, "dump the features here again (stage 2)")
         for ark in arks:
-            verify_ark(ark, remedy)
+            verify_ark(ark, f"re-run stage 2 (mer.bin.dump_feats into {self.dir}): it redoes the job of a "
+                            f"damaged ark")
 
     def __getitem__(self, utt: str) -> np.ndarray:
         entry = self.entries[utt]

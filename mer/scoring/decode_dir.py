@@ -16,6 +16,7 @@ from typing import Callable, Mapping, Sequence
 import kaldiio
 import numpy as np
 
+from mer.data.dump_table import ArkHome, DumpReadError
 from mer.data.kaldi_io import DataFileError, c_sort_key, read_kv
 
 META_FIELDS = ("protocol", "config", "fold", "test_set", "corpus", "system", "aggregation", "modalities")
@@ -96,20 +97,6 @@ def _read_labels(path: Path, classes: Sequence[str] | None, classes_path: Path, 
     return kv
 
 
-def _resolve_ark(entry: str, scp: Path) -> str:
-    """scp values are `ark_path:offset`; a relative ark path is tried from the cwd, then the scp's dir,
-    so a decode dir still reads after it was moved or is read from another working directory."""
-    ark, sep, offset = entry.rpartition(":")
-    if not sep or not offset.isdigit():
-        return entry  # not a plain `path:offset` (e.g. a pipe); let kaldiio deal with it
-    if os.path.isabs(ark) or os.path.exists(ark):
-        return entry
-    for cand in (scp.parent / ark, scp.parent / Path(ark).name):
-        if cand.exists():
-            return f"{cand}:{offset}"
-    return entry
-
-
 def read_vectors(scp: Path, utts: Sequence[str], dim: int | None, what: str, finite: bool = True) -> np.ndarray:
     """Stack the 1-D vector of every utt (in `utts` order) from a kaldiio scp into (N, D).
     `finite=False`: NaN and inf are kept (plots name and skip what they cannot draw)."""
@@ -120,10 +107,16 @@ def read_vectors(scp: Path, utts: Sequence[str], dim: int | None, what: str, fin
     msg = describe_mismatch(str(scp), list(table), "utt2pred", utts)
     if msg:
         raise ScoringError(f"{scp}: {msg}")
+    # A decode dir's arks are its own: one copied with the recipe is read from the copy, not the original
+    arks = ArkHome(scp.parent, "run the decode again (stage 4)")
     rows = []
     for utt in utts:
         try:
-            vec = np.asarray(kaldiio.load_mat(_resolve_ark(table[utt], scp)), dtype=np.float64)
+            entry = arks.entry(table[utt], f"{scp}: utterance {utt}")
+        except DumpReadError as e:
+            raise ScoringError(str(e)) from None
+        try:
+            vec = np.asarray(kaldiio.load_mat(entry), dtype=np.float64)
         except Exception as e:  # kaldiio raises several types for a bad offset or missing ark
             raise ScoringError(f"{scp}: utterance {utt}: cannot read {what}: {e}") from e
         if vec.ndim != 1:
@@ -137,6 +130,7 @@ def read_vectors(scp: Path, utts: Sequence[str], dim: int | None, what: str, fin
         if finite and not np.all(np.isfinite(vec)):
             raise ScoringError(f"{scp}: utterance {utt}: {what} contains NaN or inf")
         rows.append(vec)
+    arks.say_rebased(scp)
     return np.stack(rows)
 
 

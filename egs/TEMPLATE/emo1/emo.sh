@@ -19,6 +19,9 @@ set -euo pipefail
 
 # shellcheck source=../../../utils/lib/log.sh
 . utils/lib/log.sh
+# shellcheck source=../../../utils/lib/claim.sh
+. utils/lib/claim.sh
+trap release_claims EXIT
 
 stage=1             # first stage to run
 stop_stage=6        # last stage to run
@@ -273,6 +276,8 @@ train_config() {
       log "Stage 3: ${exp} already trained, skipping"
       continue
     fi
+    # A second run of this stage stops here, before it opens the first one's log
+    claim_dir "${exp}" "Stage 3: training ${exp}" || die "Stage 3: refused: ${exp} is being trained by another run"
     for dep in ${config_deps[${config}]:-}; do  # model.init: trained in an earlier wave, or before
       [ -f "${expdir}/${protocol}/${dep}/${fold}/train_summary.json" ] || run_tags | grep -qxF "${dep}" ||
         die "${config} starts from ${dep} (model.init), which is neither trained for ${fold} nor among" \
@@ -296,7 +301,11 @@ run_tags() {
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   mark_stage 3
   [ -n "${train_configs}" ] || die "--train_configs is empty"
-  jobs_dir="${expdir}/${protocol}/.train_jobs"
+  jobs_dir=
+  if [ "${train_nj}" -gt 1 ]; then  # this run's own (kept, with the array's logs): a concurrent run keeps its own
+    mkdir -p "${expdir}/${protocol}"
+    jobs_dir=$(mktemp -d "${expdir}/${protocol}/.train_jobs.XXXXXX")
+  fi
   training_waves
   [ "${#waves[@]}" -le 1 ] || log "Stage 3: ${#waves[@]} waves, each after the one it starts from (model.init):" \
     "$(printf '[%s] ' "${waves[@]}")"
@@ -307,13 +316,18 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
       run_jobs "${jobs_dir}" "${cuda_cmd}" "${ngpu}" "Stage 3: training (config x fold)"
     fi
   done
+  release_claims
 fi
 
 # ------------------------------------------------------------------ 4 inference
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   mark_stage 4
-  jobs_dir="${expdir}/${protocol}/.infer_jobs"
-  if [ "${train_nj}" -gt 1 ]; then new_jobs "${jobs_dir}"; fi
+  jobs_dir=
+  if [ "${train_nj}" -gt 1 ]; then
+    mkdir -p "${expdir}/${protocol}"
+    jobs_dir=$(mktemp -d "${expdir}/${protocol}/.infer_jobs.XXXXXX")
+    new_jobs "${jobs_dir}"
+  fi
   for config in ${train_configs}; do
     tag=$(config_tag "${config}")
     for fold_dir in $(fold_dirs); do
