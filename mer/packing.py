@@ -178,14 +178,13 @@ def _scores(fold_dir: Path) -> dict[str, dict]:
 
 
 def bundle_from_exp(exp_dir: str | Path, fold: int | None = None, dumpdir: str | Path | None = None) -> Bundle:
-    import torch
-
     import mer
+    from mer.train.checkpoint import load_checkpoint
     from mer.train.config import load_config
 
     fold_dir = find_fold_dir(exp_dir, fold)
     conf = load_config(fold_dir / "config.yaml")
-    state = torch.load(fold_dir / "best.pt", map_location="cpu", weights_only=True)
+    state = load_checkpoint(fold_dir / "best.pt")
     state = {k: state[k] for k in ("model", "epoch", "metric", "value") if k in state}
     scores = _scores(fold_dir)
     metas = [v for k, v in scores.items() if k.endswith("/meta.json")]

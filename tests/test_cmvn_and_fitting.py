@@ -151,8 +151,8 @@ def test_fit_on_train_and_valid_keeps_the_last_epoch(tmp_path):
     n_train, n_valid = (len(DataDir.load(corpus / "data" / p).utts) for p in ("train", "valid"))
     log = (tmp_path / "exp/train.log").read_text()
     assert f"{n_train + n_valid} train / {n_valid} valid utterances" in log
-    best = torch.load(tmp_path / "exp/best.pt", weights_only=False)
-    last = torch.load(tmp_path / "exp/checkpoint.pt", weights_only=False)
+    best = torch.load(tmp_path / "exp/best.pt", weights_only=True)
+    last = torch.load(tmp_path / "exp/checkpoint.pt", weights_only=True)
     assert best["epoch"] == 3 and all(torch.equal(best["model"][k], last["model"][k]) for k in best["model"])
     # training on the validation set leaves nothing to choose on
     cfg.write_text(text.replace("best_metric: last", "best_metric: ua"))

@@ -189,7 +189,7 @@ def test_copied_dump_reads_its_own_arks_or_is_refused(corpus, tmp_path, caplog):
     ours = kaldiio.load_mat(f"{dump / 'audio/feats.ark'}:{entry_of(dump / 'audio', 'spk0-0001')[1]}")
     assert np.array_equal(feats["spk0-0001"], ours)
     (dump / "audio/feats.ark").unlink()  # no copy of the ark in this dump: refused, not read from the original
-    with pytest.raises(DumpReadError, match=rf"the ark {original} lies outside the dump dir {dump / 'audio'}"):
+    with pytest.raises(DumpReadError, match=rf"the ark {original} lies outside {dump / 'audio'}, which has no copy"):
         FeatureDump(dump / "audio")
 
 
@@ -354,3 +354,22 @@ def test_two_identical_stage3_runs_keep_their_logs_and_the_loser_says_why(tmp_pa
     jobs = list((recipe / "exp/fixed").glob(".train_jobs.*/job.*.sh"))  # the first's job, not removed
     assert len(jobs) == 1 and "train_fixture/fold1" in jobs[0].read_text()
     assert subprocess.run(["pgrep", "-f", str(exp)], capture_output=True).returncode == 1  # nothing left running
+
+
+def test_copied_decode_dir_reads_its_own_posteriors_and_non_finite_ones_are_not_written(tmp_path, caplog):
+    from mer.scoring.decode_dir import load_decode_dir, write_decode_dir
+
+    utts, classes = ["u1", "u2", "u3"], ["ang", "neu"]
+    post = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], dtype=np.float32)
+    original = tmp_path / "orig/fixed/c/fold1/decode_test"
+    write_decode_dir(original, utts, classes, post, None, meta={}, refs=dict(zip(utts, ["ang", "neu", "neu"])))
+    copy = tmp_path / "copy/fixed/c/fold1/decode_test"
+    shutil.copytree(original, copy)
+    write_decode_dir(original, utts, classes, post[:, ::-1].copy(), None, meta={})  # the original changes
+    assert np.allclose(load_decode_dir(copy).posteriors, post)  # the copy's own, not the original's
+    assert "a copied recipe?" in caplog.text
+    bad = post.copy()
+    bad[1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"non-finite posteriors for 1 of 3 utterance\(s\), e.g. u2"):
+        write_decode_dir(tmp_path / "nan", utts, classes, bad, None, meta={})
+    assert not (tmp_path / "nan/meta.json").exists()

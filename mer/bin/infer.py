@@ -21,11 +21,10 @@ import logging
 import sys
 from pathlib import Path
 
-import torch
-
 from mer.data.kaldi_io import read_list
 from mer.models import build_model, model_input_names
 from mer.scoring.decode_dir import write_decode_dir
+from mer.train.checkpoint import load_checkpoint
 from mer.train.config import apply_overrides, load_config
 from mer.train.data import open_datasets
 from mer.train.labels import LabelMap
@@ -66,10 +65,7 @@ def main(argv=None) -> int:
     device = pick_device(args.device)
     inputs, (data,) = open_datasets(conf, args.dumpdir, label_map, [args.data_dir], training=False)
     model = build_model(conf["model"], len(labels), {k: s.info for k, s in inputs.items()})
-    try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated, or not a checkpoint
-        raise ValueError(f"{ckpt}: cannot be read ({e.__class__.__name__}: {e})") from None
+    state = load_checkpoint(ckpt)  # weights_only: refused, named, if it holds more than tensors and plain values
     model.load_state_dict(state["model"])
     model.to(device)
     p = predict(model, data, device, args.batch_size, amp_dtype(conf["train"]["amp"], device))
