@@ -8,7 +8,6 @@ knows no trainer and no model class: a trained model is loaded by `mer.trained_m
 from __future__ import annotations
 
 from contextlib import nullcontext
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -66,12 +65,3 @@ def predict(model: nn.Module, dataset: EmotionDataset, device: torch.device, bat
             "labels": torch.cat(labels)[perm],
             "embeddings": torch.cat(embeddings)[perm] if embeddings else None,
             "extras": {k: torch.cat(v)[perm] for k, v in extras.items()}}
-
-
-def read_checkpoint(path: str | Path) -> dict:
-    """A checkpoint's weights and values, read with `weights_only=True` (no code in it runs), on CPU;
-    a truncated or foreign file is a ValueError naming it."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated, or not a checkpoint
-        raise ValueError(f"{path}: cannot be read ({e.__class__.__name__}: {e})") from None

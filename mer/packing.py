@@ -38,6 +38,7 @@ _RUN_KEYS = ("num_utts", "num_failed", "seconds", "job_seconds", "audio_seconds"
 # Transcription settings that change the hypotheses (mer.bin.transcribe's settings.json).
 ASR_KEYS = ("model", "beam_size", "language")
 REFERENCE_TEXT = "the data dir's reference transcripts"
+REQUIRED_MEMBERS = ("config.yaml", "model.pt", "classes", "inputs.json", "pack.json")
 
 
 class PackError(ValueError):
@@ -178,12 +179,12 @@ def _scores(fold_dir: Path) -> dict[str, dict]:
 
 def bundle_from_exp(exp_dir: str | Path, fold: int | None = None, dumpdir: str | Path | None = None) -> Bundle:
     import mer
-    from mer.inference import read_checkpoint
+    from mer.checkpoint import load_checkpoint
     from mer.train.config import load_config
 
     fold_dir = find_fold_dir(exp_dir, fold)
     conf = load_config(fold_dir / "config.yaml")
-    state = read_checkpoint(fold_dir / "best.pt")
+    state = load_checkpoint(fold_dir / "best.pt")
     state = {k: state[k] for k in ("model", "epoch", "metric", "value") if k in state}
     scores = _scores(fold_dir)
     metas = [v for k, v in scores.items() if k.endswith("/meta.json")]
@@ -233,24 +234,32 @@ def _json(obj) -> bytes:
 
 
 def read_archive(path: str | Path) -> Bundle:
-    import torch
+    """A pack's bundle; its members are streamed with size limits, and every error names the member."""
+    from mer.pack_members import PackMemberError, parse_json, parse_text, parse_yaml, read_members
+    from mer.checkpoint import load_checkpoint
+
+    def wanted(name):
+        return name in REQUIRED_MEMBERS or (name.startswith("scores/") and name.endswith(".json"))
 
     try:
-        with tarfile.open(path, mode="r:*") as tar:
-            files = {}
-            for m in tar.getmembers():
-                if m.isfile():
-                    files[m.name.split("/", 1)[1] if "/" in m.name else m.name] = tar.extractfile(m).read()
+        files = read_members(path, wanted, is_text=lambda name: name != "model.pt")
+    except PackMemberError as e:
+        raise PackError(str(e)) from None
     except (tarfile.TarError, OSError, EOFError) as e:
         raise PackError(f"{path}: not a readable packed model ({e})") from None
-    missing = [n for n in ("config.yaml", "model.pt", "classes", "inputs.json", "pack.json") if n not in files]
+    missing = [n for n in REQUIRED_MEMBERS if n not in files]
     if missing:
         raise PackError(f"{path}: not a packed model of mer.bin.pack (missing {', '.join(missing)})")
-    return Bundle(conf=yaml.safe_load(files["config.yaml"]),
-                  classes=files["classes"].decode().split(),
-                  state=torch.load(io.BytesIO(files["model.pt"]), map_location="cpu", weights_only=True),
-                  inputs=json.loads(files["inputs.json"]), info=json.loads(files["pack.json"]),
-                  scores={k[len("scores/"):]: json.loads(v) for k, v in files.items() if k.startswith("scores/")})
+    try:
+        return Bundle(conf=parse_yaml(f"{path}: member config.yaml", files["config.yaml"]),
+                      classes=parse_text(f"{path}: member classes", files["classes"]).split(),
+                      state=load_checkpoint(io.BytesIO(files["model.pt"]), name=f"{path}: member model.pt"),
+                      inputs=parse_json(f"{path}: member inputs.json", files["inputs.json"]),
+                      info=parse_json(f"{path}: member pack.json", files["pack.json"]),
+                      scores={k[len("scores/"):]: parse_json(f"{path}: member {k}", v)
+                              for k, v in files.items() if k.startswith("scores/")})
+    except (PackMemberError, ValueError) as e:  # CheckpointError is a ValueError
+        raise PackError(str(e)) from None
 
 
 def load_bundle(path: str | Path, fold: int | None = None, dumpdir: str | Path | None = None) -> Bundle:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from mer.data.audio import TARGET_SR
 from mer.data.kaldi_io import read_list
-from mer.inference import amp_dtype, predict, read_checkpoint
+from mer.checkpoint import load_checkpoint
+from mer.inference import amp_dtype, predict
 from mer.inputs import InputInfo, LabelMap, open_inputs
 from mer.models import AbsEmotionModel, build_model, model_input_names
 from mer.packing import Bundle, find_fold_dir, load_bundle
@@ -113,7 +114,7 @@ def _read(path: Path, fold, checkpoint: str, overrides) -> tuple[dict, list[str]
     if not ckpt.is_file():
         raise FileNotFoundError(f"{ckpt} not found: train first (stage 3)")
     conf = load_config(fold_dir / "config.yaml", list(overrides))
-    return conf, read_list(fold_dir / "classes"), read_checkpoint(ckpt), str(ckpt)
+    return conf, read_list(fold_dir / "classes"), load_checkpoint(ckpt), str(ckpt)
 
 
 def _built(conf: dict, classes: list[str], state: dict, source: str, infos: dict, **where) -> TrainedModel:

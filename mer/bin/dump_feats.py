@@ -56,6 +56,7 @@ import time
 from pathlib import Path
 
 
+from mer.data.ark_checksum import ark_matches, write_checksum
 from mer.data.audio import AudioError, load_utterance
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import c_sort_key, read_kv, write_kv
@@ -309,6 +310,7 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
         info["audio_seconds"] = round(audio_seconds, 3)
         info["rtf"] = round(elapsed / audio_seconds, 5)
     write_json_atomic(paths["info"], info)
+    write_checksum(ark_tmp, paths["ark"])  # checked by every stage that reads the ark
     # The scp names the temporary ark: point it at the final name, then rename both.
     tmp_name, final_name = str(ark_tmp.resolve()), str(paths["ark"].resolve())
     lines = scp_tmp.read_text(encoding="utf-8").splitlines()
@@ -322,6 +324,15 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
 
 
 # ---------------------------------------------------------------- all jobs
+
+def redo_damaged_jobs(out_dir: Path, nj: int) -> None:
+    """A finished job whose ark no longer matches its checksum is done again: its marker goes."""
+    for j in range(1, nj + 1):
+        p = job_paths(out_dir, nj, j)
+        if p["done"].is_file() and not ark_matches(p["ark"]):
+            log.warning("job %d/%d: %s is missing or differs from its checksum: doing the job again", j, nj, p["ark"])
+            p["done"].unlink()
+
 
 def launch_jobs(args, argv: list[str]) -> None:
     out_dir = Path(args.out_dir)
@@ -452,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         with DirLock(args.out_dir, f"dump dir {args.out_dir}", log=log):
             data = DataDir.load(args.data_dir)
             redo_changed_jobs(args, data, check_options(args, Path(args.out_dir) / f"split{args.nj}", data))
+            redo_damaged_jobs(Path(args.out_dir), args.nj)
             if args.nj == 1:
                 run_job(args, 1, 1)
             else:

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from mer.data.datadir import DataDir
+from mer.data.dump_table import DumpTable
 from mer.data.kaldi_io import read_kv
 from mer.inputs.base import AbsInput, InputInfo, register_input_type
 from mer.inputs.cmvn import check_cmvn, with_cmvn
@@ -17,14 +18,12 @@ class FeatureDump:
     """Lazy access to one dump directory (`feats.scp`, `utt2num_frames`, `feats_info.json`)."""
 
     def __init__(self, path: str | Path, preload_max_mb: float = 2048):
-        import kaldiio
-
         self.path = Path(path)
         scp = self.path / "feats.scp"
         if not scp.is_file():
             raise FileNotFoundError(f"{scp} not found: run the feature-dumping stage (stage 2) first")
         self.info = json.loads((self.path / "feats_info.json").read_text())
-        self._table = kaldiio.load_scp(str(scp))
+        self._table = DumpTable(self.path)  # arks inside the dump, checksums verified, errors named
         self.num_frames = {k: int(v) for k, v in read_kv(self.path / "utt2num_frames").items()}
         # Small dumps are read into memory once; large ones are read per access.
         size_mb = sum(p.stat().st_size for p in self.path.rglob("*.ark")) / 2**20

@@ -16,6 +16,7 @@ from typing import Callable, Mapping, Sequence
 import kaldiio
 import numpy as np
 
+from mer.data.dump_table import ArkHome, DumpReadError
 from mer.data.kaldi_io import DataFileError, c_sort_key, read_kv
 
 META_FIELDS = ("protocol", "config", "fold", "test_set", "corpus", "system", "aggregation", "modalities")
@@ -96,20 +97,6 @@ def _read_labels(path: Path, classes: Sequence[str] | None, classes_path: Path, 
     return kv
 
 
-def _resolve_ark(entry: str, scp: Path) -> str:
-    """scp values are `ark_path:offset`; a relative ark path is tried from the cwd, then the scp's dir,
-    so a decode dir still reads after it was moved or is read from another working directory."""
-    ark, sep, offset = entry.rpartition(":")
-    if not sep or not offset.isdigit():
-        return entry  # not a plain `path:offset` (e.g. a pipe); let kaldiio deal with it
-    if os.path.isabs(ark) or os.path.exists(ark):
-        return entry
-    for cand in (scp.parent / ark, scp.parent / Path(ark).name):
-        if cand.exists():
-            return f"{cand}:{offset}"
-    return entry
-
-
 def read_vectors(scp: Path, utts: Sequence[str], dim: int | None, what: str, finite: bool = True) -> np.ndarray:
     """Stack the 1-D vector of every utt (in `utts` order) from a kaldiio scp into (N, D).
     `finite=False`: NaN and inf are kept (plots name and skip what they cannot draw)."""
@@ -120,10 +107,16 @@ def read_vectors(scp: Path, utts: Sequence[str], dim: int | None, what: str, fin
     msg = describe_mismatch(str(scp), list(table), "utt2pred", utts)
     if msg:
         raise ScoringError(f"{scp}: {msg}")
+    # A decode dir's arks are its own: one copied with the recipe is read from the copy, not the original
+    arks = ArkHome(scp.parent, "run the decode again (stage 4)")
     rows = []
     for utt in utts:
         try:
-            vec = np.asarray(kaldiio.load_mat(_resolve_ark(table[utt], scp)), dtype=np.float64)
+            entry = arks.entry(table[utt], f"{scp}: utterance {utt}")
+        except DumpReadError as e:
+            raise ScoringError(str(e)) from None
+        try:
+            vec = np.asarray(kaldiio.load_mat(entry), dtype=np.float64)
         except Exception as e:  # kaldiio raises several types for a bad offset or missing ark
             raise ScoringError(f"{scp}: utterance {utt}: cannot read {what}: {e}") from e
         if vec.ndim != 1:
@@ -137,10 +130,20 @@ def read_vectors(scp: Path, utts: Sequence[str], dim: int | None, what: str, fin
         if finite and not np.all(np.isfinite(vec)):
             raise ScoringError(f"{scp}: utterance {utt}: {what} contains NaN or inf")
         rows.append(vec)
+    arks.say_rebased(scp)
     return np.stack(rows)
 
 
 _PATH_RE = re.compile(r"(?:^|/)(?P<protocol>[^/]+)/(?P<config>[^/]+)/fold(?P<fold>\d+)/decode_(?P<test_set>[^/]+)/?$")
+
+
+def refuse_non_finite(out: Path, utts: Sequence[str], posteriors: np.ndarray) -> None:
+    """ValueError naming the utterances whose posteriors hold NaN or inf (damaged inputs, a diverged model)."""
+    bad = [u for u, ok in zip(utts, np.isfinite(np.asarray(posteriors, dtype=np.float64)).all(axis=1)) if not ok]
+    if bad:
+        raise ValueError(f"{out}: non-finite posteriors for {len(bad)} of {len(utts)} utterance(s), e.g. "
+                         f"{', '.join(bad[:_MAX_EXAMPLES])}: their inputs are damaged or the model diverged; "
+                         f"nothing was written (no meta.json), so a re-run after the repair decodes them again")
 
 
 def write_decode_dir(out: str | os.PathLike, utts: Sequence[str], classes: Sequence[str],
@@ -151,11 +154,14 @@ def write_decode_dir(out: str | os.PathLike, utts: Sequence[str], classes: Seque
     posteriors.{ark,scp}, embeddings.{ark,scp} (optional), one `<name>.{ark,scp}` per extra
     per-utterance output, utt2pred (arg-max of the posteriors, or `preds` for a system whose
     decision rule is not the arg-max, e.g. a threshold), utt2emo (the references of `utts` that
-    `refs` has) and meta.json, written last so that its presence means the dir is complete."""
+    `refs` has) and meta.json, written last so that its presence means the dir is complete.
+    Non-finite posteriors are refused before anything is written, so no meta.json marks such a
+    decode done and a re-run after the repair decodes it again."""
     from mer.data.kaldi_io import write_kv
     from mer.utils.fileio import write_json_atomic, write_text_atomic
 
     out = Path(out)
+    refuse_non_finite(out, utts, posteriors)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "classes", "".join(f"{c}\n" for c in classes))
     arrays = {"posteriors": posteriors, **({"embeddings": embeddings} if embeddings is not None else {}),

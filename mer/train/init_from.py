@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from mer.checkpoint import load_checkpoint
 from mer.train.config import experiment_tag
 
 log = logging.getLogger("mer.train")
@@ -57,7 +58,7 @@ def init_branches(model: torch.nn.Module, conf: dict, exp_dir: str | Path, overr
         if src_conf["inputs"].get(branch) != conf["inputs"].get(branch):
             raise ValueError(f"{where}: {src} read inputs.{branch} = {src_conf['inputs'].get(branch)!r}, this "
                              f"config reads {conf['inputs'].get(branch)!r}: a branch is only reused on the same input")
-        source = torch.load(src / "best.pt", map_location="cpu", weights_only=False)["model"]
+        source = load_checkpoint(src / "best.pt", remedy=f"retrain {name} on this fold")["model"]
         wanted, given = _branch_keys(state, branches[branch]), _branch_keys(source, branches[branch])
         if set(wanted) != set(given):
             diff = sorted(set(wanted) ^ set(given))

@@ -17,11 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from mer.checkpoint import load_checkpoint, pack_rng, save_checkpoint, unpack_rng
 from mer.train.config import lower_is_better
 from mer.inference import amp_dtype, forward, predict
 from mer.inputs import BucketBatchSampler, EmotionDataset, collate
 from mer.train.dist import DistContext
-from mer.utils.fileio import atomic_open, write_json_atomic
+from mer.utils.fileio import write_json_atomic
 
 log = logging.getLogger("mer.train")
 
@@ -32,24 +33,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def save_atomic(obj, path: Path) -> None:
-    with atomic_open(path, "wb") as f:
-        torch.save(obj, f)
 
 
 def build_optimizer(model: nn.Module, conf: dict) -> torch.optim.Optimizer:
@@ -173,11 +156,11 @@ class Trainer:
                  "step": self.step,
                  "scaler": self.scaler.state_dict() if self.scaler else None, "best": self.best,
                  "bad_epochs": self.bad_epochs, "history": self.history, "stopped": self.stopped,
-                 "rng": rng_state()}
-        save_atomic(state, self.ckpt_path)
+                 "rng": pack_rng()}
+        save_checkpoint(state, self.ckpt_path)
         keep = self.tconf["keep_epoch_checkpoints"]
         if keep:
-            save_atomic({"epoch": epoch, "model": self.model.state_dict()}, self.exp_dir / f"epoch{epoch}.pt")
+            save_checkpoint({"epoch": epoch, "model": self.model.state_dict()}, self.exp_dir / f"epoch{epoch}.pt")
             old = self.exp_dir / f"epoch{epoch - keep}.pt"
             if old.exists():
                 old.unlink()
@@ -185,11 +168,8 @@ class Trainer:
     def maybe_resume(self) -> None:
         if not self.ckpt_path.is_file():
             return
-        try:
-            state = torch.load(self.ckpt_path, map_location=self.ctx.device, weights_only=False)
-        except Exception as e:  # truncated or foreign file: name it rather than show a traceback
-            raise ValueError(f"{self.ckpt_path}: cannot be read to resume ({e.__class__.__name__}: {e}); "
-                             f"restore it, or remove it to train from the start") from None
+        state = load_checkpoint(self.ckpt_path, self.ctx.device, purpose="resume",
+                                remedy="restore it, or remove it to train from the start")
         self.model.load_state_dict(state["model"])
         base_lrs = [g["base_lr"] for g in self.optimizer.param_groups]
         self.optimizer.load_state_dict(state["optimizer"])
@@ -200,7 +180,7 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.best, self.bad_epochs = state["best"], state["bad_epochs"]
         self.history, self.stopped = state["history"], state["stopped"]
-        set_rng_state(state["rng"])
+        unpack_rng(state["rng"])
         self.start_epoch = state["epoch"] + 1
         log.info("resuming from epoch %d (%s)", state["epoch"], self.ckpt_path)
 
@@ -308,7 +288,7 @@ class Trainer:
                 if self._improved(value):
                     self.best = {"metric": self.metric, "value": value, "epoch": epoch}
                     self.bad_epochs = 0
-                    save_atomic({"epoch": epoch, "model": self.model.state_dict(), "metric": self.metric,
+                    save_checkpoint({"epoch": epoch, "model": self.model.state_dict(), "metric": self.metric,
                                  "value": value}, self.exp_dir / "best.pt")
                 else:
                     self.bad_epochs += 1

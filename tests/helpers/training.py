@@ -9,6 +9,7 @@ from pathlib import Path
 import kaldiio
 import numpy as np
 
+from mer.data.ark_checksum import write_checksum
 from mer.data.datadir import DataDir
 from mer.utils.fileio import write_json_atomic
 from tests.helpers import REPO
@@ -36,6 +37,7 @@ def write_dump(path: Path, mats: dict[str, np.ndarray], dim: int, num_layers: in
     with kaldiio.WriteHelper(f"ark,scp:{path / 'feats.ark'},{path / 'feats.scp'}") as w:
         for utt in sorted(mats):
             w(utt, mats[utt])
+    write_checksum(path / "feats.ark")  # as mer.bin.dump_feats does
     (path / "utt2num_frames").write_text("".join(f"{u} {mats[u].shape[0]}\n" for u in sorted(mats)))
     write_json_atomic(path / "feats_info.json", {"dim": dim, "num_layers_stored": num_layers})
 

@@ -52,9 +52,9 @@ def test_every_stage_leaves_its_outputs(demo):
     assert probe["system"] == "linear_probe" and (exp / "probe_whisper_l2/plots").is_dir()
     assert (demo / "dump/whisper/feats.scp").is_file() and (demo / "dump/minilm/feats.scp").is_file()
     # stage 3 ran one job array over the 5 (config, fold) pairs, each job's output in its exp dir
-    jobs = sorted((exp / ".train_jobs").glob("job.*.sh"))
+    jobs = sorted(exp.glob(".train_jobs.*/job.*.sh"))  # the run's own job dir
     assert len(jobs) == len(CONFIGS) and "export OMP_NUM_THREADS=" in jobs[0].read_text()
-    assert len(list((exp / ".infer_jobs").glob("job.*.sh"))) == len(CONFIGS)  # stage 4 likewise
+    assert len(list(exp.glob(".infer_jobs.*/job.*.sh"))) == len(CONFIGS)  # stage 4 likewise
 
 
 def test_results_md_rows_and_recomputed_scores(demo):

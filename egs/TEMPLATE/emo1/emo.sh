@@ -23,6 +23,9 @@ set -euo pipefail
 . utils/lib/log.sh
 # shellcheck source=../../../utils/lib/peek_option.sh
 . utils/lib/peek_option.sh
+# shellcheck source=../../../utils/lib/claim.sh
+. utils/lib/claim.sh
+trap release_claims EXIT
 
 stage=1             # first stage to run
 stop_stage=6        # last stage to run
@@ -117,6 +120,11 @@ fold_dirs() {
 # add_job DIR LOG COMMAND... (its output in LOG, the OMP threads shared out between the N jobs; on
 # failure, the log's tail); run_jobs DIR CMD GPUS WHAT: the array, through CMD (its backend assigns
 # GPUS per job). new_jobs and run_jobs do nothing with N = 1.
+own_jobs_dir() {  # this run's own job dir for stage KIND's array, kept with its logs (none with N = 1)
+  [ "${train_nj}" -gt 1 ] || return 0
+  mkdir -p "${expdir}/${protocol}"
+  mktemp -d "${expdir}/${protocol}/.$1_jobs.XXXXXX"
+}
 new_jobs() {
   [ "${train_nj}" -gt 1 ] || return 0
   rm -rf "$1"
@@ -336,6 +344,8 @@ train_config() {
       log "Stage 3: ${exp} already trained, skipping"
       continue
     fi
+    # A second run of this stage stops here, before it opens the first one's log
+    claim_dir "${exp}" "Stage 3: training ${exp}" || die "Stage 3: refused: ${exp} is being trained by another run"
     for dep in ${config_deps[${config}]:-}; do  # model.init: trained in an earlier wave, or before
       [ -f "${expdir}/${protocol}/${dep}/${fold}/train_summary.json" ] || run_tags | grep -qxF "${dep}" ||
         die "${config} starts from ${dep} (model.init), which is neither trained for ${fold} nor among" \
@@ -355,7 +365,7 @@ run_tags() {
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   mark_stage 3
   [ -n "${train_configs}" ] || die "--train_configs is empty"
-  jobs_dir="${expdir}/${protocol}/.train_jobs"
+  jobs_dir=$(own_jobs_dir train)
   training_waves
   [ "${#waves[@]}" -le 1 ] || log "Stage 3: ${#waves[@]} waves, each after the one it starts from (model.init):" \
     "$(printf '[%s] ' "${waves[@]}")"
@@ -364,12 +374,13 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     for config in ${wave}; do train_config "${config}"; done
     run_jobs "${jobs_dir}" "${cuda_cmd}" "${ngpu}" "Stage 3: training (config x fold)"
   done
+  release_claims
 fi
 
 # ------------------------------------------------------------------ 4 inference
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   mark_stage 4
-  jobs_dir="${expdir}/${protocol}/.infer_jobs"
+  jobs_dir=$(own_jobs_dir infer)
   new_jobs "${jobs_dir}"
   for config in ${train_configs}; do
     tag=$(config_tag "${config}")

@@ -101,7 +101,17 @@ def test_changed_data_dir_and_corrupt_ark_are_refused(tmp_path):
     d.utt2emo.pop("u999")
     d.save(data)
     ark = out / "split2" / "feats.2.ark"
+    whole = load_feats(out)
+    ark.write_bytes(ark.read_bytes()[: ark.stat().st_size // 2])  # its checksum no longer matches: redone
+    proc = dump(data, out, "--nj", "2")
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 0 and "job 2/2" in err and "doing the job again" in err, err[-3000:]
+    assert "job 1/2: " not in err.split("doing the job again")[0]  # the intact job is kept
+    again = load_feats(out)
+    assert again.keys() == whole.keys() and all(np.array_equal(again[u], whole[u]) for u in whole)
+    # a dump without checksums (made before them): the merge's checks still refuse a cut ark
     ark.write_bytes(ark.read_bytes()[: ark.stat().st_size // 2])
+    (out / "split2" / "feats.2.ark.sha256").unlink()
     proc = dump(data, out, "--nj", "2")
     err = proc.communicate(timeout=120)[1]
     assert proc.returncode != 0 and "job 2" in err and "remove" in err and "Traceback" not in err

@@ -158,8 +158,8 @@ def test_fit_on_train_and_valid_keeps_the_last_epoch(tmp_path):
     epochs = [ln for ln in log.splitlines() if re.search(r"epoch \d+: lr", ln)]
     assert len(epochs) == 3 and all("| valid(in train) loss" in ln and not ln.endswith(" *") for ln in epochs)
     assert f"the validation set {corpus / 'data/valid'} is inside the training data" in log
-    best = torch.load(tmp_path / "exp/best.pt", weights_only=False)
-    last = torch.load(tmp_path / "exp/checkpoint.pt", weights_only=False)
+    best = torch.load(tmp_path / "exp/best.pt", weights_only=True)
+    last = torch.load(tmp_path / "exp/checkpoint.pt", weights_only=True)
     assert best["epoch"] == 3 and all(torch.equal(best["model"][k], last["model"][k]) for k in best["model"])
     # training on the validation set leaves nothing to choose on
     cfg.write_text(text.replace("best_metric: last", "best_metric: ua"))

@@ -105,8 +105,8 @@ def test_dropping_unknown_labels_is_counted_on_the_console_and_in_results(corpus
 
 def test_results_without_drops_have_no_note(tmp_path):
     (tmp_path / "exp/fixed/cfg/fold1").mkdir(parents=True)
-    text = make_results(tmp_path).read_text()
-    assert "left out of training" not in text
+    path, _ = make_results(tmp_path)
+    assert "labels.unknown: drop" not in path.read_text()
 
 
 @pytest.mark.slow  # runs the demo recipe (stages 1-5) at a tiny setting

@@ -20,7 +20,7 @@ from mer.train.config import experiment_tag, load_config
 from tests.helpers.training import ENV, LABELS, make_corpus, run, train_cmd, write_config
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, map_location="cpu", weights_only=False)["model"]
+    return torch.load(path, map_location="cpu", weights_only=True)["model"]
 
 
 def max_diff(a: dict, b: dict) -> float:
@@ -241,7 +241,7 @@ def test_interrupted_training_resumes_and_matches_uninterrupted(corpus):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
     assert state["epoch"] < 40, "the run finished before it could be interrupted"
     resumed = run(train_cmd(corpus, cfg, "exp/killed"))
     assert f"resuming from epoch {state['epoch']}" in resumed.stderr

@@ -31,10 +31,10 @@ def failing(cmd):
 def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(corpus, tmp_path):
     cfg = write_config(tmp_path / "c.yaml", epochs=2)
     run(train_cmd(corpus, cfg, "exp/nan"))
-    good = torch.load(corpus / "exp/nan/checkpoint.pt", weights_only=False)
+    good = torch.load(corpus / "exp/nan/checkpoint.pt", weights_only=True)
     err = failing(train_cmd(corpus, cfg, "exp/nan", "--override", "train.epochs=4", "--override", "optim.lr=1.0e+12"))
     assert "non-finite training loss at epoch 3" in err and "checkpoint.pt keeps the last good epoch" in err
-    kept = torch.load(corpus / "exp/nan/checkpoint.pt", weights_only=False)
+    kept = torch.load(corpus / "exp/nan/checkpoint.pt", weights_only=True)
     assert kept["epoch"] == good["epoch"] == 2
     assert all(torch.isfinite(v).all() for v in kept["model"].values() if v.is_floating_point())
     assert not (corpus / "exp/nan/train_summary.json").read_text().count('"epochs_run": 4')
