@@ -116,6 +116,10 @@ class Trainer:
         self.ctx = ctx
         self.labels = labels
         self.train_set, self.valid_set = train_set, valid_set
+        # fit_on train+valid, or a validation set drawn from the training data (a final model trained
+        # on every speaker): its scores are no held-out scores, and the log says so
+        self.valid_in_train = (self.tconf.get("fit_on") == "train+valid"
+                               or bool(valid_set.utts) and set(valid_set.utts) <= set(train_set.utts))
         self.model = model.to(ctx.device)
         self.ddp = None
         if ctx.distributed:
@@ -271,9 +275,11 @@ class Trainer:
             self.tb = SummaryWriter(str(self.exp_dir / "tensorboard"), purge_step=self.start_epoch)
         if self.stopped or self.start_epoch > tc["epochs"]:
             log.info("training already finished (epoch %d, best %s)", self.start_epoch - 1, self.best)
-        if self.ctx.is_main and tc.get("fit_on") == "train+valid":
-            log.info("fit_on train+valid: the validation set %s is inside the training data; its scores below "
-                     "are not held out, and the model kept is the last epoch's", self.valid_set.data_dir)
+        if self.ctx.is_main and self.valid_in_train:
+            log.info("%s: the validation set %s is inside the training data; its scores below are not held "
+                     "out, and the model kept is the last epoch's",
+                     "fit_on train+valid" if tc.get("fit_on") == "train+valid" else "every validation utterance "
+                     "is also a training utterance", self.valid_set.data_dir)
         for epoch in range(self.start_epoch, tc["epochs"] + 1):
             if self.stopped:
                 break
@@ -316,7 +322,7 @@ class Trainer:
     def _log_epoch(self, r: dict) -> None:
         # fit_on train+valid: the validation set is trained on, its scores are no held-out scores;
         # best_metric last chooses nothing on it, so no epoch is marked as the chosen one
-        valid = "valid(in train)" if self.tconf.get("fit_on") == "train+valid" else "valid"
+        valid = "valid(in train)" if self.valid_in_train else "valid"
         chosen = self.metric != "last" and self.best and self.best["epoch"] == r["epoch"]
         log.info("epoch %d: lr %.3g train loss %.4f acc %.4f (%.1f utt/s) | %s loss %.4f wa %.4f ua %.4f "
                  "macro_f1 %.4f%s", r["epoch"], r["lr"], r["train_loss"], r["train_acc"],

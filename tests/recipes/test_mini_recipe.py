@@ -106,3 +106,35 @@ def test_inference_overrides_get_their_own_decode_dirs_and_results(demo):
     assert json.loads((exp / "scores_test_again.json").read_text())["num_folds"] == 1
     assert "## Test set `test_again`" in (demo / "RESULTS.md").read_text()
     assert (exp / "plots/fixed_train_text_only_train.epochs2_pooled_test_again_confusion.png").is_file()
+
+
+def test_final_model_trains_on_every_speaker_for_the_folds_epochs_and_is_packed(demo):
+    import torch
+
+    from mer.data.datadir import DataDir
+    from mer.recognizer import Recognizer
+
+    config, tag = CONFIGS[2], "train_memocmt_min_train.epochs2"
+    proc = run_recipe(demo, "--stage", "7", "--stop_stage", "7", "--final", "true", "--train_configs", config,
+                      "--train_args", "train.epochs=2")
+    final = demo / "exp/final" / tag
+    fold_best = json.loads((demo / "exp/fixed" / tag / "fold1/train_summary.json").read_text())["best"]["epoch"]
+    summary = json.loads((final / "train_summary.json").read_text())
+    assert summary["epochs_run"] == fold_best  # the fold's kept epoch (one fold: the median is that)
+    log = (final / "train.log").read_text()
+    assert "valid(in train)" in log and "inside the training data" in log and not any(
+        ln.endswith(" *") for ln in log.splitlines())
+    # every speaker of the corpus was trained on, the test speakers of fold 1 among them
+    assert f"; {len(DataDir.load(demo / 'data/all'))} train / " in log
+    state = torch.load(final / "best.pt", weights_only=True)
+    assert state["epoch"] == fold_best
+    assert (final / "model.tar.gz").is_file() and "trained on every speaker" in proc.stderr
+    test = DataDir.load(demo / "data/fixed/fold1/test")
+    utt = test.utts[0]
+    recognizer = Recognizer.from_pretrained(final / "model.tar.gz")
+    result = recognizer(test.wav_scp[utt], text=test.text[utt])
+    assert result["label"] in recognizer.classes
+    # a second run keeps the packed model
+    again = run_recipe(demo, "--stage", "7", "--stop_stage", "7", "--final", "true", "--train_configs", config,
+                       "--train_args", "train.epochs=2")
+    assert "model.tar.gz exists, skipping" in again.stderr

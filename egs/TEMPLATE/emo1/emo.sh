@@ -13,6 +13,10 @@
 #                        combiners (systems made from decode dirs or dumps, linear probes among them)
 #   5 scoring            scores.json per decode dir, fold aggregates, RESULTS.md
 #   6 plots              confusion / ROC / t-SNE per config, pooled over folds, and side by side
+#   7 final model        only with --final true: each config trained once on every speaker
+#                        (data/all) for the median of the epochs its folds kept, and packed:
+#                        $expdir/final/<config tag>/model.tar.gz, a model to ship (RESULTS.md
+#                        keeps reporting the folds)
 #
 # Finished work is kept: dumps skip finished jobs, training resumes from its last checkpoint and
 # skips finished runs, inference skips decode dirs that have their meta.json.
@@ -28,7 +32,8 @@ set -euo pipefail
 trap release_claims EXIT
 
 stage=1             # first stage to run
-stop_stage=6        # last stage to run
+stop_stage=6        # last stage to run (7 with --final true)
+final=false         # true: stage 7, one model per config on every speaker, packed
 nj=4                # parallel jobs for feature dumping
 ngpu=0              # GPUs for training and inference (0: CPU); N > 1 runs torchrun with N processes
 nproc=0             # training processes (0: max(ngpu, 1)); >1 on CPU runs DDP over gloo
@@ -57,7 +62,7 @@ probes=             # shorthand for linear-probe combiners: NAME:DUMP:LAYER[:POO
                     # POOL: mean+std (default) or mean; CMVN: speaker or utterance, the frames
                     # normalised first); results in $expdir/<protocol>/probe_NAME
 # shellcheck disable=SC2034  # read by parse_options.sh
-help_message="Usage: $0 [options]   (stages: 0 download, 1 data, 2 features, 3 train, 4 inference, 5 scoring, 6 plots)"
+help_message="Usage: $0 [options]   (stages: 0 download, 1 data, 2 features, 3 train, 4 inference, 5 scoring, 6 plots, 7 final model with --final true)"
 
 # The corpus's own options (its module's add_arguments: --label_set, --text_only, ...) are options
 # here too, each a variable with the corpus's default; stage 1 passes on the ones set otherwise.
@@ -314,7 +319,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   done
 fi
 
-if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 3 ]; then
+if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 3 ]; then
   load_config_tags
 fi
 
@@ -471,6 +476,37 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   done
   [ "${#plan[@]}" -eq 0 ] || printf '%s\n' "${plan[@]}" | "${MER_PYTHON}" -m mer.bin.plot --plan -
   log "plots: ${PWD}/${expdir}/${protocol}/plots_* and ${PWD}/${expdir}/${protocol}/*/plots"
+fi
+# ------------------------------------------------------------------ 7 final model
+if [ "${final}" = true ] && [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+  mark_stage 7
+  labels=()
+  [ -f data/all/labels ] && labels=(--labels data/all/labels)
+  # A validation set is still read (from the first fold): it is inside the training data, and the
+  # training log says so; nothing is chosen on it (best_metric last).
+  valid="$(fold_dirs | head -n 1)/valid"
+  for config in ${train_configs}; do
+    tag=$(config_tag "${config}")
+    exp="${expdir}/final/${tag}"
+    if [ -f "${exp}/model.tar.gz" ]; then
+      log "Stage 7: ${exp}/model.tar.gz exists, skipping"
+      continue
+    fi
+    [ -z "${config_deps[${config}]:-}" ] ||
+      die "Stage 7: ${config} starts from ${config_deps[${config}]} (model.init): a final model of it is not supported yet"
+    epochs=$("${MER_PYTHON}" -m mer.bin.final_epochs "${expdir}/${protocol}/${tag}") ||
+      die "Stage 7: ${tag}: no epochs to take from the folds (see above)"
+    override_args=()
+    for o in ${overrides[@]+"${overrides[@]}"} "train.epochs=${epochs}" "train.best_metric=last"; do
+      override_args+=(--override "$o")
+    done
+    ${cuda_cmd} --gpu "${ngpu}" "${exp}/log/train.log" \
+      "${MER_PYTHON}" -m mer.bin.train --config "${config}" --train-dir data/all --valid-dir "${valid}" \
+      --dumpdir "${dumpdir}" --exp-dir "${exp}" --device "${device}" ${labels[@]+"${labels[@]}"} \
+      "${override_args[@]}"
+    "${MER_PYTHON}" -m mer.bin.pack --dumpdir "${dumpdir}" "${exp}" "${exp}/model.tar.gz"
+    log "Stage 7: ${tag} trained on every speaker for ${epochs} epoch(s): ${exp}/model.tar.gz"
+  done
 fi
 mark_stage ""
 [ "${#stage_times[@]}" -eq 0 ] || log "time per stage: $(IFS=,; echo "${stage_times[*]}" | sed 's/,/, /g')"
