@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO
-from tests.helpers.corpora import mosei_corpus, readme_corpus  # noqa: F401  (fixtures)
+from tests.helpers.corpora import leaky_corpus, mosei_corpus, readme_corpus  # noqa: F401  (fixtures)
 from tests.helpers.models import tiny_bert, tiny_speech_encoders  # noqa: F401  (fixtures)
 
 

@@ -5,7 +5,9 @@
   e.g.  python -m mer.bin.make_protocol iemocap loso data/all data/loso
 
 Writes OUT_DIR/fold<k>/{train,valid,test} (complete data dirs; a single-split protocol has only
-fold1), OUT_DIR/README (how it was made, speaker independence, fold sizes) and a .done marker.
+fold1) with OUT_DIR/fold<k>/audit.json (speakers, sessions and dialogues shared between the parts,
+test transcripts also in train; one line per fold on the console), OUT_DIR/README (how it was
+made, speaker independence, fold sizes) and a .done marker.
 A rerun on unchanged input returns at once; changed input or seed rebuilds. PROTOCOL may be
 `default`. Each corpus declares its protocols in its module (`python -m mer.bin.corpora list`).
 """
@@ -16,6 +18,7 @@ import shlex
 import sys
 
 from mer.data.corpora.registry import all_corpora, corpus_names, get_corpus
+from mer.data.protocol_audit import load_audits, summary_line
 from mer.data.protocol_dirs import get_protocol, write_protocol
 from mer.data.protocols import ProtocolError
 
@@ -51,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(see {args.out_dir}/README)")
     else:
         print(f"make_protocol: {args.out_dir} is up to date ({args.corpus} {proto.name}); nothing to do")
+    for audit in load_audits(args.out_dir).values():
+        print(f"make_protocol: audit {summary_line(audit)}")
     return 0
 
 

@@ -6,7 +6,9 @@ Usage:
 Collects RECIPE_DIR/<exp>/<protocol>/<config>/scores_<set>.json (from mer.bin.aggregate_scores)
 and writes, per test set, one row per configuration with its protocol: UA, WA, macro-F1 and
 weighted-F1 as mean ± sample std over folds, the pooled scores, and the published numbers of
---published (default: conf/published.yaml if present) beside them. The header records date, git
+--published (default: conf/published.yaml if present) beside them; above the tables, per protocol,
+the audit stage 1 wrote (data/<protocol>/fold*/audit.json); rows whose inputs were normalised per
+speaker (`cmvn: speaker`) are marked "(transductive)". The header records date, git
 commit, python/torch versions, machine and this command. When RESULTS.md already holds the same
 results and command, it is left as it is (its header names the run that made them): a rerun leaves
 a checkout clean. Relative paths are taken from RECIPE_DIR.

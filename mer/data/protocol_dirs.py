@@ -1,7 +1,8 @@
 """A corpus's protocol by name, and its folds written as data dirs.
 
 `write_protocol(corpus, protocol, data_dir, out_dir)` writes `<out>/fold<k>/{train,valid,test}` (each a
-complete data dir), `<out>/README` saying how they were made, and a `.done` marker holding the input's
+complete data dir) with `fold<k>/audit.json` (what its parts share, mer.data.protocol_audit),
+`<out>/README` saying how they were made, and a `.done` marker holding the input's
 fingerprint: a rerun on unchanged input returns at once, on changed input (or another seed) rebuilds.
 The protocols themselves and their building blocks are in mer.data.protocols; the corpora that
 declare them in mer.data.corpora.registry.
@@ -19,6 +20,7 @@ from typing import Sequence
 from mer.data.corpora.registry import UnknownCorpus, get_corpus
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import c_sort_key
+from mer.data.protocol_audit import AUDIT_FILE, write_audits
 from mer.data.protocols import MARKER, PARTS, Fold, Protocol, ProtocolError, check_folds, official, split_column
 from mer.utils.fileio import write_text_atomic
 
@@ -109,6 +111,9 @@ def write_protocol(corpus: str, protocol: str, data_dir: str | os.PathLike, out_
     if marker.is_file():
         try:
             if json.loads(marker.read_text(encoding="utf-8")) == stamp:
+                if not all((d / AUDIT_FILE).is_file() for d in out.glob("fold*") if d.is_dir()):
+                    # Folds made before the audit: the same folds again (same input and seed), audited.
+                    write_audits(dd, proto.make(dd, seed), out, proto.name, proto.speaker_independent)
                 return False
         except ValueError:
             pass  # a damaged marker: rebuild
@@ -138,6 +143,7 @@ def write_protocol(corpus: str, protocol: str, data_dir: str | os.PathLike, out_
                 shutil.copyfile(path, target / path.name)
     if labels.is_file():
         shutil.copyfile(labels, out / "labels")
+    write_audits(dd, folds, out, proto.name, proto.speaker_independent)
     write_text_atomic(out / "README", _readme(corpus, proto, dd, folds, str(data_dir), seed, command, others))
     write_text_atomic(marker, json.dumps(stamp, indent=1) + "\n")
     return True

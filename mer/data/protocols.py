@@ -197,6 +197,16 @@ def official_protocol(name: str = "official", description: str = "", speaker_ind
                     speaker_independent, False, caveat=caveat)
 
 
+PAIRS = (("train", "valid"), ("train", "test"), ("valid", "test"))
+
+
+def shared_between(utt2group: Mapping[str, str], fold: Fold) -> dict[tuple[str, str], list[str]]:
+    """(part, part) -> the groups (speakers, sessions, ...; C-sorted) with utterances in both
+    parts, for each pair of parts; utterances without a group are left out."""
+    groups = {p: {utt2group[u] for u in fold.part(p) if u in utt2group} for p in PARTS}
+    return {(a, b): sorted(groups[a] & groups[b], key=c_sort_key) for a, b in PAIRS}
+
+
 def check_folds(dd: DataDir, folds: Sequence[Fold], proto: Protocol) -> None:
     """Assert what the protocol promises; a ProtocolError names the fold and the problem."""
     all_utts = set(dd.utt2spk)
@@ -206,13 +216,14 @@ def check_folds(dd: DataDir, folds: Sequence[Fold], proto: Protocol) -> None:
         for p in PARTS:
             if not sets[p]:
                 raise ProtocolError(f"fold{k}: {p} is empty")
-        for a, b in (("train", "valid"), ("train", "test"), ("valid", "test")):
+        for a, b in PAIRS:
             if sets[a] & sets[b]:
                 raise ProtocolError(f"fold{k}: {len(sets[a] & sets[b])} utterances in both {a} and {b}")
-            if proto.speaker_independent:
-                shared = {dd.utt2spk[u] for u in sets[a]} & {dd.utt2spk[u] for u in sets[b]}
-                if shared:
-                    raise ProtocolError(f"fold{k}: speakers {sorted(shared)} in both {a} and {b}")
+        leaks = [f"speaker(s) {', '.join(shared)} in both {a} and {b}"
+                 for (a, b), shared in shared_between(dd.utt2spk, fold).items() if shared]
+        if proto.speaker_independent and leaks:
+            raise ProtocolError(f"fold{k}: {'; '.join(leaks)}, but protocol '{proto.name}' is declared "
+                                f"speaker-independent (a speaker leak; declare it speaker-dependent or fix its folds)")
         tested.update(sets["test"])
     if proto.cross_validation:
         if set(tested) != all_utts or any(n != 1 for n in tested.values()):

@@ -25,6 +25,7 @@ import yaml
 from mer.metrics import METRICS, default_columns
 from mer.scoring.decode_dir import ScoringError
 from mer.scoring.dropped_labels import dropped_notes
+from mer.scoring.protocol_notes import audit_notes, transductive
 from mer.train.config import config_stem
 from mer.utils.fileio import write_text_atomic
 
@@ -48,6 +49,7 @@ def collect(exp_dir: str | os.PathLike) -> dict[str, list[dict]]:
                 raise ScoringError(f"{path}: missing '{key}' (not written by mer.bin.aggregate_scores?)")
         agg.setdefault("protocol", path.parent.parent.name)
         agg.setdefault("config", path.parent.name)
+        agg.setdefault("transductive", transductive(path.parent))
         test_set = path.stem[len("scores_"):]
         by_set.setdefault(test_set, []).append(agg)
     for rows in by_set.values():
@@ -179,17 +181,24 @@ def _published_table(entries: list[dict], metrics: list[str], aggs: list[dict]) 
                    + [_cell(p.get(k)) for k in metrics] + [_comparable(p, aggs)] for p in entries])
 
 
+def _config(agg: dict) -> str:
+    return f"{agg['config']} (transductive)" if agg.get("transductive") else str(agg["config"])
+
+
 def render_set(test_set: str, aggs: list[dict], published: list[dict]) -> list[str]:
     lines = [f"## Test set `{test_set}`", "",
              "Mean ± sample standard deviation (ddof 1) over folds, in %. One fold: mean only.", ""]
     metrics = columns(published)
     names = [METRICS[k].label for k in metrics]
     lines += _table(["config", "protocol", "folds", "modalities", "aggregation"] + names,
-                    [[a["config"], a["protocol"], _folds(a), a.get("modalities"), a.get("aggregation")]
+                    [[_config(a), a["protocol"], _folds(a), a.get("modalities"), a.get("aggregation")]
                      + [_mean_std(a, k) for k in metrics] for a in aggs])
+    if any(a.get("transductive") for a in aggs):
+        lines += ["", "(transductive): per-speaker CMVN (`cmvn: speaker`) normalises each test speaker with the "
+                  "statistics of that speaker's own test utterances."]
     lines += ["", "Pooled over folds (all folds' predictions scored as one set), in %:", ""]
     lines += _table(["config", "protocol", "utts"] + names,
-                    [[a["config"], a["protocol"], a["pooled"].get("num_utts")]
+                    [[_config(a), a["protocol"], a["pooled"].get("num_utts")]
                      + [_pct(a["pooled"].get(k)) for k in metrics] for a in aggs])
     if published:
         lines += ["", "Published (as printed in the papers, in %). A published number may be compared only with "
@@ -233,8 +242,10 @@ def header(recipe_dir: Path, command: str) -> list[str]:
 
 
 def make_results(recipe_dir: str | os.PathLike, exp: str = "exp", out: str = "RESULTS.md",
-                 published: str | None = None, command: str | None = None) -> tuple[Path, bool]:
-    """Write RECIPE_DIR/<out>; relative exp/out/published paths are taken from RECIPE_DIR.
+                 published: str | None = None, command: str | None = None,
+                 data: str = "data") -> tuple[Path, bool]:
+    """Write RECIPE_DIR/<out>; relative exp/out/published/data paths are taken from RECIPE_DIR
+    (data/<protocol>/fold*/audit.json: the protocol audit of stage 1).
     published=None reads conf/published.yaml when it exists. Returns (path, written): an existing
     file with the same results and command (only its provenance lines would change) is kept."""
     recipe = Path(recipe_dir)
@@ -258,6 +269,12 @@ def make_results(recipe_dir: str | os.PathLike, exp: str = "exp", out: str = "RE
         lines += ["**Utterances left out of training** (labels outside the recipe's label set, "
                   "dropped by `labels.unknown: drop`; counts per label, summed over folds):", ""]
         lines += [f"- {note}" for note in dropped] + [""]
+    protocols = {str(a["protocol"]) for aggs in by_set.values() for a in aggs}
+    if protocols:
+        lines += ["**Protocol audit** (stage 1, per fold in data/<protocol>/fold*/audit.json): speakers, sessions "
+                  "and dialogues in two parts of a fold, test transcripts (lower case, no punctuation) also "
+                  "in train, whether valid is test:", ""]
+        lines += [f"- {note}" for note in audit_notes(recipe / data, protocols, data)] + [""]
     if not by_set:
         lines += [f"No scores_<set>.json under {exp}/<protocol>/<config>/ yet "
                   "(run mer.bin.score and mer.bin.aggregate_scores).", ""]

@@ -18,6 +18,7 @@ from mer.bin import make_protocol, prepare_corpus
 from mer.data.corpora.registry import (CorpusInfo, CorpusInterfaceError, UnknownCorpus, corpus_from_module,
                                        corpus_names, get_corpus)
 from mer.data.datadir import DataDir
+from mer.data.protocol_audit import load_audits
 from mer.data.protocol_dirs import write_protocol
 from mer.data.protocols import PARTS, Fold, check_folds, loso_protocol
 from mer.data.validate import check_data_dir
@@ -58,6 +59,13 @@ def assert_protocols_write_checked_folds(corpus, dirs: dict[str, Path], tmp: Pat
                 assert res.ok, (proto.name, fold.name, part, res.errors)
             parts.append(Fold(*(tuple(DataDir.load(fold / p).utts) for p in PARTS)))
         check_folds(whole, parts, proto)  # what the protocol promises, read back from the files
+        audits = load_audits(out)  # stage 1's audit beside every fold
+        assert list(audits) == [f.name for f in folds], proto.name
+        for audit in audits.values():
+            shared = {v for values in audit["shared"]["speakers"].values() for v in values}
+            assert audit["speaker_independent"] == proto.speaker_independent
+            assert not (shared and proto.speaker_independent), (proto.name, audit["fold"], shared)
+            assert audit["valid_is_test"] is False and 0 <= (audit["text_in_train"]["share"] or 0) <= 1
         assert f"protocol '{proto.name}'" in (out / "README").read_text()
 
 

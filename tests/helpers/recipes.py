@@ -48,3 +48,14 @@ def run_recipe(recipe_dir: Path, *args: str, env: dict | None = None, timeout: i
     if check and proc.returncode != 0:
         raise AssertionError(f"./run.sh {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc
+
+
+def setup_recipe(tmp: Path, corpus: str, site: Path) -> tuple[Path, dict[str, str], str]:
+    """A recipe made by egs/TEMPLATE/emo1/setup.sh for `corpus`, a corpus of another package
+    installed in `site`: (recipe dir, the environment that finds the corpus, setup.sh's stdout)."""
+    env = {"PYTHONPATH": f"{REPO}:{site}"}
+    recipe = tmp / "egs" / corpus / "audio"
+    proc = subprocess.run([str(REPO / "egs/TEMPLATE/emo1/setup.sh"), str(recipe), "--corpus", corpus],
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env})
+    assert proc.returncode == 0, proc.stderr
+    return recipe, env, proc.stdout

@@ -11,7 +11,7 @@ import pytest
 from mer.data.corpora.registry import get_corpus
 from mer.data.datadir import DataDir
 from mer.pretrained import is_complete, models_dir
-from tests.helpers.recipes import REPO, run_recipe
+from tests.helpers.recipes import REPO, run_recipe, setup_recipe
 
 
 pytestmark = pytest.mark.slow  # runs a whole recipe
@@ -40,12 +40,8 @@ def test_setup_makes_a_recipe_that_runs(tmp_path):
 
 def test_setup_makes_a_recipe_for_a_corpus_of_another_package(readme_corpus, tmp_path):  # noqa: F811
     name, site = readme_corpus
-    env = {"PYTHONPATH": f"{REPO}:{site}"}
-    recipe = tmp_path / "egs" / name / "audio"
-    proc = subprocess.run([str(REPO / "egs/TEMPLATE/emo1/setup.sh"), str(recipe), "--corpus", name],
-                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env})
-    assert proc.returncode == 0, proc.stderr
-    assert "protocol loso, corpus in $ACTEDEMO" in proc.stdout
+    recipe, env, out = setup_recipe(tmp_path, name, site)
+    assert "protocol loso, corpus in $ACTEDEMO" in out
     corpus = get_corpus(name).write_fake(tmp_path / "corpus")
     run_recipe(recipe, "--stop_stage", "1", env={**env, "ACTEDEMO": str(corpus)})
     folds = sorted((recipe / "data/loso").glob("fold*"))

@@ -378,3 +378,40 @@ def test_make_results_keeps_the_file_when_only_its_provenance_would_change(tmp_p
     assert score_cli.main([str(pred.parent)]) == 0 and aggregate_scores.main([str(cfg)]) == 0
     assert make_results.main([str(recipe)]) == 0
     assert path.read_text() != earlier and "- date: earlier" not in path.read_text()
+
+
+def test_make_results_shows_the_protocol_audit_and_marks_transductive_rows(tmp_path):
+    from mer.data.datadir import DataDir
+    from mer.data.protocol_audit import write_audits
+    from mer.data.protocols import Fold
+
+    recipe = tmp_path / "egs" / "toy" / "memocmt"
+    plain = build_exp_config(recipe / "exp", config="plain")
+    probe = build_exp_config(recipe / "exp", config="probe_cmvn")
+    trained = build_exp_config(recipe / "exp", config="train_cmvn")
+    build_exp_config(recipe / "exp", protocol="random", config="plain")
+    for d in recipe.glob("exp/*/*"):
+        assert aggregate_scores.main([str(d)]) == 0
+    # per-speaker CMVN: a probe records it in its decode dirs, a trained system in its config
+    meta = probe / "fold1" / "decode_test" / "meta.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "cmvn": "speaker"}))
+    (trained / "fold2" / "config.yaml").write_text(yaml.safe_dump({"inputs": {"audio": {"type": "dump",
+                                                                                         "cmvn": "speaker"}}}))
+    (plain / "fold1" / "config.yaml").write_text(yaml.safe_dump({"inputs": {"audio": {"cmvn": "utterance"}}}))
+    # stage 1's audit of loso: two folds, each speaker-independent; one test sentence of four in train
+    dd = DataDir()
+    for i, (spk, text) in enumerate([("s1", "Hi!"), ("s1", "hm"), ("s2", "hi"), ("s2", "a"), ("s3", "b"),
+                                     ("s3", "c"), ("s4", "d")]):
+        dd.add(f"u{i}", spk, text=text, emo="a")
+    folds = [Fold(("u0", "u1"), ("u4",), ("u2", "u3")), Fold(("u2", "u3"), ("u5",), ("u6",))]
+    write_audits(dd, folds, recipe / "data" / "loso", "loso", True)
+    assert make_results.main([str(recipe)]) == 0
+    text = (recipe / "RESULTS.md").read_text()
+    audit = text.split("**Protocol audit**")[1].split("## Test set")[0]
+    assert ("- `loso`: 2 fold(s), speaker-independent: shared speakers 0 in every fold; "
+            "test transcripts also in train 33.3 %; valid is not test") in audit
+    assert "- `random`: no audit (no data/random/fold*/audit.json: rerun stage 1 to write it)" in audit
+    table = text.split("## Test set `test`")[1].split("Pooled over folds")[0]
+    rows = {r.split("|")[1].strip(): r.split("|")[2].strip() for r in table.splitlines() if r.startswith("| ")}
+    assert set(rows) == {"config", "plain", "probe_cmvn (transductive)", "train_cmvn (transductive)"}
+    assert "(transductive): per-speaker CMVN" in table
