@@ -163,6 +163,7 @@ def test_transcribe_nj2_failed_and_rerun(tiny_whisper, expected, data, tmp_path)
     assert (out / "text").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_batched_equals_unbatched_and_beam(tiny_whisper, expected, data, tmp_path):
     data_dir, waves = data
     assert transcribe(list(waves.values()), tiny_whisper, batch_size=4) == list(expected.values())

@@ -46,6 +46,7 @@ def job_of(out: Path, utt: str) -> int:
 
 # ---------------------------------------------------------------- stale dumps (item 4)
 
+@pytest.mark.slow
 def test_a_changed_wav_scp_entry_is_dumped_again(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     data = audio_dir(tmp_path)
@@ -119,6 +120,7 @@ def minilm(data: Path, out: Path, *extra: str) -> int:
                             str(data), str(out)])
 
 
+@pytest.mark.slow
 def test_a_changed_transcript_is_dumped_again(text_data, tmp_path, caplog):
     d = text_data
     d.save(tmp_path / "data")

@@ -271,6 +271,7 @@ def whisper_pack(models, tmp_path_factory):
     return write_archive(bundle, tmp / "w.tar.gz")
 
 
+@pytest.mark.slow
 def test_recognizer_flags_short_silent_and_windowed_recordings(whisper_pack, tmp_path):
     """mer-recognize on a 10 ms, a silent 5 s, a 5 s and a 1 s recording: each doubtful one gets a
     label and a note in `differs` and on stderr; the 1 s one none."""

@@ -92,6 +92,7 @@ def _batch(seqs: list[torch.Tensor], name: str) -> dict:
             f"{name}_lengths": torch.tensor([len(s) for s in seqs])}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stride", [1, 3])
 def test_lstm_fc_ignores_padding_and_learns(stride):
     torch.manual_seed(0)

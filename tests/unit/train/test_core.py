@@ -252,6 +252,7 @@ def test_lr_schedule_warmup_decay_and_encoder_freeze():
     assert s.factor(2, 1, True) == 0.0 and s.factor(3, 1, True) == 1.0
 
 
+@pytest.mark.slow
 def test_finetuning_a_speech_encoder_with_freeze_steps_and_accumulation(wav_corpus, tiny_speech_encoders, tmp_path):
     def trained(freeze_steps: int):
         conf = load_config(None, [

@@ -63,6 +63,7 @@ def test_stage1_validation_names_a_mistyped_label(corpus, tmp_path):
                       f"(ang, hap, neu, sad) ({len(lines)} lines with it in all)"]
 
 
+@pytest.mark.slow
 def test_training_refuses_a_mistyped_class_naming_file_line_and_label(corpus, tmp_path):
     root = copy_corpus(corpus, tmp_path / "c")
     train_lines = relabel(root / "data/train", "ang", "Ang")
@@ -78,6 +79,7 @@ def test_training_refuses_a_mistyped_class_naming_file_line_and_label(corpus, tm
     assert not (root / "exp/checkpoint.pt").exists()
 
 
+@pytest.mark.slow
 def test_dropping_unknown_labels_is_counted_on_the_console_and_in_results(corpus, tmp_path):
     root = copy_corpus(corpus, tmp_path / "c")
     n_train = len(relabel(root / "data/train", "ang", "Ang"))
