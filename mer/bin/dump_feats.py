@@ -65,7 +65,7 @@ from mer.features import feature_types, parse_whisper_window
 from mer.features.batching import READ_CHUNK, job_utts
 from mer.features.dump_sources import redo_changed, source_digests
 from mer.features.windows import encode_in_windows
-from mer.job_options import add_job_options, failures_exit_status
+from mer.jobs.options import add_job_options, failures_exit_status
 from mer.jobs import run_array
 from mer.utils.fileio import atomic_open, write_json_atomic, write_text_atomic
 from mer.utils.lock import DirLock, LockHeld

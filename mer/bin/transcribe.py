@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from mer.asr.run import TranscriptionError, check_settings, model_settings, run_job, transcribe_data_dir
-from mer.job_options import add_job_options, failures_exit_status
+from mer.jobs.options import add_job_options, failures_exit_status
 
 log = logging.getLogger("transcribe")
 
