@@ -18,6 +18,13 @@ posteriors (class -> probability), transcript (the text used, null for a model w
 seconds (the recording's duration) and differs (input -> why it cannot equal what the model was
 trained on; empty when nothing differs). Recordings that cannot be read or computed are named on
 stderr and the others go on; the exit status is then 1. A progress bar on stderr counts recordings.
+
+Emotion over time: --segment vad|fixed cuts each audio file into segments (mer.segments: an energy
+voice-activity detector, or fixed windows with a hop) and prints one JSON line per segment, with
+`start` and `end` in seconds; --plot OUT.png draws the posteriors over time (one figure per file:
+OUT.png for one input, OUT_<file stem>.png for several). Segments are read and recognised a chunk
+at a time, so memory stays flat with the recording's length. A model that reads text needs --asr
+here (each segment is transcribed).
 """
 from __future__ import annotations
 
@@ -48,6 +55,16 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--asr-language", help="language of a multilingual Whisper model, e.g. en")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--batch-size", type=int, default=16, help="recordings per model forward (as mer.bin.infer)")
+    seg = p.add_argument_group("emotion over time")
+    seg.add_argument("--segment", choices=("vad", "fixed"), help="cut each file into segments, a result each")
+    seg.add_argument("--window", type=float, default=4.0, help="fixed: window length, s")
+    seg.add_argument("--hop", type=float, default=2.0, help="fixed: step between window starts, s")
+    seg.add_argument("--min-speech", type=float, default=0.3, help="vad: shorter speech is dropped, s")
+    seg.add_argument("--min-silence", type=float, default=0.3, help="vad: shorter pauses do not cut, s")
+    seg.add_argument("--max-segment", type=float, default=10.0, help="vad: longer speech is split, s")
+    seg.add_argument("--vad-threshold-db", type=float,
+                     help="vad: speech level in dBFS (default: max(-55, 95th percentile - 35))")
+    seg.add_argument("--plot", metavar="OUT.png", help="with --segment: the posteriors over time")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files, folders or wav.scp files")
     return p
 
@@ -100,6 +117,11 @@ def main(argv=None) -> int:
         trained = load_trained_model(args.model, fold=args.fold, dumpdir=args.dumpdir)
         r = Recognizer(trained, device=args.device, asr=args.asr, asr_beam_size=args.asr_beam_size,
                        asr_language=args.asr_language, batch_size=args.batch_size, load_encoders=False)
+        if args.segment and (args.text is not None or args.text_file):
+            raise ValueError("--segment: the segments' transcripts are not known; use --asr for a model that "
+                             "reads text")
+        if args.plot and not args.segment:
+            raise ValueError("--plot draws the posteriors over time of --segment")
         if r.text_inputs and args.text is None and not args.text_file and not args.asr:
             raise ValueError(r.text_help())
         r.load_encoders()
@@ -110,6 +132,8 @@ def main(argv=None) -> int:
         print("recognize: note: the model reads no text; the transcripts given are not used", file=sys.stderr)
     for name, why in r.static_differences().items():
         print(f"recognize: note: {name} differs from training: {why}", file=sys.stderr)
+    if args.segment:
+        return recognize_segments(r, recs, args)
     failed: dict[str, str] = {}
     bar = tqdm(total=len(recs), unit="rec", desc="recognize", disable=len(recs) < 2 or None,
                mininterval=1 if sys.stderr.isatty() else 30)
@@ -127,6 +151,45 @@ def main(argv=None) -> int:
         print(f"recognize: {len(failed)} of {len(recs)} recording(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def recognize_segments(r, recs: list[Recording], args) -> int:
+    """--segment: each file cut into segments (mer.segments), recognised a chunk at a time."""
+    from mer.segments import SegmentOptions, read_segment, segments
+
+    opts = SegmentOptions(args.segment, args.window, args.hop, args.min_speech, args.min_silence,
+                          args.max_segment, args.vad_threshold_db)
+    failed = []
+    for rec in recs:
+        try:
+            bounds = segments(rec.source or rec.utt, opts)
+        except (ValueError, OSError) as e:
+            print(f"recognize: {rec.utt}: {e}", file=sys.stderr)
+            failed.append(rec.utt)
+            continue
+        print(f"recognize: {rec.utt}: {len(bounds)} {args.segment} segment(s)", file=sys.stderr)
+        results = []
+        for start in range(0, len(bounds), CHUNK):
+            chunk = bounds[start:start + CHUNK]
+            segs = [Recording(f"{rec.utt}@{a:.2f}-{b:.2f}", wave=read_segment(rec.source or rec.utt, a, b))
+                    for a, b in chunk]
+            got, chunk_failed = r.recognize(segs)
+            by_utt = dict(zip((s.utt for s in segs), chunk))
+            for res in got:
+                a, b = by_utt[res["utt"]]
+                res = {"utt": rec.utt, "start": a, "end": b, **{k: v for k, v in res.items() if k != "utt"}}
+                results.append(res)
+                print(json.dumps(res, ensure_ascii=False), flush=True)
+            for utt, reason in chunk_failed.items():
+                print(f"recognize: {utt}: {reason}", file=sys.stderr)
+        if args.plot and results:
+            from mer.plots.over_time import plot_over_time
+
+            out = Path(args.plot) if len(recs) == 1 else Path(args.plot).with_name(
+                f"{Path(args.plot).stem}_{Path(rec.utt).stem}{Path(args.plot).suffix or '.png'}")
+            print(f"recognize: {rec.utt}: posteriors over time in {plot_over_time(results, r.classes, out, rec.utt)}",
+                  file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cli() -> None:

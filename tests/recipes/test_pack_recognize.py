@@ -220,3 +220,25 @@ def test_asr_text_for_a_model_trained_on_reference_text_is_flagged(demo):
     on_asr = Recognizer(trained, device="cpu", asr="whisper-tiny.en")
     assert on_asr(wav)["differs"] == {}
     assert "given text instead" in on_asr(wav, text="typed by hand")["differs"]["text"]
+
+
+def test_emotion_over_time_segments_a_recording_and_plots_it(demo, tmp_path, capsys):
+    """--segment fixed on three test recordings joined into one file: one result per window, with
+    start and end, the ASR transcript of each window, and the figure of the posteriors over time."""
+    waves = [sf.read(p, dtype="float32")[0] for p in list(read_kv(demo["test"] / "wav.scp").values())[:3]]
+    joined = tmp_path / "long.wav"
+    sf.write(joined, np.concatenate(waves), 16000)
+    seconds = sum(len(w) for w in waves) / 16000
+    plot = tmp_path / "over_time.png"
+    rc = recognize.main(["--model", str(demo["packs"]["min"]), "--asr", "whisper-tiny.en", "--segment", "fixed",
+                         "--window", "2", "--hop", "1", "--plot", str(plot), str(joined)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    results = [json.loads(line) for line in out.splitlines()]
+    starts = [r["start"] for r in results]
+    assert starts == sorted(starts) and starts[0] == 0 and results[-1]["end"] == pytest.approx(seconds, abs=1e-3)
+    assert all(r["utt"] == str(joined) and 0 < r["end"] - r["start"] <= 2 for r in results)
+    assert len(results) >= int(seconds) - 1 and all(isinstance(r["transcript"], str) for r in results)
+    assert plot.stat().st_size > 0 and "posteriors over time" in err
+    # typed transcripts cannot belong to segments
+    assert recognize.main(["--model", str(demo["packs"]["min"]), "--text", "x", "--segment", "vad", str(joined)]) == 2
