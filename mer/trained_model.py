@@ -54,7 +54,7 @@ class TrainedModel:
 
     def decode_meta(self) -> dict:
         """What a decode dir records of the system, from the model's own description."""
-        description = self.model.describe()
+        description = self.model.description()
         return {"system": self.conf["model"]["name"],
                 "aggregation": description.get("aggregation"),  # how a system pools over time, where it says
                 "modalities": "+".join(self.input_names), "model": description}

@@ -13,6 +13,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from mer.models.layers import LayerMix
 from mer.registry import RegistryError, new_registry
 
 
@@ -65,9 +66,28 @@ class AbsEmotionModel(nn.Module):
         return [n for n, p in self.named_parameters() if p.requires_grad and ".encoder." in f".{n}"]
 
     def describe(self) -> dict:
-        """Model-level values worth saving with every decode dir (JSON-able), e.g. learned layer
-        weights. Empty by default."""
+        """Model-level values worth saving with every decode dir (JSON-able), e.g. a system's own
+        settings. Empty by default."""
         return {}
+
+    def learned_layer_mixes(self) -> dict[str, list[float]]:
+        """Stream name -> the softmax weights of every learned layer mix (`LayerMix`) in the model,
+        whatever the system: an audio-only model that learns which Whisper layers to read has them
+        as much as a fusion model does."""
+        modules = dict(self.named_modules())
+        out = {}
+        for path, module in modules.items():
+            if isinstance(module, LayerMix) and module.weights is not None:
+                owner = modules.get(path.rpartition(".")[0])
+                name = getattr(owner, "name", None) or path.rpartition(".")[0] or path
+                out[name] = [round(float(w), 6) for w in torch.softmax(module.weights.detach().float(), 0)]
+        return out
+
+    def description(self) -> dict:
+        """What a decode dir records of the model: `describe()`, with the learned layer mixes as
+        `layer_weights` unless the system reports its own."""
+        mixes = self.learned_layer_mixes()
+        return {**({"layer_weights": mixes} if mixes else {}), **self.describe()}
 
 
 def _check_model(name: str, cls) -> None:

@@ -36,6 +36,18 @@ def save_figure(fig: Figure, stem: str | os.PathLike, formats: Sequence[str] = (
     return paths
 
 
+# Panels per page of a side-by-side figure: 3 x 4 still reads on a screen; more are split into pages
+PANELS_PER_PAGE = 12
+
+
+def pages(name: str, panels: Sequence) -> list[tuple[str, list]]:
+    """(file stem, panels) per page: `name` when one page holds them all, else `name_p1`, `name_p2`, ..."""
+    chunks = [list(panels[i:i + PANELS_PER_PAGE]) for i in range(0, len(panels), PANELS_PER_PAGE)]
+    if len(chunks) <= 1:
+        return [(name, chunks[0] if chunks else [])]
+    return [(f"{name}_p{k}", chunk) for k, chunk in enumerate(chunks, 1)]
+
+
 def grid_shape(n: int, max_cols: int = 4) -> tuple[int, int]:
     cols = min(n, max_cols)
     return (n + cols - 1) // cols, cols

@@ -8,7 +8,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
-from mer.plots.common import grid_shape
+from mer.plots.common import grid_shape, pages
 from mer.plots.figures import register_figure
 
 
@@ -74,4 +74,5 @@ def confusion(ctx) -> dict[str, Figure]:
 @register_figure("confusion_side_by_side", scope="set")
 def confusion_side_by_side(shared: dict, outputs) -> dict[str, Figure]:
     """every output's confusion matrix, one panel each (as memocmt Fig. 2 shows its aggregations)"""
-    return {"confusion_side_by_side": confusion_grid(shared["confusion"])} if shared.get("confusion") else {}
+    panels = shared.get("confusion") or []
+    return {stem: confusion_grid(page) for stem, page in pages("confusion_side_by_side", panels)} if panels else {}

@@ -74,6 +74,11 @@ class FigureContext:
     seed: int
     skips: Skips
     shared: dict
+    title_from: str = "meta"
+
+    def part_title(self, part: str) -> str:
+        """The title of one part's (fold's) own panel; the output's title without a part."""
+        return output_title(self.out, self.title_from, part) if part else self.title
 
 
 def output_name(out) -> str:
@@ -83,14 +88,16 @@ def output_name(out) -> str:
     return "_".join(str(p) for p in parts if p is not None).replace("/", "-")
 
 
-def output_title(out, title_from: str) -> str:
+def output_title(out, title_from: str, part: str | None = None) -> str:
+    """The title of an output's figures; with `part` (a fold of a pooled output, drawn on its own),
+    the title of that fold's panel: it names the fold, not the pooling."""
     if title_from == "path":
-        return out.path
+        return f"{out.path}\n{part}" if part else out.path
     m = out.meta
     agg = f" [{m['aggregation']}]" if m.get("aggregation") else ""
     n = len(m.get("pooled_from", []))
     fold = f"fold {m['fold']}" if m.get("fold") is not None else f"{n} fold{'s' if n != 1 else ''} pooled"
-    return f"{m.get('config')}{agg}\n{m.get('protocol')}, {fold}, {m.get('test_set') or ''}".rstrip(", ")
+    return f"{m.get('config')}{agg}\n{m.get('protocol')}, {part or fold}, {m.get('test_set') or ''}".rstrip(", ")
 
 
 def model_parts(out) -> list[tuple[str, np.ndarray]]:
@@ -130,7 +137,7 @@ def make_plots(outputs: Sequence, out_dir: str | Path, title_from: str = "meta",
         else:
             own_figures, own_shared, own_skips = {}, {}, Skips()
             ctx = FigureContext(out, name, output_title(out, title_from), model_parts(out), tsne_max, seed,
-                                own_skips, own_shared)
+                                own_skips, own_shared, title_from)
             for kind in kinds:
                 if kind.scope == "output":
                     own_figures.update(kind.fn(ctx))

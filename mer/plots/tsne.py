@@ -9,7 +9,7 @@ from matplotlib.lines import Line2D
 from sklearn.manifold import TSNE
 
 from mer.plots.checks import constant_rows_reason, nonfinite_reason
-from mer.plots.common import class_colours, grid_shape
+from mer.plots.common import class_colours, grid_shape, pages
 from mer.plots.figures import register_figure
 
 MIN_POINTS = 4
@@ -104,7 +104,7 @@ def tsne_panels(ctx) -> list:
             ctx.skips.add(figure, where, "t-SNE gave non-finite coordinates (embeddings nearly constant?)")
             continue
         sub = f" ({len(idx)} of {len(rows)} utts)" if len(idx) < len(rows) else ""
-        panels.append((f"{ctx.title}\n{label}{sub}".rstrip(), xy, [out.refs[i] for i in idx]))
+        panels.append((f"{ctx.part_title(label)}{sub}", xy, [out.refs[i] for i in idx]))
     return panels
 
 
@@ -124,4 +124,6 @@ def tsne_side_by_side(shared: dict, outputs) -> dict[str, Figure]:
     """each output's first t-SNE panel side by side, named in its title"""
     panels = shared.get("tsne") or []
     labels = list(dict.fromkeys(c for out in outputs for c in out.classes))
-    return {"tsne_side_by_side": tsne_grid(panels, labels)} if len(panels) > 1 else {}
+    if len(panels) <= 1:
+        return {}
+    return {stem: tsne_grid(page, labels) for stem, page in pages("tsne_side_by_side", panels)}

@@ -228,7 +228,7 @@ def test_pooled_tsne_never_mixes_two_models(tmp_path):
     axes = figures["loso_memocmt_min_pooled_test_tsne"].axes
     assert len(axes) == 2
     for ax, fold in zip(axes, ("fold1", "fold2")):
-        assert fold in ax.get_title()
+        assert f"loso, {fold}, test" in ax.get_title() and "pooled" not in ax.get_title()  # one fold, named
         points = sum(len(c.get_offsets()) for c in ax.collections)
         assert points == 40  # that fold's utterances, nothing of the other
     roc = figures["loso_memocmt_min_pooled_test_roc"].axes[0].get_legend().get_texts()
@@ -315,3 +315,18 @@ def test_plan_line_with_too_few_fields_is_named(tmp_path, capsys):
     plan.write_text("test\tonly/an/out/dir\n")
     assert plot_cli.main(["--plan", str(plan)]) == 1
     assert f"{plan}:1: expected TEST_SET<tab>OUT_DIR<tab>EXP_CONFIG_DIR..." in capsys.readouterr().err
+
+
+def test_side_by_side_figures_of_many_systems_are_split_into_readable_pages():
+    from mer.plots.common import PANELS_PER_PAGE
+    from mer.plots.confusion import confusion_side_by_side
+
+    labels = ["ang", "hap", "neu", "sad"]
+    panels = [(f"system {k}", np.eye(4, dtype=int) * (k + 1), labels) for k in range(PANELS_PER_PAGE + 1)]
+    figures = confusion_side_by_side({"confusion": panels}, [])
+    assert sorted(figures) == ["confusion_side_by_side_p1", "confusion_side_by_side_p2"]
+    drawn = [[ax.get_title() for ax in fig.axes if ax.get_label() != "<colorbar>"] for fig in figures.values()]
+    assert [len(t) for t in drawn] == [PANELS_PER_PAGE, 1] and drawn[1] == [f"system {PANELS_PER_PAGE}"]
+    width, height = figures["confusion_side_by_side_p1"].get_size_inches()
+    assert width <= 24 and height <= 18  # a page fits a screen at the figures' dpi
+    assert list(confusion_side_by_side({"confusion": panels[:3]}, [])) == ["confusion_side_by_side"]
