@@ -12,13 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from mer.jobs import LocalBackend, UsageError, parse_job_args
 from mer.jobs.nodes import launch
 from tests.helpers import REPO
 from tests.helpers.slurm import first_node, recorded, slurm_stand_ins, split_srun
-from tests.helpers.training import ENV, make_corpus, run, train_cmd, write_config
+from tests.helpers.training import ENV, make_corpus, max_diff, run, train_cmd, weights, write_config
 
 SLURM = str(REPO / "utils" / "slurm_cmd.sh")
 
@@ -85,17 +84,14 @@ def descendants(pid: int) -> list[int]:
     return [d for k in kids for d in (k, *descendants(k))]
 
 
-def weights(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, map_location="cpu", weights_only=False)["model"]
-
-
 @pytest.mark.slow
 def test_two_agents_match_one_process_and_resume_after_a_lost_node(tmp_path):
     corpus = make_corpus(tmp_path, num_speakers=4, utts_per_speaker=12)
     cfg = write_config(tmp_path / "train.yaml", epochs=8, batch_size=6, dropout=0.0)
-    run(train_cmd(corpus, cfg, "exp/one", "--override", "train.epochs=1"))
+    keep = ("--override", "train.keep_epoch_checkpoints=8")
+    run(train_cmd(corpus, cfg, "exp/one", *keep))
     nodes = (sys.executable, "-m", "mer.bin.train_nodes", "--nnodes", "2", "--launcher", "local", "--")
-    two = train_cmd(corpus, cfg, "exp/two", "--override", "train.keep_epoch_checkpoints=8", launcher=nodes)
+    two = train_cmd(corpus, cfg, "exp/two", *keep, launcher=nodes)
     proc = subprocess.Popen(two, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     epoch1 = corpus / "exp/two/epoch1.pt"
     deadline = time.time() + 240
@@ -103,18 +99,20 @@ def test_two_agents_match_one_process_and_resume_after_a_lost_node(tmp_path):
         time.sleep(0.02)
     agents = [int(k) for k in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
     assert len(agents) == 2, "the run ended before a node could be lost"
-    lost = [agents[1], *descendants(agents[1])]  # a node dies: its agent and its worker at once
-    for pid in lost:
+    survivor = [agents[0], *descendants(agents[0])]
+    for pid in [agents[1], *descendants(agents[1])]:  # a node dies: its agent and its worker at once
         os.kill(pid, signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode != 0 and "agent 1: signal 9" in err, err[-3000:]
-    assert not descendants(proc.pid)
+    assert len(survivor) == 2 and not [pid for pid in survivor if Path(f"/proc/{pid}").exists()]  # all ended
     # One process and two agents of one rendezvous take the same global batches: same weights
-    # after an epoch, up to float summation order.
-    one, two_w = weights(corpus / "exp/one/checkpoint.pt"), weights(epoch1)
-    assert max(float((one[k] - two_w[k]).abs().max()) for k in one) < 1e-4
+    # after an epoch, up to float summation order (measured 5e-5; one Adam step moves a weight by
+    # up to lr = 3e-3).
+    assert max_diff(weights(corpus / "exp/one/epoch1.pt"), weights(epoch1)) < 5e-4
     resumed = run(two, timeout=300)
     assert "resuming from epoch" in resumed.stderr
+    # and the resumed run ends where the uninterrupted one does (measured 3e-4 after 8 epochs)
+    assert max_diff(weights(corpus / "exp/one/checkpoint.pt"), weights(corpus / "exp/two/checkpoint.pt")) < 2e-3
     summary = json.loads((corpus / "exp/two/train_summary.json").read_text())
     history = json.loads((corpus / "exp/two/history.json").read_text())
     assert summary["world_size"] == 2 and [h["epoch"] for h in history] == list(range(1, 9))
