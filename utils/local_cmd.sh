@@ -2,7 +2,7 @@
 # Copyright 2025 The mer authors. Apache-2.0.
 # Run jobs on this machine, with the interface of Kaldi's run.pl:
 #
-#   utils/local_cmd.sh [--max-jobs-run K] [--gpu N] [--num-threads N] [--mem M] [--time T]
+#   utils/local_cmd.sh [--max-jobs-run K] [--gpu N] [--num-nodes N] [--num-threads N] [--mem M] [--time T]
 #                      [JOB=1:N] <log-file> <command> [args...]
 #
 # JOB is replaced by 1..N in the log name and the command; the command runs under `bash -c`

@@ -6,6 +6,7 @@ Usage:
       --dumpdir dump --exp-dir exp/loso/train_memocmt_min/fold1 [--labels data/all/labels] \
       [--override train.epochs=3 ...]
   torchrun --standalone --nproc_per_node 2 -m mer.bin.train ...   # several GPUs (or CPU processes)
+  python -m mer.bin.train_nodes --nnodes 2 --nproc-per-node 4 --gpus-per-node 4 -- ...   # several nodes
 
 The resolved config is saved as EXP_DIR/config.yaml; logs go to EXP_DIR/train.log and
 EXP_DIR/tensorboard. Re-running after an interruption resumes from EXP_DIR/checkpoint.pt.

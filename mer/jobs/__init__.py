@@ -1,6 +1,6 @@
 """Job backends with the interface of Kaldi's run.pl / slurm.pl.
 
-    <cmd> [--mem 4G] [--num-threads N] [--gpu N] [--time T] [--max-jobs-run K]
+    <cmd> [--mem 4G] [--num-threads N] [--gpu N] [--num-nodes N] [--time T] [--max-jobs-run K]
           [--config conf/slurm.conf] [JOB=1:N] log/x.JOB.log command args...
 
 ``<cmd>`` is ``utils/local_cmd.sh`` or ``utils/slurm_cmd.sh`` (thin wrappers around
@@ -44,6 +44,8 @@ Backends
            as devices 0..N-1. ``--mem``, ``--time`` and ``--config`` are accepted and ignored;
            other unknown options are ignored with a warning (they may be meaningful to a
            cluster backend configured in the same cmd.sh). Jobs get stdin from /dev/null.
+           ``--num-nodes N`` (a multi-node training, mer.jobs.nodes, whose N agents then all run
+           here) makes a job take N times ``--gpu`` GPUs.
     slurm  Writes one batch script per call to ``<logdir>/q/<name>.sh`` (``<logdir>``: the
            directory of the first job's log; ``<name>``: the log file name without the job
            variable and ``.log``) and submits it as ONE array job,
@@ -55,9 +57,10 @@ Backends
            returns, the statuses are read back (waiting up to ``MER_SLURM_DONE_WAIT`` seconds,
            default 30, for files that a shared file system has not shown yet); a task without a
            status file (killed for time or memory, cancelled) counts as failed and its Slurm
-           output ``q/<name>.<task>.out`` is named. Nothing uses ``srun``: each array task is a
+           output ``q/<name>.<task>.out`` is named. The backend uses no ``srun``: each array task is a
            single process tree started by sbatch's batch step, which is all these jobs need
-           (multi-GPU training runs ``torchrun`` inside one task). Interrupting the call
+           (multi-GPU training runs ``torchrun`` inside one task; a multi-node one, submitted
+           with ``--num-nodes N``, runs ``srun`` itself: mer.jobs.nodes). Interrupting the call
            runs ``scancel`` on the array job.
 
            Generic options are mapped to sbatch flags by a config file in Kaldi's slurm.pl
@@ -69,6 +72,8 @@ Backends
                option gpu=0                       # --gpu 0       -> nothing
                option gpu=* -p gpu --gres=gpu:$0  # --gpu 2       -> -p gpu --gres=gpu:2
                default gpu=0                      # value used when the option is not given
+               option num_nodes=* --nodes $0 --ntasks-per-node 1  # one allocation of N nodes
+                                                  # per job; its command runs srun (mer.jobs.nodes)
 
            ``option NAME=VALUE`` (exact value) wins over ``option NAME=*``; ``$0`` is the value.
            An option given on the command line that the config does not describe is an error.

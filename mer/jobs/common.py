@@ -13,7 +13,7 @@ from typing import IO, Sequence
 
 
 # Options every backend understands without a config line.
-INT_OPTIONS = {"max_jobs_run": 1, "gpu": 0, "num_threads": 1}  # name -> minimum value
+INT_OPTIONS = {"max_jobs_run": 1, "gpu": 0, "num_threads": 1, "num_nodes": 1}  # name -> minimum value
 LOCAL_IGNORED = {"mem", "time", "config"}
 TAIL_LINES = 20
 _JOB_RANGE = re.compile(r"^([A-Za-z_]\w*)=(\d+):(\d+)$")

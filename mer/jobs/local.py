@@ -25,7 +25,8 @@ class LocalBackend:
         """(max concurrent jobs, one CUDA_VISIBLE_DEVICES value per slot or [None] * K)."""
         threads = array.int_option("num_threads", 1)
         k = array.int_option("max_jobs_run", max(1, cpu_count() // threads))
-        ngpu = array.int_option("gpu", 0)
+        # --num-nodes N: the job runs N agents here (mer.jobs.nodes), each with --gpu GPUs
+        ngpu = array.int_option("gpu", 0) * array.int_option("num_nodes", 1)
         if ngpu == 0:
             return k, [None] * k
         gpus = visible_gpus()

@@ -34,6 +34,8 @@ option time=* --time $0
 option gpu=* -p gpu --gres=gpu:$0
 option gpu=0
 default gpu=0
+option num_nodes=* --nodes $0 --ntasks-per-node 1
+option num_nodes=1
 """
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import kaldiio
 import numpy as np
+import torch
 
 from mer.data.ark_checksum import write_checksum
 from mer.data.datadir import DataDir
@@ -24,6 +25,17 @@ def train_cmd(root: Path, config: Path, exp: str, *extra: str, launcher=(sys.exe
     return [*launcher, "--config", str(config), "--train-dir", str(root / "data/train"),
             "--valid-dir", str(root / "data/valid"), "--dumpdir", str(root / "dump"),
             "--exp-dir", str(root / exp), "--labels", str(root / "data/all/labels"), *extra]
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    """The model weights of a checkpoint (checkpoint.pt, best.pt, epoch<k>.pt)."""
+    return torch.load(path, map_location="cpu", weights_only=True)["model"]
+
+
+def max_diff(a: dict, b: dict) -> float:
+    """The largest absolute difference between two sets of weights with the same names."""
+    assert a.keys() == b.keys()
+    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
 
 
 def run(cmd, **kw):

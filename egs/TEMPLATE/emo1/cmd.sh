@@ -3,9 +3,10 @@
 # ([--gpu N] [--mem M] [--num-threads N] [--time T] [--max-jobs-run K] [JOB=1:N] LOG COMMAND...).
 #   local: processes on this machine (default)
 #   slurm: sbatch array jobs; flags mapped by conf/slurm.conf if present, else utils/conf/slurm.conf
-# Every recipe links this one file. A site or a recipe changes it without editing it: cmd_local.sh
-# beside run.sh, else cmd_local.sh at the top of the repository (both git-ignored), is read last and
-# may set MER_CMD_BACKEND before, or any of the four *_cmd variables after, the defaults below, e.g.
+# Every recipe links this one file. The backend is MER_CMD_BACKEND from the environment
+# (export MER_CMD_BACKEND=slurm). A site or a recipe changes the rest without editing this file:
+# cmd_local.sh beside run.sh, else cmd_local.sh at the top of the repository (both git-ignored), is
+# read after the defaults below and may set any of the four *_cmd variables, e.g.
 #   cuda_cmd="utils/slurm_cmd.sh --mem 32G --time 24:00:00"
 cmd_backend=${MER_CMD_BACKEND:-local}
 

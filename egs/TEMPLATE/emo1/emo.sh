@@ -37,6 +37,9 @@ final=false         # true: stage 7, one model per config on every speaker, pack
 nj=4                # parallel jobs for feature dumping
 ngpu=0              # GPUs for training and inference (0: CPU); N > 1 runs torchrun with N processes
 nproc=0             # training processes (0: max(ngpu, 1)); >1 on CPU runs DDP over gloo
+num_nodes=1         # nodes per training (config x fold), each with --ngpu GPUs and --nproc processes:
+                    # torchrun agents joined by a c10d rendezvous, through srun in one sbatch
+                    # allocation of N nodes on Slurm, or N agents on this machine with the local backend
 train_nj=1          # trainings (config x fold) at once, each with --ngpu GPUs of its own (cuda_cmd);
                     # stage 4's inference runs as many at once
 corpus=             # corpus name for stage 1 and the results (python -m mer.bin.corpora list)
@@ -334,7 +337,10 @@ train_config() {
     "${PWD}" "${config}" "${train_args}" "\"\$@\"" > "${expdir}/${protocol}/${tag}/run.sh"
   chmod +x "${expdir}/${protocol}/${tag}/run.sh"
   launcher=("${MER_PYTHON}" -m mer.bin.train)
-  if [ "${nproc}" -gt 1 ]; then
+  if [ "${num_nodes}" -gt 1 ]; then
+    launcher=("${MER_PYTHON}" -m mer.bin.train_nodes --nnodes "${num_nodes}" --nproc-per-node "${nproc}"
+              --gpus-per-node "${ngpu}" -- )
+  elif [ "${nproc}" -gt 1 ]; then
     launcher=("${MER_PYTHON}" -m torch.distributed.run --standalone --nproc_per_node "${nproc}"
               -m mer.bin.train)
   fi
@@ -359,7 +365,7 @@ train_config() {
     train=("${launcher[@]}" --config "${config}" --train-dir "${fold_dir}/train"
            --valid-dir "${fold_dir}/valid" --dumpdir "${dumpdir}" --exp-dir "${exp}" --device "${device}"
            ${labels[@]+"${labels[@]}"} ${override_args[@]+"${override_args[@]}"})
-    queue_or_run "${jobs_dir}" "${cuda_cmd}" "${ngpu}" "${exp}/log/train.log" \
+    queue_or_run "${jobs_dir}" "${train_job_cmd}" "${ngpu}" "${exp}/log/train.log" \
       "Stage 3: training ${tag} on ${fold_dir} -> ${exp}" "${train[@]}"
   done
 }
@@ -371,13 +377,15 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   mark_stage 3
   [ -n "${train_configs}" ] || die "--train_configs is empty"
   jobs_dir=$(own_jobs_dir train)
+  train_job_cmd=${cuda_cmd}  # each training job: one allocation of --num_nodes nodes, --ngpu GPUs each
+  [ "${num_nodes}" -gt 1 ] && train_job_cmd+=" --num-nodes ${num_nodes}"
   training_waves
   [ "${#waves[@]}" -le 1 ] || log "Stage 3: ${#waves[@]} waves, each after the one it starts from (model.init):" \
     "$(printf '[%s] ' "${waves[@]}")"
   for wave in "${waves[@]}"; do  # one job array per wave: a wave starts when the one before has finished
     new_jobs "${jobs_dir}"
     for config in ${wave}; do train_config "${config}"; done
-    run_jobs "${jobs_dir}" "${cuda_cmd}" "${ngpu}" "Stage 3: training (config x fold)"
+    run_jobs "${jobs_dir}" "${train_job_cmd}" "${ngpu}" "Stage 3: training (config x fold)"
   done
   release_claims
 fi

@@ -17,15 +17,7 @@ from mer.models import build_model
 from mer.models.pooling import lengths_to_mask, pool
 from mer.inputs import BucketBatchSampler, InputInfo, rank_slice
 from mer.train.config import experiment_tag, load_config
-from tests.helpers.training import ENV, LABELS, make_corpus, run, train_cmd, write_config
-
-def weights(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, map_location="cpu", weights_only=True)["model"]
-
-
-def max_diff(a: dict, b: dict) -> float:
-    assert a.keys() == b.keys()
-    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+from tests.helpers.training import ENV, LABELS, make_corpus, max_diff, run, train_cmd, weights, write_config
 
 
 @pytest.fixture(scope="module")
