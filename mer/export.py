@@ -24,6 +24,7 @@ from torch import nn
 
 from mer.models.cnn_attn import DialogueGRU
 from mer.onnx_trace import ExportError, attention_traceable
+from mer.trained_model import input_info
 from mer.utils.fileio import atomic_open, write_json_atomic
 
 OPSET = 17          # LayerNorm is one op from 17 on; onnxruntime >= 1.14 runs it
@@ -75,8 +76,6 @@ def feature_inputs(trained) -> list[FeatureInput]:
 
 def model_input_info(trained, name: str):
     """The InputInfo the model was built with: from the pack's record or the opened dump."""
-    from mer.trained_model import input_info
-
     if trained.inputs is not None:
         return input_info(trained.inputs[name])
     return trained.sources[name].info
