@@ -7,7 +7,8 @@
 #         find-links folder in pip's configuration, as on this project's machines.
 # --cuda  (default where nvidia-smi lists a GPU) PyPI's CUDA build of the same torch version.
 # --test  also the test-only packages: pytest, ctranslate2 (the reference runtime the Whisper
-#         conversion is checked against) and the shell linter.
+#         conversion is checked against), onnx and onnxruntime (ONNX export, mer.bin.export) and the
+#         shell linter.
 # Afterwards the offline pretrained models are prepared (tools/prepare_models.sh: MiniLM,
 # Whisper tiny.en and Whisper base, converted from CTranslate2 under tools/models).
 # A marker records what was installed, so a second run with the same inputs returns at once.

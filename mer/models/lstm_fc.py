@@ -49,6 +49,15 @@ def _window_means(x: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Te
     return (x * w).sum(2) / w.sum(2).clamp(min=1), m.any(2)
 
 
+def _final_states(out: torch.Tensor, lengths: torch.Tensor, bidirectional: bool) -> torch.Tensor:
+    """The top layer's final state of each direction, read from its padded outputs (B, T, H or 2H):
+    forward at each utterance's last frame, backward at its first. The same values as the LSTM's h_n,
+    taken so that the model exports to ONNX (the exporter fails on h_n of a packed sequence)."""
+    hidden = out.shape[-1] // (2 if bidirectional else 1)
+    last = out[torch.arange(out.shape[0], device=out.device), lengths.to(out.device) - 1]
+    return torch.cat([last[:, :hidden], out[:, 0, hidden:]], dim=-1) if bidirectional else last
+
+
 @register_model("lstm_fc")
 class LstmFc(AbsEmotionModel):
     """System C's classifiers: an LSTM over features (or their frame mean) and two FC layers."""
@@ -108,12 +117,11 @@ class LstmFc(AbsEmotionModel):
             x = x.masked_scatter(mask.unsqueeze(-1), norm)
         lengths = mask.sum(1).clamp(min=1)
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, (h, _) = self.lstm(packed)
-        if self.summary == "last":  # the top layer's final state of each direction
-            directions = 2 if self.lstm.bidirectional else 1
-            summary = torch.cat(list(h[-directions:]), dim=-1)
+        out, _ = self.lstm(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        if self.summary == "last":
+            summary = _final_states(out, lengths, self.lstm.bidirectional)
         else:
-            out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
             summary = pool(out, "mean", mask)
         embedding = self.fc1(summary)
         return ModelOutput(self.fc2(embedding), embedding)

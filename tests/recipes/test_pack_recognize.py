@@ -242,3 +242,31 @@ def test_emotion_over_time_segments_a_recording_and_plots_it(demo, tmp_path, cap
     assert plot.stat().st_size > 0 and "posteriors over time" in err
     # typed transcripts cannot belong to segments
     assert recognize.main(["--model", str(demo["packs"]["min"]), "--text", "x", "--segment", "vad", str(joined)]) == 2
+
+
+@pytest.mark.parametrize("key", list(CONFIGS))
+def test_onnx_export_gives_the_decode_dirs_posteriors(demo, key, tmp_path):
+    """`mer.bin.export` checks itself on the test set's dumps; then the .onnx, fed each test
+    utterance's dumped frames as its JSON describes them, gives the decode dir's posteriors."""
+    ort = pytest.importorskip("onnxruntime")
+    out = tmp_path / f"{key}.onnx"
+    proc = run_cli("mer.bin.export", "--data-dir", demo["test"], "--dumpdir", demo["recipe"] / "dump",
+                   demo["packs"][key], out)
+    assert proc.returncode == 0, proc.stderr
+    print(proc.stderr)
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["check"]["max_abs_diff"] <= TOLERANCE and meta["check"]["utterances"] == len(decoded(demo["exps"][key]))
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    feats = {t["name"]: kaldiio.load_scp(str(demo["recipe"] / "dump" / t["features"]["spec"]["name"] / "feats.scp"))
+             for t in meta["inputs"] if "features" in t}
+    expected = decoded(demo["exps"][key])
+    for utt, want in expected.items():
+        feed = {}
+        for t in meta["inputs"]:
+            if "features" in t:
+                x = np.asarray(feats[t["name"]][utt], dtype=np.float32)
+                feed[t["name"]] = x.reshape(1, x.shape[0], *t["shape"][2:])
+            else:
+                feed[t["name"]] = np.array([len(feed[t["name"][: -len("_lengths")]][0])], dtype=np.int64)
+        posteriors = session.run(["posteriors"], feed)[0][0]
+        assert np.abs(posteriors - np.array([want[c] for c in meta["classes"]])).max() <= TOLERANCE, utt
