@@ -36,11 +36,15 @@ default; 60 s for wav2vec 2.0 / HuBERT / WavLM) is encoded in consecutive window
 utterances, and the frames joined (mer.features.windows; the recogniser uses the same code), so
 memory stays flat with length.
 
-Writes OUT_DIR/feats.scp (one float32 matrix frames x dim per utterance; with several layers they
-stand side by side: frames x (n_layers * dim)), OUT_DIR/utt2num_frames, OUT_DIR/feats_info.json,
+Writes OUT_DIR/feats.scp (one matrix frames x dim per utterance, float32, or float16 with --dtype
+float16 (mer.features.dump_dtype); with several layers they stand side by side: frames x
+(n_layers * dim)), OUT_DIR/utt2num_frames, OUT_DIR/feats_info.json,
 and OUT_DIR/failed (`utt<TAB>reason`) for utterances that could not be processed. Every good
 utterance is dumped; the command exits 1 when some failed, unless --tolerate-failures. Drop them
 with `utils/fix_data_dir.sh --exclude OUT_DIR/failed DATA_DIR`.
+
+Before any work the expected size is logged (mer.features.dump_size), and the dump stops when
+OUT_DIR's file system has less free space, naming both, unless --skip-space-check.
 
 With --nj N the utterances are split into N jobs run through CMD (the recipe's cmd.sh backend,
 default: local processes); a re-run skips jobs that finished. Logs: OUT_DIR/log/dump.JOB.log.
