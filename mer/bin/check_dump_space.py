@@ -1,7 +1,7 @@
 """Print the expected size of every dump of a feats config and refuse when their disk is too small.
 
 Usage:
-  python -m mer.bin.check_dump_space --config conf/feats.yaml [--name NAME ...] [--skip-space-check]
+  python -m mer.bin.check_dump_space --config conf/feats.yaml [--name NAME]... [--skip-space-check]
       DATA_DIR DUMPDIR
 
 Stage 2 runs it before dumping anything: each entry's size (mer.features.dump_size: the data dir's
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="feats config (conf/feats.yaml)")
-    p.add_argument("--name", nargs="*", help="entries to check (default: all)")
+    p.add_argument("--name", action="append", help="an entry to check (repeatable; default: all)")
     p.add_argument("--skip-space-check", action="store_true", help="print the sizes, refuse nothing")
     p.add_argument("data_dir")
     p.add_argument("dumpdir")

@@ -35,10 +35,11 @@ class Estimate:
     bytes: int                 # the whole dump, margin included
     present: int               # bytes of arks already in out_dir (a resumed dump)
     what: str                  # how it was computed, for the message
+    complete: bool = False     # out_dir holds a finished dump: a re-run writes nothing new
 
     @property
     def needed(self) -> int:
-        return max(0, self.bytes - self.present)
+        return 0 if self.complete else max(0, self.bytes - self.present)
 
 
 def _speech_geometry(args) -> Geometry:
@@ -95,8 +96,9 @@ def estimate(args, data: DataDir) -> Estimate:
     """The expected size of dump_feats' `args.out_dir` for `data` (ValueError/OSError: unknown)."""
     out_dir = Path(args.out_dir)
     present = sum(p.stat().st_size for p in out_dir.rglob("*.ark")) if out_dir.is_dir() else 0
+    complete = (out_dir / "feats_info.json").is_file() and (out_dir / "feats.scp").is_file()
     if args.feature == "asr":  # a transcription: text only
-        return Estimate(out_dir, 0, present, "a transcription (text only)")
+        return Estimate(out_dir, 0, present, "a transcription (text only)", complete)
     geo = geometry(args, data)
     width = bytes_per_value(args.dtype, args.compress)
     utts = data.utts
@@ -114,7 +116,7 @@ def estimate(args, data: DataDir) -> Estimate:
         what = f"{len(utts)} utterances, one row each"
     what += f" x {geo.values_per_row} values x {width} bytes ({args.dtype if not args.compress else 'compressed'})"
     size = (rows * geo.values_per_row * width + len(utts) * BYTES_PER_UTTERANCE) * (1 + MARGIN)
-    return Estimate(out_dir, int(size), present, what)
+    return Estimate(out_dir, int(size), present, what, complete)
 
 
 def free_bytes(path: str | Path) -> tuple[int, Path]:

@@ -171,8 +171,12 @@ def test_stage_check_sums_the_dumps_and_counts_finished_ones(data, tmp_path, mon
     assert "lm: about 88." in out and "fb: about 44." in out and "need about 133." in err
     assert check_dump_space.main(["--config", str(conf), "--skip-space-check", str(data), str(dumpdir)]) == 0
     assert dump("--feature", "logmel", "--skip-space-check", data, dumpdir / "lm") == 0
-    assert check_dump_space.main(["--config", str(conf), str(data), str(dumpdir)]) == 0  # lm is there
+    small_disk(monkeypatch, 45_000)  # room for fb alone: the finished lm needs nothing more
+    assert check_dump_space.main(["--config", str(conf), str(data), str(dumpdir)]) == 0
     assert "already there" in capsys.readouterr().out
+    assert check_dump_space.main(["--config", str(conf), "--name", "lm", str(data), str(dumpdir)]) == 0
+    small_disk(monkeypatch, 40_000)
+    assert check_dump_space.main(["--config", str(conf), str(data), str(dumpdir)]) == 1
 
 
 # ------------------------------------------------------------------ Slurm
