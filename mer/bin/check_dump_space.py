@@ -6,7 +6,7 @@ Usage:
 
 Stage 2 runs it before dumping anything: each entry's size (mer.features.dump_size: the data dir's
 duration x frame rate x dim x layers x bytes per value, + 10 %), less what its dump dir already
-holds, summed and compared with the free space of DUMPDIR's file system. Exits 1 naming the sizes
+holds (nothing more for a finished dump), summed and compared with the free space of DUMPDIR's file system. Exits 1 naming the sizes
 when they do not fit, unless --skip-space-check (then it only prints them).
 """
 from __future__ import annotations

@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 from mer.combine.base import AbsCombiner, FoldContext, register_combiner
-from mer.features.layers import stored_positions
 from mer.inputs import DumpInput, FeatureDump, check_cmvn, with_cmvn
 
 POOLS = ("mean", "mean+std")
@@ -54,8 +53,7 @@ class LinearProbe(AbsCombiner):
         if self._source is None:
             self._dump = dump = FeatureDump(ctx.dumpdir / self.dump_name)
             if self.hidden_state is not None:
-                [self.layer] = stored_positions(dump.hidden_states, [self.hidden_state],
-                                                f"linear_probe: hidden_state ({dump.path})")
+                [self.layer] = dump.positions_of([self.hidden_state], "linear_probe: hidden_state")
             if self.layer is not None and not 0 <= self.layer < dump.num_layers:
                 raise ValueError(f"layer {self.layer}: {dump.path} stores {dump.num_layers} layers "
                                  f"(0..{dump.num_layers - 1})")

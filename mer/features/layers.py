@@ -28,16 +28,3 @@ def parse_layers(spec: str, num_hidden_states: int) -> list[int]:
         raise ValueError("--layers selected no layer")
     return out
 
-
-def stored_positions(stored: list[int] | None, wanted: list[int], where: str) -> list[int]:
-    """Where the hidden states `wanted` sit among those a dump stores (`stored`: its
-    feats_info.json `layers`, e.g. [3, 4, 5] for `layers: 3,4,5`), so that hidden state 4 is read
-    as position 1. Raises ValueError naming `where` for a hidden state the dump does not hold."""
-    if stored is None:
-        raise ValueError(f"{where}: the dump records no hidden-state indices (not an encoder dump); "
-                         f"choose layers by position instead")
-    missing = [k for k in wanted if k not in stored]
-    if missing or not wanted:
-        raise ValueError(f"{where}: hidden state(s) {missing or wanted} not stored; the dump holds hidden "
-                         f"states {', '.join(map(str, stored))} (dump them with --layers)")
-    return [stored.index(k) for k in wanted]

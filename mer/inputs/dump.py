@@ -9,7 +9,6 @@ import torch
 
 from mer.data.datadir import DataDir
 from mer.data.kaldi_io import read_kv
-from mer.features.layers import stored_positions
 from mer.inputs.base import AbsInput, InputInfo, register_input_type
 from mer.inputs.cmvn import check_cmvn, with_cmvn
 
@@ -45,6 +44,19 @@ class FeatureDump:
         layers = self.info.get("layers")
         return [int(k) for k in layers] if isinstance(layers, list) else None
 
+    def positions_of(self, hidden_states: list[int], where: str) -> list[int]:
+        """Where the encoder hidden states `hidden_states` sit among the layers stored (hidden state 4
+        is position 1 of a dump of `layers: 3,4,5`). ValueError naming `where` for one not stored."""
+        stored = self.hidden_states
+        if stored is None:
+            raise ValueError(f"{where}: {self.path} records no hidden-state indices (not an encoder dump); "
+                             f"choose layers by position instead")
+        missing = [k for k in hidden_states if k not in stored]
+        if missing or not hidden_states:
+            raise ValueError(f"{where}: hidden state(s) {missing or hidden_states} not stored; {self.path} holds "
+                             f"hidden states {', '.join(map(str, stored))} (dump them with --layers)")
+        return [stored.index(k) for k in hidden_states]
+
     def __contains__(self, utt: str) -> bool:
         return utt in self.num_frames
 
@@ -78,7 +90,7 @@ class DumpInput(AbsInput):
             wanted = hidden_states if isinstance(hidden_states, list) else [hidden_states]
             if not all(isinstance(k, int) for k in wanted):
                 raise ValueError(f"inputs.{name}.hidden_states must be integers, got {hidden_states!r}")
-            layers = stored_positions(dump.hidden_states, wanted, f"inputs.{name}.hidden_states ({dump.path})")
+            layers = dump.positions_of(wanted, f"inputs.{name}.hidden_states")
         if layers is None:
             self.keep = None
         else:

@@ -103,7 +103,7 @@ def test_layer_subset_is_read_by_hidden_state(tiny_speech_encoders, data, tmp_pa
         assert got.info.num_layers == 1
         np.testing.assert_array_equal(got.load(dd, "s1-b").numpy(), want)
         np.testing.assert_array_equal(want, every["s1-b"][:, k * 16:(k + 1) * 16])
-    with pytest.raises(ValueError, match=r"hidden_states .*hidden state\(s\) \[1\] not stored; the dump holds "
+    with pytest.raises(ValueError, match=r"hidden_states: hidden state\(s\) \[1\] not stored; .*sub holds "
                                          r"hidden states 2, 0"):
         DumpInput("sub", subset, hidden_states=[1])
     with pytest.raises(ValueError, match="not both"):
