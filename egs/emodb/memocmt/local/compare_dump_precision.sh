@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # What storing a dump in less than float32 costs: Whisper tiny.en on EmoDB, hidden states 2 and 3
 # only (a layer subset), 10 s window, dumped once per storage (float32, float16, Kaldi's 2-byte
-# compression), each hidden state probed (stage 4's linear probe: logistic regression on mean+std
-# pooled frames, LOSO, fit on train+valid). Table: ${expdir}/RESULTS.md (not RESULTS.md); dump
-# sizes printed at the end. Needs stage 1 (data/); dumps (dump/precision_TAG) are reused when present.
+# compression), each hidden state probed (local/probe_dump.sh: stage 4's linear probe, LOSO). Table:
+# ${expdir}/RESULTS.md (not RESULTS.md); dump sizes printed at the end. Needs stage 1 (data/);
+# dumps (dump/precision_TAG) are reused when present.
 #
 #   local/compare_dump_precision.sh [--nj 2] [--expdir exp/precision] [--hidden_states "2 3"]
 #       [--storages "f32:--dtype=float32 f16:--dtype=float16 cm2:--compress=3"]
@@ -17,27 +17,17 @@ nj=2                      # dump jobs
 expdir=exp/precision      # probes and the comparison table
 hidden_states="2 3"       # dumped (as --layers 2,3) and probed one by one
 storages="f32:--dtype=float32 f16:--dtype=float16 cm2:--compress=3"  # TAG:DUMP_OPTION ...
-protocol=loso
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [--nj N] [--expdir DIR] [--hidden_states \"2 3\"] [--storages \"TAG:OPTION ...\"]"
 . utils/parse_options.sh
 
-n_folds=$(find "data/${protocol}" -maxdepth 1 -name 'fold*' -type d | wc -l)
-[ "${n_folds}" -gt 0 ] || die "no data/${protocol}/fold*: run ./run.sh --stage 1 --stop_stage 1 first"
-
 for spec in ${storages}; do
   IFS=: read -r tag option <<< "${spec}"
-  name=precision_${tag}
-  log "dumping Whisper tiny.en hidden states ${hidden_states} (${option}) to dump/${name}"
+  log "dumping Whisper tiny.en hidden states ${hidden_states} (${option}) to dump/precision_${tag}"
   "${MER_PYTHON}" -m mer.bin.dump_feats --config conf/feats.yaml --name whisper --whisper-input-seconds 10 \
-    --layers "${hidden_states// /,}" "${option}" --nj "${nj}" data/all "dump/${name}"
+    --layers "${hidden_states// /,}" "${option}" --nj "${nj}" data/all "dump/precision_${tag}"
   for k in ${hidden_states}; do
-    out=${expdir}/${protocol}/probe_${tag}_h${k}
-    log "probe: dump/${name} hidden state ${k} -> ${out}"
-    "${MER_PYTHON}" -m mer.bin.combine --name linear_probe --set "dump=${name}" --set "hidden_state=${k}" \
-      --protocol-dir "data/${protocol}" --exp-root "${expdir}/${protocol}" --out "${out}" --corpus emodb
-    "${MER_PYTHON}" -m mer.bin.score "${out}"/fold*/decode_test > /dev/null
-    "${MER_PYTHON}" -m mer.bin.aggregate_scores "${out}" --expected-folds "${n_folds}" > /dev/null
+    local/probe_dump.sh "precision_${tag}" "${k}" "${expdir}/loso/probe_${tag}_h${k}"
   done
 done
 "${MER_PYTHON}" -m mer.bin.make_results . --exp "${expdir}" --out "${expdir}/RESULTS.md"
