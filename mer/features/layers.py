@@ -27,4 +27,3 @@ def parse_layers(spec: str, num_hidden_states: int) -> list[int]:
     if not out:
         raise ValueError("--layers selected no layer")
     return out
-
