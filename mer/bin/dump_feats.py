@@ -36,11 +36,15 @@ default; 60 s for wav2vec 2.0 / HuBERT / WavLM) is encoded in consecutive window
 utterances, and the frames joined (mer.features.windows; the recogniser uses the same code), so
 memory stays flat with length.
 
-Writes OUT_DIR/feats.scp (one float32 matrix frames x dim per utterance; with several layers they
-stand side by side: frames x (n_layers * dim)), OUT_DIR/utt2num_frames, OUT_DIR/feats_info.json,
+Writes OUT_DIR/feats.scp (one matrix frames x dim per utterance, float32, or float16 with --dtype
+float16 (mer.features.dump_dtype); with several layers they stand side by side: frames x
+(n_layers * dim)), OUT_DIR/utt2num_frames, OUT_DIR/feats_info.json,
 and OUT_DIR/failed (`utt<TAB>reason`) for utterances that could not be processed. Every good
 utterance is dumped; the command exits 1 when some failed, unless --tolerate-failures. Drop them
 with `utils/fix_data_dir.sh --exclude OUT_DIR/failed DATA_DIR`.
+
+Before any work the expected size is logged (mer.features.dump_size), and the dump stops when
+OUT_DIR's file system has less free space, naming both, unless --skip-space-check.
 
 With --nj N the utterances are split into N jobs run through CMD (the recipe's cmd.sh backend,
 default: local processes); a re-run skips jobs that finished. Logs: OUT_DIR/log/dump.JOB.log.
@@ -63,6 +67,8 @@ from mer.data.kaldi_io import c_sort_key, read_kv, write_kv
 from mer.data.text import empty_text_allowed, empty_text_problem
 from mer.features import feature_types, parse_whisper_window
 from mer.features.batching import READ_CHUNK, job_utts
+from mer.features.dump_dtype import DTYPES, check_dtype, to_stored, writer_options
+from mer.features.dump_size import estimate, human, space_problem
 from mer.features.dump_sources import redo_changed, source_digests
 from mer.features.windows import encode_in_windows
 from mer.jobs.options import add_job_options, failures_exit_status
@@ -111,6 +117,11 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--compress", type=int, default=0,
                    help="kaldiio compression_method (0 = none; 3 = 2-byte, ~1e-4 error)")
+    p.add_argument("--dtype", choices=DTYPES, default="float32",
+                   help="stored values: float16 halves the disk (read back as float32; NumPy arrays "
+                        "inside the ark, which Kaldi's C++ tools cannot read, see mer.features.dump_dtype)")
+    p.add_argument("--skip-space-check", action="store_true",
+                   help="dump even when the expected size exceeds the free space of OUT_DIR's disk")
     add_job_options(p)
     p.add_argument("data_dir", nargs="?")
     p.add_argument("out_dir", nargs="?")
@@ -154,9 +165,9 @@ def job_paths(out_dir: Path, nj: int, job: int) -> dict[str, Path]:
 
 # Options that change the features: finished jobs are only reused when these are the same.
 FEATURE_OPTIONS = ("feature", "model", "layers", "num_mel_bins", "whisper_input_seconds", "clean_text", "compress",
-                   "text_file", "allow_empty_text")
+                   "text_file", "allow_empty_text", "dtype")
 # What a stamp written before an option existed stands for.
-OPTION_DEFAULTS = {"allow_empty_text": False}
+OPTION_DEFAULTS = {"allow_empty_text": False, "dtype": "float32"}
 # Recorded with them in feats_info.json ("settings"), so the extractor can be rebuilt elsewhere
 # (mer.features.build_extractor_from_settings) and batch the way the dump did.
 BATCHING_OPTIONS = ("batch_size", "max_batch_seconds")
@@ -259,7 +270,7 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
     bar = tqdm(total=len(utts), desc=f"{args.feature} job {job}/{nj}", unit="utt",
                mininterval=1 if sys.stderr.isatty() else 30, disable=None)
     with kaldiio.WriteHelper(f"ark,scp:{ark_tmp.resolve()},{scp_tmp}",
-                             compression_method=args.compress or None) as writer:
+                             **writer_options(args.dtype, args.compress)) as writer:
         for start in range(0, len(utts), READ_CHUNK):
             items = []
             for utt in utts[start:start + READ_CHUNK]:
@@ -288,7 +299,13 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
             n_failed = len(failed)
             for utt, mat in encode_in_windows(extractor, items, batch_size, args.max_batch_seconds
                                               if extractor.kind == "audio" else float("inf"), failed):
-                writer(utt, mat)
+                try:
+                    stored = to_stored(mat, args.dtype, utt)
+                except ValueError as e:  # counted with the other failures of the chunk below
+                    failed[utt] = str(e)
+                    log.warning("%s", e)
+                    continue
+                writer(utt, stored)
                 frames[utt] = str(mat.shape[0])
                 bar.update(1)
                 processed += 1
@@ -303,7 +320,7 @@ def _run_job(args, job: int, nj: int, data: DataDir, utts: list[str], paths: dic
     with atomic_open(paths["failed"]) as f:
         for utt in sorted(failed, key=c_sort_key):
             f.write(f"{utt}\t{' '.join(failed[utt].split())}\n")
-    info = {"feature": args.feature, **extractor.info(), "num_utts": len(frames), "num_failed": len(failed),
+    info = {"feature": args.feature, **extractor.info(), "dtype": args.dtype, "num_utts": len(frames), "num_failed": len(failed),
             **({"text_file": args.text_file} if extractor.kind == "text" and args.text_file else {}),
             "seconds": round(elapsed, 3)}
     if audio_seconds:
@@ -332,6 +349,19 @@ def redo_damaged_jobs(out_dir: Path, nj: int) -> None:
         if p["done"].is_file() and not ark_matches(p["ark"]):
             log.warning("job %d/%d: %s is missing or differs from its checksum: doing the job again", j, nj, p["ark"])
             p["done"].unlink()
+
+
+def check_space(args, data: DataDir) -> None:
+    """Log the dump's expected size; stop before any work when OUT_DIR's disk cannot hold it."""
+    try:
+        est = estimate(args, data)
+    except (ValueError, OSError) as e:  # the extractor's own set-up names the problem
+        log.warning("expected size of %s unknown (%s)", args.out_dir, e)
+        return
+    log.info("expected size of %s: about %s (%s, +10 %%)", args.out_dir, human(est.bytes), est.what)
+    problem = space_problem([est], args.out_dir)
+    if problem:
+        raise SystemExit(f"dump_feats: {problem}")
 
 
 def launch_jobs(args, argv: list[str]) -> None:
@@ -444,6 +474,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     if args.nj < 1:
         raise SystemExit("--nj must be >= 1")
+    try:
+        check_dtype(args.dtype, args.compress)
+    except ValueError as e:
+        parser.error(str(e))
     if args.feature != "hf-text" and not (Path(args.data_dir) / "wav.scp").is_file():
         # Otherwise every utterance fails alone, one 'no wav.scp entry' each, after the model loads.
         raise SystemExit(f"dump_feats: --feature {args.feature}{f' ({args.name})' if getattr(args, 'name', None) else ''} "
@@ -462,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
         # One driver per dump dir: a second run stops here, naming the one already writing.
         with DirLock(args.out_dir, f"dump dir {args.out_dir}", log=log):
             data = DataDir.load(args.data_dir)
+            if not args.skip_space_check:
+                check_space(args, data)
             redo_changed_jobs(args, data, check_options(args, Path(args.out_dir) / f"split{args.nj}", data))
             redo_damaged_jobs(Path(args.out_dir), args.nj)
             if args.nj == 1:

@@ -7,6 +7,9 @@ normalises the frames first, exactly as a trained model's input with that `cmvn`
 (mer.inputs.CMVNInput), so the two compare on the same features.
 
     combiner: {name: linear_probe, dump: whisper, layer: 2, pool: mean+std, C: 1.0, cmvn: speaker}
+
+`layer` is a position among the layers the dump stores; `hidden_state` names the encoder's hidden
+state instead (4 reads position 1 of a dump of `layers: 3,4,5`) and refuses one not stored.
 """
 from __future__ import annotations
 
@@ -31,13 +34,17 @@ def pooled(source, data, utts: list[str], how: str) -> np.ndarray:
 @register_combiner("linear_probe")
 class LinearProbe(AbsCombiner):
     def __init__(self, dump: str, layer: int | None = None, pool: str = "mean+std", C: float = 1.0,
-                 labels: list[str] | None = None, modality: str | None = None, cmvn: str | None = None):
+                 labels: list[str] | None = None, modality: str | None = None, cmvn: str | None = None,
+                 hidden_state: int | None = None):
+        if layer is not None and hidden_state is not None:
+            raise ValueError("linear_probe: give `layer` (a position among the stored layers) or "
+                             "`hidden_state`, not both")
         if pool not in POOLS:
             raise ValueError(f"linear_probe: pool must be one of {POOLS}, got '{pool}'")
         if cmvn is not None:
             check_cmvn("linear_probe: cmvn", cmvn)
         self.dump_name, self.layer, self.pool, self.C, self.cmvn = dump, layer, pool, float(C), cmvn
-        self.labels, self.modality = labels, modality
+        self.labels, self.modality, self.hidden_state = labels, modality, hidden_state
         self._dump: FeatureDump | None = None
         self._source = None
 
@@ -45,6 +52,8 @@ class LinearProbe(AbsCombiner):
         """The chosen layer of the dump (the last without `layer`), CMVN-normalised if asked."""
         if self._source is None:
             self._dump = dump = FeatureDump(ctx.dumpdir / self.dump_name)
+            if self.hidden_state is not None:
+                [self.layer] = dump.positions_of([self.hidden_state], "linear_probe: hidden_state")
             if self.layer is not None and not 0 <= self.layer < dump.num_layers:
                 raise ValueError(f"layer {self.layer}: {dump.path} stores {dump.num_layers} layers "
                                  f"(0..{dump.num_layers - 1})")
@@ -75,7 +84,7 @@ class LinearProbe(AbsCombiner):
             post[:, clf.classes_] = clf.predict_proba(feats)
             ctx.write(test_set, test.utts, labels, post, test.utt2emo, embeddings=feats, system="linear_probe",
                       aggregation=self.pool, modalities=modality, dump=str(dump.path), layer=self.layer,
-                      cmvn=self.cmvn)
+                      cmvn=self.cmvn, **({} if self.hidden_state is None else {"hidden_state": self.hidden_state}))
 
 
 def _label_set(ctx: FoldContext) -> list[str]:

@@ -37,6 +37,25 @@ class FeatureDump:
     def num_layers(self) -> int:
         return int(self.info.get("num_layers_stored", 1))
 
+    @property
+    def hidden_states(self) -> list[int] | None:
+        """The encoder hidden states stored, in order (None: not an encoder dump)."""
+        layers = self.info.get("layers")
+        return [int(k) for k in layers] if isinstance(layers, list) else None
+
+    def positions_of(self, hidden_states: list[int], where: str) -> list[int]:
+        """Where the encoder hidden states `hidden_states` sit among the layers stored (hidden state 4
+        is position 1 of a dump of `layers: 3,4,5`). ValueError naming `where` for one not stored."""
+        stored = self.hidden_states
+        if stored is None:
+            raise ValueError(f"{where}: {self.path} records no hidden-state indices (not an encoder dump); "
+                             f"choose layers by position instead")
+        missing = [k for k in hidden_states if k not in stored]
+        if missing or not hidden_states:
+            raise ValueError(f"{where}: hidden state(s) {missing or hidden_states} not stored; {self.path} holds "
+                             f"hidden states {', '.join(map(str, stored))} (dump them with --layers)")
+        return [stored.index(k) for k in hidden_states]
+
     def __contains__(self, utt: str) -> bool:
         return utt in self.num_frames
 
@@ -52,14 +71,25 @@ class FeatureDump:
 @register_input_type("dump")
 class DumpInput(AbsInput):
     """Frames of a frozen encoder or a filterbank, dumped in stage 2. `layers` (last, or a list of
-    positions among the stored layers) keeps only those, so that batches carry no unused layers."""
+    positions among the stored layers) keeps only those, so that batches carry no unused layers;
+    `hidden_states` names them by the encoder's hidden-state index instead (4 is position 1 of a
+    dump of `layers: 3,4,5`), refusing one the dump does not hold."""
 
-    description = "frames of a frozen encoder or a filterbank from a stage-2 dump (keys: name, layers, cmvn)"
-    spec_keys = frozenset({"name", "layers", "cmvn"})
+    description = ("frames of a frozen encoder or a filterbank from a stage-2 dump (keys: name, layers, "
+                   "hidden_states, cmvn)")
+    spec_keys = frozenset({"name", "layers", "hidden_states", "cmvn"})
 
-    def __init__(self, name: str, dump: FeatureDump, layers: str | list[int] | None = None):
+    def __init__(self, name: str, dump: FeatureDump, layers: str | list[int] | None = None,
+                 hidden_states: int | list[int] | None = None):
         self.name, self.dump = name, dump
         stored = dump.num_layers
+        if hidden_states is not None:
+            if layers is not None:
+                raise ValueError(f"inputs.{name}: give `layers` (positions) or `hidden_states`, not both")
+            wanted = hidden_states if isinstance(hidden_states, list) else [hidden_states]
+            if not all(isinstance(k, int) for k in wanted):
+                raise ValueError(f"inputs.{name}.hidden_states must be integers, got {hidden_states!r}")
+            layers = dump.positions_of(wanted, f"inputs.{name}.hidden_states")
         if layers is None:
             self.keep = None
         else:
@@ -82,7 +112,8 @@ class DumpInput(AbsInput):
 
     @classmethod
     def open(cls, name: str, spec: dict, dumpdir: Path, preload_max_mb: float):
-        source = cls(name, FeatureDump(Path(dumpdir) / spec["name"], preload_max_mb), spec.get("layers"))
+        source = cls(name, FeatureDump(Path(dumpdir) / spec["name"], preload_max_mb), spec.get("layers"),
+                     spec.get("hidden_states"))
         return with_cmvn(source, spec)
 
     def describe(self) -> dict:

@@ -57,6 +57,7 @@ dumpdir=dump        # feature dumps
 expdir=exp          # experiments
 system=             # system name recorded with the results (e.g. memocmt)
 tolerate_failures=false  # true: utterances whose features fail are dropped from data/ (listed in dump/*/failed)
+skip_space_check=false   # true: stage 2 dumps even when $dumpdir's disk looks too small for the dumps
 local_data_opts=    # options of the recipe's local/data.sh (only a recipe that has one)
 combine_configs=    # combiners run in stage 4 after inference (conf/combine/*.yaml, `combiner:` block),
                     # scored and plotted like trained configs; results in $expdir/<protocol>/<file stem>
@@ -306,12 +307,18 @@ fi
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   mark_stage 2
   log "Stage 2: feature dumping (${feats_config})"
+  # Every dump's expected size, summed against the free space of the dump disk, before any starts;
+  # the dumps themselves then skip the check (it is this one, per dump).
+  space_opts=()
+  "${skip_space_check}" && space_opts=(--skip-space-check)
+  "${MER_PYTHON}" -m mer.bin.check_dump_space --config "${feats_config}" ${space_opts[@]+"${space_opts[@]}"} \
+    data/all "${dumpdir}" || die "Stage 2: not enough disk space for the dumps (see above)"
   for name in $("${MER_PYTHON}" -m mer.bin.dump_feats --config "${feats_config}" --list); do
     log "dump ${name} -> ${dumpdir}/${name}"
     tolerate=()
     "${tolerate_failures}" && tolerate=(--tolerate-failures)
     "${MER_PYTHON}" -m mer.bin.dump_feats --config "${feats_config}" --name "${name}" --nj "${nj}" \
-      --cmd "${feats_cmd}" ${tolerate[@]+"${tolerate[@]}"} data/all "${dumpdir}/${name}"
+      --cmd "${feats_cmd}" --skip-space-check ${tolerate[@]+"${tolerate[@]}"} data/all "${dumpdir}/${name}"
     if "${tolerate_failures}" && [ -s "${dumpdir}/${name}/failed" ]; then
       log "dropping $(wc -l < "${dumpdir}/${name}/failed") failed utterance(s) from every data dir"
       find data -name utt2spk -not -path '*/split*' -not -path '*/.backup/*' -print0 |

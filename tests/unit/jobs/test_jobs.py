@@ -14,6 +14,7 @@ import pytest
 from mer import jobs
 
 from tests.helpers import REPO
+from tests.helpers.slurm import fake_slurm_env
 
 ROOT = REPO
 LOCAL = str(ROOT / "utils" / "local_cmd.sh")
@@ -257,49 +258,9 @@ def test_local_interrupt_with_jobs_not_started_ends_at_once(tmp_path):
 
 # ---------------------------------------------------------------------------- slurm backend
 
-# Real Slurm is not available here, so sbatch is stood in for by a script that executes what it
-# is given: it records its argv, insists on --parsable, --wait and --array, prints a job id and
-# runs the array tasks one after another with SLURM_ARRAY_TASK_ID set, writing each task's output
-# where --output says. FAKE_SBATCH_SKIP=T leaves task T unrun (as if Slurm had killed it).
-FAKE_SBATCH = r"""#!/usr/bin/env bash
-printf '%s\n' "$@" > "$FAKE_SBATCH_ARGV"
-array= wait=no parsable=no output=
-for a in "$@"; do
-  case $a in
-    --array=*) array=${a#--array=} ;;
-    --wait) wait=yes ;;
-    --parsable) parsable=yes ;;
-    --output=*) output=${a#--output=} ;;
-  esac
-done
-script=${!#}
-if [ "$wait" != yes ] || [ "$parsable" != yes ] || [ -z "$array" ] || [ ! -f "$script" ]; then
-  echo "sbatch: error: expected --parsable --wait --array=... SCRIPT" >&2; exit 1
-fi
-range=${array%%\%*}
-echo 4242
-ret=0
-for ((t = ${range%-*}; t <= ${range#*-}; t++)); do
-  [ "$t" = "${FAKE_SBATCH_SKIP:-}" ] && continue
-  SLURM_ARRAY_JOB_ID=4242 SLURM_ARRAY_TASK_ID=$t bash "$script" > "${output//%a/$t}" 2>&1
-  rc=$?
-  [ "$rc" -le "$ret" ] || ret=$rc
-done
-exit "$ret"
-"""
-
-
 @pytest.fixture
 def slurm_env(tmp_path: Path) -> dict:
-    bin_dir = tmp_path / "fakebin"
-    bin_dir.mkdir()
-    sbatch = bin_dir / "sbatch"
-    sbatch.write_text(FAKE_SBATCH)
-    sbatch.chmod(0o755)
-    env = dict(os.environ)
-    env["PATH"] = f"{bin_dir}:{env['PATH']}"
-    env["FAKE_SBATCH_ARGV"] = str(tmp_path / "sbatch.argv")
-    return env
+    return fake_slurm_env(tmp_path)
 
 
 def sbatch_argv(tmp_path: Path) -> list[str]:
