@@ -46,6 +46,7 @@ def corpus(tmp_path_factory):
 
 # ------------------------------------------------------------------ checkpoints
 
+@pytest.mark.slow
 def test_resuming_a_checkpoint_that_runs_code_is_refused(corpus, tmp_path):
     cfg = write_config(tmp_path / "c.yaml", epochs=1)
     run(train_cmd(corpus, cfg, "exp/evil"))
@@ -129,6 +130,7 @@ def entry_of(dump: Path, utt: str) -> tuple[Path, int]:
     return Path(ark), int(offset)
 
 
+@pytest.mark.slow
 def test_flipped_bytes_in_an_ark_fail_inference_naming_the_ark(corpus, trained, tmp_path):
     dump = copied_dump(corpus, tmp_path)
     ark = dump / "audio/feats.ark"
@@ -144,6 +146,7 @@ def test_flipped_bytes_in_an_ark_fail_inference_naming_the_ark(corpus, trained, 
     assert not (out / "meta.json").exists()
 
 
+@pytest.mark.slow
 def test_non_finite_posteriors_leave_no_done_marker_and_a_rerun_redoes_the_decode(corpus, trained, tmp_path):
     dump = copied_dump(corpus, tmp_path)
     good = {u: np.asarray(m) for u, m in kaldiio.load_scp(str(dump / "audio/feats.scp")).items()}

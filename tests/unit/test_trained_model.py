@@ -73,7 +73,8 @@ def test_the_decode_meta_comes_from_the_model(exp):
     trained = load_trained_model(exp["fold"], dumpdir=exp["root"] / "dump", from_dumps=True)
     meta = trained.decode_meta()
     assert meta == {"system": "memocmt", "aggregation": "min", "modalities": "audio+text",
-                    "model": trained.model.describe()}
+                    "model": trained.model.description()}
+    assert meta["model"]["aggregation"] == "min" and "layer_weights" in meta["model"]  # the dumps' layer mixes
 
 
 def test_a_pack_and_its_experiment_dir_give_the_same_model(exp, tmp_path):

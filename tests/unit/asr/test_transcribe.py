@@ -172,6 +172,7 @@ def test_batched_equals_unbatched_and_beam(tiny_whisper, expected, data, tmp_pat
     assert json.loads((tmp_path / "beam" / "settings.json").read_text())["decoding"] == "beam search (3)"
 
 
+@pytest.mark.slow
 def test_resume_keeps_journal_and_drops_a_cut_line(tiny_whisper, expected, data, tmp_path):
     """A job killed mid-way left hypotheses in its journal, the last line cut: those whole lines are
     kept (not decoded again), the cut one is decoded again."""

@@ -146,6 +146,7 @@ def test_librosa_mfcc_shape_and_known_values():
     assert np.abs(loud[:, 1:] - quiet[:, 1:]).max() < 1e-3
 
 
+@pytest.mark.slow
 def test_librosa_mfcc_matches_librosa():
     librosa = pytest.importorskip("librosa")
     x = speechlike()
