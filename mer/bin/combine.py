@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 from pathlib import Path
 
 import yaml
 
 from mer.combine import build_combiner
 from mer.combine.base import FoldContext
+from mer.utils.cli import run_main
 
 log = logging.getLogger("mer.combine")
 
@@ -98,7 +98,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, FileNotFoundError) as e:
-        sys.exit(f"combine: error: {e}")
+    run_main(main, "combine", (ValueError, FileNotFoundError))

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from mer.inputs import EmotionDataset
 from mer.scoring.decode_dir import write_decode_dir
 from mer.trained_model import load_trained_model
+from mer.utils.cli import run_main
 from mer.utils.device import pick_device
 
 
@@ -74,7 +74,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, OSError) as e:  # bad data, config, checkpoint or output dir: a message
-        sys.exit(f"infer: error: {e}")
+    run_main(main, "infer", (ValueError, OSError))

@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from mer.train.config import load_config, lower_is_better, save_config
+from mer.utils.cli import run_main
 from mer.utils.fileio import write_json_atomic
 
 KINDS = ("float", "int", "categorical")
@@ -121,7 +122,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, FileNotFoundError) as e:
-        sys.exit(f"tune: error: {e}")
+    run_main(main, "tune", (ValueError, FileNotFoundError))
