@@ -38,12 +38,11 @@ class CMVNInput:
     def load(self, data: DataDir, utt: str) -> torch.Tensor:
         x = self.inner.load(data, utt)
         if self.mode == "utterance":
-            mean, std = _moments([x])
-        else:
-            mean, std = self._speaker(data, data.utt2spk[utt])
-        return ((x - mean) / std).to(x.dtype)
+            return normalise(x, moments([x]))
+        return normalise(x, self.speaker_stats(data, data.utt2spk[utt]))
 
-    def _speaker(self, data: DataDir, spk: str) -> tuple[torch.Tensor, torch.Tensor]:
+    def speaker_stats(self, data: DataDir, spk: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation over all frames of speaker `spk`'s utterances in `data`."""
         if id(data) not in self._dirs:
             by_speaker: dict[str, list[str]] = {}
             for u, s in data.utt2spk.items():
@@ -53,11 +52,16 @@ class CMVNInput:
         if spk not in stats:
             utts = by_speaker[spk]
             absent = set(self.inner.missing(data, utts))
-            stats[spk] = _moments(self.inner.load(data, u) for u in utts if u not in absent)
+            stats[spk] = moments(self.inner.load(data, u) for u in utts if u not in absent)
         return stats[spk]
 
 
-def _moments(frames) -> tuple[torch.Tensor, torch.Tensor]:
+def normalise(x: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    mean, std = stats
+    return ((x - mean) / std).to(x.dtype)
+
+
+def moments(frames) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-dimension mean and standard deviation (floored) over the frames of several matrices."""
     n, total, squares = 0, 0.0, 0.0
     for x in frames:
