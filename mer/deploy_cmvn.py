@@ -5,7 +5,8 @@ A model whose input has `cmvn: speaker` was trained and decoded on frames normal
 mean and variance of each speaker's utterances in the data dir read (`mer.inputs.CMVNInput`).
 The recogniser does the same for the recordings it is given with their speaker (`--speaker`,
 `--utt2spk`, an `utt2spk` beside a wav.scp; `speaker=` in Python): each speaker's statistics come
-from all recordings given for that speaker. A recording given without a speaker is normalised with
+from all recordings given for that speaker, in this call and the recogniser's earlier ones (online,
+as a speaker's recordings arrive one at a time). A recording given without a speaker is normalised with
 the statistics of a typical training speaker, which `mer.bin.pack` stores in the pack: the mean of
 the per-speaker means and the mean of the per-speaker standard deviations over the fold's training
 speakers (its train dir, and its valid dir when the model was fitted on train+valid). Normalising
@@ -19,8 +20,8 @@ from pathlib import Path
 import torch
 
 from mer.data.datadir import DataDir
-from mer.inputs import CMVNInput, open_input
-from mer.inputs.cmvn import normalise
+from mer.inputs import open_input
+from mer.inputs.cmvn import accumulate, finish, moments, normalise
 
 FALLBACK_KEY = "cmvn_training_stats"  # in an input's pack record (inputs.json)
 STATISTICS = "mean of the per-speaker means and standard deviations"
@@ -77,16 +78,19 @@ def missing_training_stats(inputs: dict[str, dict]) -> list[str]:
 
 
 class SpeakerCMVN:
-    """A computed input of the recogniser, normalised per speaker: `data.utt2spk` groups the
-    recordings given for one speaker; a recording in `alone` (given without a speaker) uses the
-    stored training statistics, or, without them, its own (it is its own speaker in `data`)."""
+    """A computed input of the recogniser, normalised per speaker. A recording in `speakers` (utt
+    -> speaker) uses its speaker's statistics over all of that speaker's recordings in this call
+    plus those `seen` in earlier calls of the same recogniser (speaker -> accumulated sums, updated
+    here), so recordings given one at a time converge on the statistics of a whole batch; one
+    without a speaker uses the stored training statistics, or, without them, its own."""
 
-    def __init__(self, inner, record: dict, alone: set[str]):
-        self.inner, self.cmvn, self.alone = inner, CMVNInput(inner, "speaker"), alone
+    def __init__(self, inner, record: dict, speakers: dict[str, str], seen: dict):
+        self.inner, self.speakers, self.seen = inner, speakers, seen
         self.name, self.info = inner.name, inner.info
         stored = record.get(FALLBACK_KEY)
         self.fallback = (torch.tensor(stored["mean"]), torch.tensor(stored["std"])) if stored else None
         self.statistics = stored["statistics"] if stored else None
+        self._stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def missing(self, data, utts: list[str]) -> list[str]:
         return self.inner.missing(data, utts)
@@ -98,13 +102,21 @@ class SpeakerCMVN:
         return self.inner.length(data, utt)
 
     def load(self, data, utt: str) -> torch.Tensor:
-        if utt in self.alone and self.fallback is not None:
-            return normalise(self.inner.load(data, utt), self.fallback)
-        return self.cmvn.load(data, utt)
+        x = self.inner.load(data, utt)
+        spk = self.speakers.get(utt)
+        if spk is None:
+            return normalise(x, self.fallback if self.fallback is not None else moments([x]))
+        if spk not in self._stats:  # once per call: this call's recordings join those seen before
+            utts = [u for u, s in self.speakers.items() if s == spk]
+            absent = set(self.inner.missing(data, utts))
+            self.seen[spk] = accumulate((self.inner.load(data, u) for u in utts if u not in absent),
+                                        self.seen.get(spk, (0, 0.0, 0.0)))
+            self._stats[spk] = finish(self.seen[spk])
+        return normalise(x, self._stats[spk])
 
     def note(self, utt: str) -> str | None:
         """Why the recording's normalisation differs from training, or None."""
-        if utt not in self.alone:
+        if utt in self.speakers:
             return None
         if self.fallback is not None:
             return (f"no speaker given: normalised with the training speakers' statistics ({self.statistics}) "

@@ -21,7 +21,9 @@ windows, cut), each also logged as a warning (stderr). Audio longer than an enco
 encoded in consecutive windows by the dumps' own code (`mer.features.windows`), never cut.
 
 An input normalised per speaker (`cmvn: speaker`) is normalised with the statistics of all the
-recordings given for the same speaker, as in training; a recording without a speaker gets the
+recordings given for the same speaker, as in training, in this call and in the recogniser's earlier
+calls (so a speaker's recordings given one at a time are normalised with the statistics of all
+recordings so far: `forget_speakers()` drops them); a recording without a speaker gets the
 training speakers' statistics that the pack stores (`mer.deploy_cmvn`), and `differs` says so.
 """
 from __future__ import annotations
@@ -121,6 +123,9 @@ class Recognizer:
             log.warning("the model reads no text; the ASR model %s is not used", asr)
         self._extractors: dict[str, object] = {}
         self._transcriber = None
+        # input -> speaker -> accumulated frame sums (mer.deploy_cmvn.SpeakerCMVN) of the recordings
+        # recognised so far with that speaker given; forget_speakers() starts afresh
+        self.seen_speakers: dict[str, dict] = {}
         if load_encoders:
             self.load_encoders()
 
@@ -165,6 +170,10 @@ class Recognizer:
             elif origin == "asr" and (not trained or not _same_asr(trained, self.asr)):
                 out[name] = f"trained on {rec['text_from']}; transcribed here ({asr_words(self.asr)})"
         return out
+
+    def forget_speakers(self) -> None:
+        """Drop the speaker statistics gathered from earlier calls (a speaker-normalised model)."""
+        self.seen_speakers.clear()
 
     # ------------------------------------------------------------ computing
 
@@ -267,9 +276,7 @@ class Recognizer:
                 for k in todo:
                     failed[k] = "no transcript given, and no ASR model to transcribe it"
         ready = [k for k in keys if k in waves and k not in failed]
-        # a speaker's recordings share one speaker in utt2spk; one without is its own speaker
-        utt2spk = {k: f"speaker {by_key[k].speaker}" if by_key[k].speaker is not None else k for k in keys}
-        alone = {k for k in keys if by_key[k].speaker is None}
+        speakers = {k: by_key[k].speaker for k in ready if by_key[k].speaker is not None}
         sources: dict = {}
         for name, rec in self.inputs.items():
             spec = rec["spec"]
@@ -286,12 +293,12 @@ class Recognizer:
                 sources[name] = TextInput(name)
                 continue
             computed = ComputedInput(name, input_info(rec), values)
-            sources[name] = (SpeakerCMVN(computed, rec, alone) if spec.get("cmvn") == "speaker"
-                             else with_cmvn(computed, spec))
+            sources[name] = (SpeakerCMVN(computed, rec, speakers, self.seen_speakers.setdefault(name, {}))
+                             if spec.get("cmvn") == "speaker" else with_cmvn(computed, spec))
         ready = [k for k in ready if k not in failed]
         results: list[dict] = []
         if ready:
-            data = DataDir(utt2spk={k: utt2spk[k] for k in ready}, text={k: transcripts[k] for k in ready if k in transcripts})
+            data = DataDir(utt2spk={k: speakers.get(k, k) for k in ready}, text={k: transcripts[k] for k in ready if k in transcripts})
             if self.conf["train"]["unit"] == "dialogue":  # each recording a dialogue of one turn
                 data.extra = {"utt2dialog": {k: k for k in ready}, "utt2turn": {k: "0" for k in ready}}
             dataset = EmotionDataset(data, self.label_map, sources, unit=self.conf["train"]["unit"], training=False)

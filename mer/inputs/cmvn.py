@@ -63,10 +63,21 @@ def normalise(x: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor]) -> torc
 
 def moments(frames) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-dimension mean and standard deviation (floored) over the frames of several matrices."""
-    n, total, squares = 0, 0.0, 0.0
+    return finish(accumulate(frames))
+
+
+def accumulate(frames, sums=(0, 0.0, 0.0)):
+    """(frame count, sum, sum of squares) in float64, added to `sums` (frames seen before)."""
+    n, total, squares = sums
     for x in frames:
         x = x.double()
         n, total, squares = n + x.shape[0], total + x.sum(0), squares + (x * x).sum(0)
+    return n, total, squares
+
+
+def finish(sums) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation (floored) from accumulated sums."""
+    n, total, squares = sums
     if n == 0:
         raise ValueError("CMVN: no frames to compute statistics from")
     mean = total / n

@@ -121,6 +121,21 @@ def test_a_speakers_recordings_given_with_the_speaker_equal_the_decode_dir(exp, 
         assert _close(by_path[wav]["posteriors"], exp["decoded"][utt]), utt
 
 
+def test_one_at_a_time_a_speakers_statistics_gather_over_the_calls(exp, packed):
+    from mer import Recognizer
+
+    r = Recognizer.from_pretrained(packed, device="cpu")
+    utts = sorted(exp["decoded"])
+    wavs = DataDir.load(exp["test"]).wav_scp
+    first = r(wavs[utts[0]], speaker="spk3")  # its own frames only, so far
+    assert not _close(first["posteriors"], exp["decoded"][utts[0]]) and "audio.cmvn" not in first["differs"]
+    for utt in utts[1:]:
+        last = r(wavs[utt], speaker="spk3")
+    assert _close(last["posteriors"], exp["decoded"][utts[-1]])  # by now: all of the speaker's recordings
+    r.forget_speakers()
+    assert _close(r(wavs[utts[0]], speaker="spk3")["posteriors"], first["posteriors"])
+
+
 def test_a_lone_recording_uses_the_training_statistics(exp, packed, capsys):
     utt = sorted(exp["decoded"])[0]
     wav = DataDir.load(exp["test"]).wav_scp[utt]
