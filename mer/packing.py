@@ -177,7 +177,23 @@ def _scores(fold_dir: Path) -> dict[str, dict]:
     return out
 
 
-def bundle_from_exp(exp_dir: str | Path, fold: int | None = None, dumpdir: str | Path | None = None) -> Bundle:
+def add_training_stats(inputs: dict[str, dict], conf: dict, fold_dir: Path, dumpdir: str | Path | None,
+                       train_dirs: list[str | Path] | None, protocol: str | None) -> None:
+    """The training speakers' statistics of each speaker-normalised input (mer.deploy_cmvn), from
+    `train_dirs` or the fold's data dirs in the recipe; left out where those are not found."""
+    from mer.deploy_cmvn import attach_training_stats, default_train_dirs, speaker_normalised
+
+    names = speaker_normalised(inputs)
+    if not names:
+        return
+    dirs = [Path(d) for d in train_dirs] if train_dirs else default_train_dirs(fold_dir, conf, protocol)
+    recorded = _recorded_dump_paths(fold_dir)
+    dumps = {n: find_dump(fold_dir, n, inputs[n]["spec"]["name"], dumpdir, recorded) for n in names}
+    attach_training_stats(inputs, dumps, dirs)
+
+
+def bundle_from_exp(exp_dir: str | Path, fold: int | None = None, dumpdir: str | Path | None = None,
+                    train_dirs: list[str | Path] | None = None) -> Bundle:
     import mer
     from mer.checkpoint import load_checkpoint
     from mer.train.config import load_config
@@ -199,8 +215,10 @@ def bundle_from_exp(exp_dir: str | Path, fold: int | None = None, dumpdir: str |
             "system": conf["model"]["name"], "checkpoint_epoch": state.get("epoch"),
             "best_metric": {"metric": state.get("metric"), "value": state.get("value")},
             "git": git_commit(Path(mer.__file__).resolve().parent)}
-    return Bundle(conf=conf, classes=read_list(fold_dir / "classes"), state=state,
-                  inputs=describe_inputs(conf, fold_dir, dumpdir), info=info, scores=scores)
+    inputs = describe_inputs(conf, fold_dir, dumpdir)
+    add_training_stats(inputs, conf, fold_dir, dumpdir, train_dirs, info["protocol"])
+    return Bundle(conf=conf, classes=read_list(fold_dir / "classes"), state=state, inputs=inputs, info=info,
+                  scores=scores)
 
 
 # ---------------------------------------------------------------- the archive
@@ -277,6 +295,7 @@ def load_bundle(path: str | Path, fold: int | None = None, dumpdir: str | Path |
 
 
 def render_readme(b: Bundle) -> str:
+    from mer.deploy_cmvn import speaker_hint
     from mer.metrics import default_columns
 
     keys = default_columns()
@@ -303,12 +322,15 @@ def render_readme(b: Bundle) -> str:
                 lines.append(f"| {key[len('scores_'):-len('.json')]} | {row} | "
                              + " | ".join(_pct(part.get(k)) for k in keys) + " |")
     needs_text = any(r["kind"] == "text" for r in b.inputs.values())
-    lines += ["", "## Use", "", "```bash",
-              "mer-recognize --model THIS.tar.gz "
-              + ("--text-file text " if needs_text else "") + "rec1.wav rec2.wav   # or a folder, or a wav.scp",
+    hint = speaker_hint(b.inputs)
+    lines += ["", "## Use", ""] + ([f"**{hint}.**", ""] if hint else []) + ["```bash",
+              "mer-recognize --model THIS.tar.gz " + ("--text-file text " if needs_text else "")
+              + ("--speaker SPEAKER " if hint else "") + "rec1.wav rec2.wav   # or a folder, or a wav.scp"
+              + (" with utt2spk beside it" if hint else ""),
               "```", "", "```python", "from mer.recognizer import Recognizer",
               "r = Recognizer.from_pretrained('THIS.tar.gz'" + (", asr='whisper-tiny.en'" if needs_text else "") + ")",
-              "print(r('rec1.wav'" + (", text='what was said'" if needs_text else "") + "))", "```", "",
+              "print(r('rec1.wav'" + (", text='what was said'" if needs_text else "")
+              + (", speaker='SPEAKER'" if hint else "") + "))", "```", "",
               "Inputs are computed from the audio (and text) with the same code and settings as the "
               "dumps the model was trained on; the encoders named above must be available "
               "(a hub id, a local directory, or a short name that `tools/prepare_models.sh` prepares).", ""]

@@ -5,6 +5,7 @@
     r("speech.wav", text="what was said")              # -> {"utt", "label", "posteriors", ...}
     r(["a.wav", "b.wav"], text=["...", "..."])          # a list in, a list out
     Recognizer.from_pretrained("model.tar.gz", asr="whisper-tiny.en")("a.wav")  # transcribed
+    r(["a.wav", "b.wav"], speaker="spk7")               # a speaker-normalised model: who speaks
 
 Every input of the model is computed on the fly from the recording: a dump's features with the
 extractor rebuilt from the settings the dump recorded (`mer.features.build_extractor_from_settings`,
@@ -18,6 +19,12 @@ trained on Whisper transcripts given typed text, say), and why; and what about t
 its label doubtful (`mer.recording_notes`: too short for one encoder frame, silent, encoded in
 windows, cut), each also logged as a warning (stderr). Audio longer than an encoder's window is
 encoded in consecutive windows by the dumps' own code (`mer.features.windows`), never cut.
+
+An input normalised per speaker (`cmvn: speaker`) is normalised with the statistics of all the
+recordings given for the same speaker, as in training, in this call and in the recogniser's earlier
+calls (so a speaker's recordings given one at a time are normalised with the statistics of all
+recordings so far: `forget_speakers()` drops them); a recording without a speaker gets the
+training speakers' statistics that the pack stores (`mer.deploy_cmvn`), and `differs` says so.
 """
 from __future__ import annotations
 
@@ -51,6 +58,7 @@ class Recording:
     utt: str
     source: str | None = None
     wave: np.ndarray | None = None
+    speaker: str | None = None  # groups recordings for per-speaker CMVN
     _loaded: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     def load(self, sample_rate: int = TARGET_SR) -> np.ndarray:
@@ -115,6 +123,9 @@ class Recognizer:
             log.warning("the model reads no text; the ASR model %s is not used", asr)
         self._extractors: dict[str, object] = {}
         self._transcriber = None
+        # input -> speaker -> accumulated frame sums (mer.deploy_cmvn.SpeakerCMVN) of the recordings
+        # recognised so far with that speaker given; forget_speakers() starts afresh
+        self.seen_speakers: dict[str, dict] = {}
         if load_encoders:
             self.load_encoders()
 
@@ -145,9 +156,6 @@ class Recognizer:
             if (rec.get("features") or {}).get("compress"):
                 out[name] = (f"the training dump was stored with kaldiio compression "
                              f"{rec['features']['compress']} (lossy); computed here without it")
-            if rec["spec"].get("cmvn") == "speaker":
-                out[f"{name}.cmvn"] = ("trained with each speaker's mean and variance normalised; here each "
-                                       "recording counts as its own speaker (its own statistics)")
         if self.conf["train"]["unit"] == "dialogue":
             out["context"] = "trained on whole dialogues; each recording is recognised alone"
         return out
@@ -162,6 +170,10 @@ class Recognizer:
             elif origin == "asr" and (not trained or not _same_asr(trained, self.asr)):
                 out[name] = f"trained on {rec['text_from']}; transcribed here ({asr_words(self.asr)})"
         return out
+
+    def forget_speakers(self) -> None:
+        """Drop the speaker statistics gathered from earlier calls (a speaker-normalised model)."""
+        self.seen_speakers.clear()
 
     # ------------------------------------------------------------ computing
 
@@ -236,6 +248,7 @@ class Recognizer:
         `texts[i]`: the transcript of recording i, or None (transcribed with the ASR model, if any)."""
         from mer.data.datadir import DataDir
         from mer.inference import predict
+        from mer.deploy_cmvn import SpeakerCMVN
         from mer.inputs import EmotionDataset, TextInput, with_cmvn
 
         texts = list(texts) if texts is not None else [None] * len(recordings)
@@ -263,6 +276,7 @@ class Recognizer:
                 for k in todo:
                     failed[k] = "no transcript given, and no ASR model to transcribe it"
         ready = [k for k in keys if k in waves and k not in failed]
+        speakers = {k: by_key[k].speaker for k in ready if by_key[k].speaker is not None}
         sources: dict = {}
         for name, rec in self.inputs.items():
             spec = rec["spec"]
@@ -278,11 +292,13 @@ class Recognizer:
             else:
                 sources[name] = TextInput(name)
                 continue
-            sources[name] = with_cmvn(ComputedInput(name, input_info(rec), values), spec)
+            computed = ComputedInput(name, input_info(rec), values)
+            sources[name] = (SpeakerCMVN(computed, rec, speakers, self.seen_speakers.setdefault(name, {}))
+                             if spec.get("cmvn") == "speaker" else with_cmvn(computed, spec))
         ready = [k for k in ready if k not in failed]
         results: list[dict] = []
         if ready:
-            data = DataDir(utt2spk={k: k for k in ready}, text={k: transcripts[k] for k in ready if k in transcripts})
+            data = DataDir(utt2spk={k: speakers.get(k, k) for k in ready}, text={k: transcripts[k] for k in ready if k in transcripts})
             if self.conf["train"]["unit"] == "dialogue":  # each recording a dialogue of one turn
                 data.extra = {"utt2dialog": {k: k for k in ready}, "utt2turn": {k: "0" for k in ready}}
             dataset = EmotionDataset(data, self.label_map, sources, unit=self.conf["train"]["unit"], training=False)
@@ -292,31 +308,34 @@ class Recognizer:
             for k in ready:
                 post = p["posteriors"][row[k]].tolist()
                 recording = self._recording_differences(waves[k])
+                cmvn = {f"{n}.cmvn": s.note(k) for n, s in sources.items() if isinstance(s, SpeakerCMVN)}
                 for why in recording.values():  # the label is printed anyway: say why it is doubtful
                     log.warning("%s: %s", by_key[k].utt, why)
                 results.append({
                     "utt": by_key[k].utt, "label": self.classes[int(np.argmax(post))],
                     "posteriors": dict(zip(self.classes, post)), "transcript": transcripts.get(k),
                     "seconds": round(len(waves[k]) / TARGET_SR, 3),
-                    "differs": {**static, **recording,
+                    "differs": {**static, **{n: why for n, why in cmvn.items() if why}, **recording,
                                 **(self._text_differences(origin[k]) if k in origin else {})}})
         return results, {by_key[k].utt: reason for k, reason in failed.items()}
 
-    def __call__(self, audio, text=None):
+    def __call__(self, audio, text=None, speaker=None):
         """`audio`: a path, a wav.scp entry, or 16 kHz mono samples (numpy), or a list of them;
-        `text`: the transcript(s), where the model reads text. A dict per recording (a list for a
-        list); RecognitionError names the recordings that failed."""
+        `text`: the transcript(s), where the model reads text; `speaker`: who speaks (one name for
+        all, or one per recording, None where unknown), for a model normalised per speaker. A dict
+        per recording (a list for a list); RecognitionError names the recordings that failed."""
         single = not isinstance(audio, (list, tuple))
         audios = [audio] if single else list(audio)
         texts = [text] if single else (list(text) if text is not None else [None] * len(audios))
-        if len(texts) != len(audios):
-            raise ValueError(f"{len(audios)} recordings but {len(texts)} texts")
+        speakers = list(speaker) if isinstance(speaker, (list, tuple)) else [speaker] * len(audios)
+        if len(texts) != len(audios) or len(speakers) != len(audios):
+            raise ValueError(f"{len(audios)} recordings but {len(texts)} texts and {len(speakers)} speakers")
         recs = []
         for i, a in enumerate(audios):
             if isinstance(a, (np.ndarray, torch.Tensor)):
-                recs.append(Recording(f"array{i}", wave=np.asarray(a)))
+                recs.append(Recording(f"array{i}", wave=np.asarray(a), speaker=speakers[i]))
             else:
-                recs.append(Recording(str(a), source=str(a)))
+                recs.append(Recording(str(a), source=str(a), speaker=speakers[i]))
         if self.text_inputs and not self.asr and any(t is None for t in texts):
             raise ValueError(self.text_help(cli=False))
         results, failed = self.recognize(recs, texts)

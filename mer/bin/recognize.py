@@ -2,7 +2,8 @@
 
 Usage:
   python -m mer.bin.recognize --model MODEL.tar.gz|EXP_DIR [--text 'TRANSCRIPT' | --text-file TEXT]
-      [--asr WHISPER_MODEL [--asr-beam-size N] [--asr-language L]] [--device auto] INPUT...
+      [--asr WHISPER_MODEL [--asr-beam-size N] [--asr-language L]] [--speaker ID | --utt2spk FILE]
+      [--device auto] INPUT...
   mer-recognize ...   (the same, installed as a console script)
 
 INPUT: audio files, folders (every .wav/.flac/.ogg/.mp3 below them) or Kaldi wav.scp files (a
@@ -12,6 +13,13 @@ A model that reads text needs a transcript per recording: --text (one recording)
 `text`: `<id> <transcript>`, the id being the wav.scp id or the file name without extension), or
 --asr to transcribe those without one with Whisper (a short name such as whisper-tiny.en, a hub id
 or a local dir). Without any of them the command stops and says so.
+
+A model with a speaker-normalised input (`cmvn: speaker`; the pack's README says so) normalises
+each recording with the statistics of all the recordings given for its speaker, as in training:
+--speaker ID (every recording given), --utt2spk FILE (Kaldi utt2spk: <wav.scp id or file stem>
+<speaker>) or an `utt2spk` file beside a wav.scp given. A recording without a speaker is normalised
+with the training speakers' statistics the pack stores, and its `differs` says so. A speaker's
+recordings are recognised together, so results are printed grouped by speaker.
 
 Prints one JSON line per recording to stdout: utt (the wav.scp id, or the file path), label,
 posteriors (class -> probability), transcript (the text used, null for a model without text),
@@ -53,6 +61,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--asr", metavar="MODEL", help="transcribe recordings without a transcript with this Whisper")
     p.add_argument("--asr-beam-size", type=int, help="default: the model's training transcripts', else 1")
     p.add_argument("--asr-language", help="language of a multilingual Whisper model, e.g. en")
+    p.add_argument("--speaker", help="the speaker of every recording given (speaker-normalised models)")
+    p.add_argument("--utt2spk", help="Kaldi utt2spk: <wav.scp id or file stem> <speaker> (default: an utt2spk "
+                   "beside a wav.scp given)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--batch-size", type=int, default=16, help="recordings per model forward (as mer.bin.infer)")
     seg = p.add_argument_group("emotion over time")
@@ -80,12 +91,43 @@ def collect(inputs: list[str]) -> list[Recording]:
                 raise ValueError(f"{x}: a folder without audio files ({', '.join(AUDIO_SUFFIXES)})")
             found = [Recording(str(f), source=str(f)) for f in files]
         elif p.suffix == ".scp":
-            found = [Recording(utt, source=spec) for utt, spec in read_kv(p).items()]
+            beside = read_kv(p.parent / "utt2spk") if (p.parent / "utt2spk").is_file() else {}
+            found = [Recording(utt, source=spec, speaker=beside.get(utt)) for utt, spec in read_kv(p).items()]
         else:
             found = [Recording(x, source=x)]  # a missing file fails alone, named
         for rec in found:
             recs.setdefault(rec.utt, rec)
     return list(recs.values())
+
+
+def by_id_or_stem(table: dict[str, str], rec: Recording) -> str | None:
+    """A Kaldi table's entry for a recording: by its wav.scp id, or the stem of its file name."""
+    return table.get(rec.utt, table.get(Path(rec.utt).stem) if rec.source == rec.utt else None)
+
+
+def assign_speakers(args, recs: list[Recording]) -> None:
+    """--speaker for all, else --utt2spk where it names the recording (else utt2spk beside a wav.scp)."""
+    if args.speaker is not None:
+        for rec in recs:
+            rec.speaker = args.speaker
+    elif args.utt2spk:
+        table = read_kv(args.utt2spk)
+        for rec in recs:
+            rec.speaker = by_id_or_stem(table, rec) or rec.speaker
+
+
+def speaker_chunks(recs: list[Recording], size: int) -> list[list[Recording]]:
+    """Chunks of about `size` recordings that never split a speaker's recordings (whose statistics
+    are computed over all of them); recordings without a speaker are alone."""
+    groups: dict[object, list[Recording]] = {}
+    for i, rec in enumerate(recs):
+        groups.setdefault(("speaker", rec.speaker) if rec.speaker is not None else i, []).append(rec)
+    chunks: list[list[Recording]] = [[]]
+    for group in groups.values():
+        if chunks[-1] and len(chunks[-1]) + len(group) > size:
+            chunks.append([])
+        chunks[-1].extend(group)
+    return [c for c in chunks if c]
 
 
 def transcripts(args, recs: list[Recording]) -> list[str | None]:
@@ -97,13 +139,14 @@ def transcripts(args, recs: list[Recording]) -> list[str | None]:
     if not args.text_file:
         return [None] * len(recs)
     table = read_kv(args.text_file, allow_empty_value=True)
-    return [table.get(r.utt, table.get(Path(r.utt).stem) if r.source == r.utt else None) for r in recs]
+    return [by_id_or_stem(table, r) for r in recs]
 
 
 def main(argv=None) -> int:
     from tqdm import tqdm
 
     from mer.asr import TranscriptionError
+    from mer.deploy_cmvn import speaker_hint
     from mer.packing import PackError
     from mer.pretrained import PretrainedError
     from mer.recognizer import Recognizer
@@ -113,6 +156,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         recs = collect(args.inputs)
+        assign_speakers(args, recs)
+        recs = [rec for chunk in speaker_chunks(recs, CHUNK) for rec in chunk]
         texts = transcripts(args, recs)
         trained = load_trained_model(args.model, fold=args.fold, dumpdir=args.dumpdir)
         r = Recognizer(trained, device=args.device, asr=args.asr, asr_beam_size=args.asr_beam_size,
@@ -132,14 +177,18 @@ def main(argv=None) -> int:
         print("recognize: note: the model reads no text; the transcripts given are not used", file=sys.stderr)
     for name, why in r.static_differences().items():
         print(f"recognize: note: {name} differs from training: {why}", file=sys.stderr)
+    hint = speaker_hint(r.inputs)
+    if hint and any(rec.speaker is None for rec in recs):
+        print(f"recognize: note: {hint}", file=sys.stderr)
     if args.segment:
         return recognize_segments(r, recs, args)
     failed: dict[str, str] = {}
     bar = tqdm(total=len(recs), unit="rec", desc="recognize", disable=len(recs) < 2 or None,
                mininterval=1 if sys.stderr.isatty() else 30)
-    for start in range(0, len(recs), CHUNK):
-        chunk = recs[start:start + CHUNK]
-        results, chunk_failed = r.recognize(chunk, texts[start:start + CHUNK])
+    start = 0
+    for chunk in speaker_chunks(recs, CHUNK):
+        results, chunk_failed = r.recognize(chunk, texts[start:start + len(chunk)])
+        start += len(chunk)
         for res in results:
             print(json.dumps(res, ensure_ascii=False), flush=True)
         for utt, reason in chunk_failed.items():
@@ -171,7 +220,8 @@ def recognize_segments(r, recs: list[Recording], args) -> int:
         results = []
         for start in range(0, len(bounds), CHUNK):
             chunk = bounds[start:start + CHUNK]
-            segs = [Recording(f"{rec.utt}@{a:.2f}-{b:.2f}", wave=read_segment(rec.source or rec.utt, a, b))
+            segs = [Recording(f"{rec.utt}@{a:.2f}-{b:.2f}", wave=read_segment(rec.source or rec.utt, a, b),
+                              speaker=rec.speaker)
                     for a, b in chunk]
             got, chunk_failed = r.recognize(segs)
             by_utt = dict(zip((s.utt for s in segs), chunk))

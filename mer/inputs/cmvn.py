@@ -38,12 +38,11 @@ class CMVNInput:
     def load(self, data: DataDir, utt: str) -> torch.Tensor:
         x = self.inner.load(data, utt)
         if self.mode == "utterance":
-            mean, std = _moments([x])
-        else:
-            mean, std = self._speaker(data, data.utt2spk[utt])
-        return ((x - mean) / std).to(x.dtype)
+            return normalise(x, moments([x]))
+        return normalise(x, self.speaker_stats(data, data.utt2spk[utt]))
 
-    def _speaker(self, data: DataDir, spk: str) -> tuple[torch.Tensor, torch.Tensor]:
+    def speaker_stats(self, data: DataDir, spk: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation over all frames of speaker `spk`'s utterances in `data`."""
         if id(data) not in self._dirs:
             by_speaker: dict[str, list[str]] = {}
             for u, s in data.utt2spk.items():
@@ -53,16 +52,32 @@ class CMVNInput:
         if spk not in stats:
             utts = by_speaker[spk]
             absent = set(self.inner.missing(data, utts))
-            stats[spk] = _moments(self.inner.load(data, u) for u in utts if u not in absent)
+            stats[spk] = moments(self.inner.load(data, u) for u in utts if u not in absent)
         return stats[spk]
 
 
-def _moments(frames) -> tuple[torch.Tensor, torch.Tensor]:
+def normalise(x: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    mean, std = stats
+    return ((x - mean) / std).to(x.dtype)
+
+
+def moments(frames) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-dimension mean and standard deviation (floored) over the frames of several matrices."""
-    n, total, squares = 0, 0.0, 0.0
+    return finish(accumulate(frames))
+
+
+def accumulate(frames, sums=(0, 0.0, 0.0)):
+    """(frame count, sum, sum of squares) in float64, added to `sums` (frames seen before)."""
+    n, total, squares = sums
     for x in frames:
         x = x.double()
         n, total, squares = n + x.shape[0], total + x.sum(0), squares + (x * x).sum(0)
+    return n, total, squares
+
+
+def finish(sums) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation (floored) from accumulated sums."""
+    n, total, squares = sums
     if n == 0:
         raise ValueError("CMVN: no frames to compute statistics from")
     mean = total / n
