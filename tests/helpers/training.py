@@ -1,6 +1,7 @@
 """Small dumped-feature corpora for training tests: real kaldiio dumps, learnable labels."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -97,3 +98,22 @@ scheduler: {{name: steplr, step_size: 30, gamma: 0.1}}
 train: {{epochs: {epochs}, batch_size: {batch_size}, bucketing: true, best_metric: ua}}
 {extra}""")
     return path
+
+
+def tiny_experiment(root: Path, aggregation: str) -> tuple[Path, Path, dict]:
+    """A small dumped corpus under `root` whose dumps record their settings (as mer.bin.dump_feats
+    does: fbank audio, hf-text text), and a fold dir exp/train_tiny/fold1 holding a tiny MemoCMT's
+    config and classes, without a checkpoint: (corpus root, fold dir, resolved config)."""
+    from mer.train.config import load_config, save_config
+
+    root = make_corpus(root, num_speakers=3, utts_per_speaker=4)
+    for name, feature in (("audio", "fbank"), ("text", "hf-text")):
+        info = root / "dump" / name / "feats_info.json"
+        write_json_atomic(info, {**json.loads(info.read_text()),
+                                 "settings": {"feature": feature, "model": None, "layers": "last"}})
+    fold = root / "exp" / "train_tiny" / "fold1"
+    fold.mkdir(parents=True)
+    conf = load_config(write_config(root / "tiny.yaml", aggregation=aggregation))
+    save_config(conf, fold / "config.yaml")
+    (fold / "classes").write_text("".join(f"{c}\n" for c in LABELS))
+    return root, fold, conf

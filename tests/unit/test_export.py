@@ -14,10 +14,8 @@ from mer.export import ExportError, export_onnx, require_onnx
 from mer.inputs import LabelMap
 from mer.models import MODEL_CLASSES, build_model
 from mer.packing import bundle_from_exp, write_archive
-from mer.train.config import load_config, save_config
 from mer.trained_model import TrainedModel, input_info
-from mer.utils.fileio import write_json_atomic
-from tests.helpers.training import LABELS, make_corpus, write_config
+from tests.helpers.training import LABELS, tiny_experiment
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -159,16 +157,7 @@ def test_missing_onnxruntime_is_named(monkeypatch):
 @pytest.fixture(scope="module")
 def pack(tmp_path_factory) -> dict:
     """A packed tiny MemoCMT of a dumped corpus (as tests/unit/test_trained_model.py packs one)."""
-    root = make_corpus(tmp_path_factory.mktemp("export"), num_speakers=3, utts_per_speaker=4)
-    for name, feature in (("audio", "fbank"), ("text", "hf-text")):  # as mer.bin.dump_feats records them
-        info = root / "dump" / name / "feats_info.json"
-        write_json_atomic(info, {**json.loads(info.read_text()),
-                                 "settings": {"feature": feature, "model": None, "layers": "last"}})
-    fold = root / "exp" / "train_tiny" / "fold1"
-    fold.mkdir(parents=True)
-    conf = load_config(write_config(root / "tiny.yaml", aggregation="max"))
-    save_config(conf, fold / "config.yaml")
-    (fold / "classes").write_text("".join(f"{c}\n" for c in LABELS))
+    root, fold, conf = tiny_experiment(tmp_path_factory.mktemp("export"), aggregation="max")
     records = {"audio": dump(16, 2), "text": dump(12, 1, "text")}
     state = trained_model(conf["model"], records, seed=3).model.state_dict()
     torch.save({"epoch": 2, "model": state}, fold / "best.pt")

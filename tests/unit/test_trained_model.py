@@ -2,7 +2,6 @@
 on the records a pack would hold, and a pack give the same model; errors name the file."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,8 @@ from mer.inference import predict
 from mer.inputs import EmotionDataset, LabelMap, open_inputs
 from mer.models import build_model, model_input_names
 from mer.packing import bundle_from_exp, write_archive
-from mer.train.config import load_config, save_config
 from mer.trained_model import load_trained_model
-from mer.utils.fileio import write_json_atomic
-from tests.helpers.training import LABELS, make_corpus, write_config
+from tests.helpers.training import LABELS, tiny_experiment
 
 
 def _weights(conf: dict, infos: dict, seed: int) -> dict:
@@ -27,16 +24,7 @@ def _weights(conf: dict, infos: dict, seed: int) -> dict:
 def exp(tmp_path_factory) -> dict:
     """A corpus with dumps (their settings recorded, as mer.bin.dump_feats records them) and a fold
     dir holding a model's config, classes, best.pt (epoch 3) and checkpoint.pt (epoch 4, other weights)."""
-    root = make_corpus(tmp_path_factory.mktemp("loader"), num_speakers=3, utts_per_speaker=4)
-    for name, feature in (("audio", "fbank"), ("text", "hf-text")):
-        info = root / "dump" / name / "feats_info.json"
-        write_json_atomic(info, {**json.loads(info.read_text()),
-                                 "settings": {"feature": feature, "model": None, "layers": "last"}})
-    fold = root / "exp" / "train_tiny" / "fold1"
-    fold.mkdir(parents=True)
-    conf = load_config(write_config(root / "tiny.yaml", aggregation="min"))
-    save_config(conf, fold / "config.yaml")
-    (fold / "classes").write_text("".join(f"{c}\n" for c in LABELS))
+    root, fold, conf = tiny_experiment(tmp_path_factory.mktemp("loader"), aggregation="min")
     infos = {k: s.info for k, s in open_inputs(conf, root / "dump", model_input_names(conf["model"])).items()}
     best, last = _weights(conf, infos, 1), _weights(conf, infos, 2)
     torch.save({"epoch": 3, "model": best, "metric": "ua", "value": 0.5}, fold / "best.pt")
