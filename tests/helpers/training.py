@@ -117,3 +117,15 @@ def tiny_experiment(root: Path, aggregation: str) -> tuple[Path, Path, dict]:
     save_config(conf, fold / "config.yaml")
     (fold / "classes").write_text("".join(f"{c}\n" for c in LABELS))
     return root, fold, conf
+
+
+def probe_command(corpus: Path, tmp_path: Path) -> list[str]:
+    """`mer.bin.combine --name linear_probe` on the corpus's audio dump, over a protocol dir
+    tmp_path/data/fixed whose fold1 is the corpus's train/valid/test (made here); add --set/--out."""
+    import shutil
+
+    proto = tmp_path / "data/fixed"
+    for part in ("train", "valid", "test"):
+        shutil.copytree(corpus / "data" / part, proto / "fold1" / part)
+    return [sys.executable, "-m", "mer.bin.combine", "--name", "linear_probe", "--set", "dump=audio",
+            "--dumpdir", str(corpus / "dump"), "--protocol-dir", str(proto)]

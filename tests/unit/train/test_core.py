@@ -24,7 +24,7 @@ from mer.train.dist import init_distributed
 from mer.inference import predict
 from mer.train.trainer import LRSchedule, Trainer
 from tests.helpers.models import speech_batch
-from tests.helpers.training import ENV, LABELS, make_corpus, run, train_cmd, write_config
+from tests.helpers.training import ENV, LABELS, make_corpus, probe_command, run, train_cmd, write_config
 
 
 @pytest.fixture(scope="module")
@@ -286,14 +286,10 @@ def test_finetuning_a_speech_encoder_with_freeze_steps_and_accumulation(wav_corp
 def test_a_combiner_reads_other_systems_decode_dirs(corpus, tmp_path):
     from mer.combine.base import AbsCombiner, FoldContext
 
-    proto = tmp_path / "data/fixed"
-    for part in ("train", "valid", "test"):
-        shutil.copytree(corpus / "data" / part, proto / "fold1" / part)
-    exp = tmp_path / "exp/fixed"
+    probe = probe_command(corpus, tmp_path)
+    proto, exp = tmp_path / "data/fixed", tmp_path / "exp/fixed"
     for layer in (0, 1):
-        run([sys.executable, "-m", "mer.bin.combine", "--name", "linear_probe", "--set", "dump=audio",
-             "--set", f"layer={layer}", "--dumpdir", str(corpus / "dump"), "--protocol-dir", str(proto),
-             "--out", str(exp / f"probe_l{layer}"), "--test-sets", "valid", "test"])
+        run([*probe, "--set", f"layer={layer}", "--out", str(exp / f"probe_l{layer}"), "--test-sets", "valid", "test"])
 
     class Average(AbsCombiner):  # the simplest system made of others: mean posteriors
         def run_fold(self, ctx: FoldContext) -> None:

@@ -17,7 +17,8 @@ from mer.models import build_model
 from mer.models.pooling import lengths_to_mask, pool
 from mer.inputs import BucketBatchSampler, InputInfo, rank_slice
 from mer.train.config import experiment_tag, load_config
-from tests.helpers.training import ENV, LABELS, make_corpus, max_diff, run, train_cmd, weights, write_config
+from tests.helpers.training import (ENV, LABELS, make_corpus, max_diff, probe_command, run, train_cmd, weights,
+                                    write_config)
 
 
 @pytest.fixture(scope="module")
@@ -300,14 +301,8 @@ def test_faithful_model_predicts_unbatched(corpus):
 
 @pytest.mark.slow
 def test_linear_probe_writes_scorable_decode_dirs(corpus, tmp_path):
-    import shutil
-
-    proto = tmp_path / "data/fixed"
-    for part in ("train", "valid", "test"):
-        shutil.copytree(corpus / "data" / part, proto / "fold1" / part)
+    probe = probe_command(corpus, tmp_path)
     out = tmp_path / "exp/fixed/probe_audio_l0"
-    probe = [sys.executable, "-m", "mer.bin.combine", "--name", "linear_probe", "--set", "dump=audio",
-             "--dumpdir", str(corpus / "dump"), "--protocol-dir", str(proto)]
     run([*probe, "--set", "layer=0", "--out", str(out)])
     dec = out / "fold1/decode_test"
     meta = json.loads((dec / "meta.json").read_text())
