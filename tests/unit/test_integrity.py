@@ -267,6 +267,7 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, "Mi
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("member", ["model.pt", "junk.bin"])
 def test_zero_filled_member_is_not_read_whole(tmp_path, member):
     """256 MiB of zeros gzip to about 250 KiB: the member is refused (model.pt) or skipped unread

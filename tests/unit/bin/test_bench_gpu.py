@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from mer.bin import bench_gpu
 
 
+@pytest.mark.slow
 def test_gpu_bench_runs_and_prints_its_figures(capsys):
     assert bench_gpu.main(["--device", "cpu", "--tiny", "--steps", "2", "--dump-batches", "1", "--dump-batch", "2",
                            "--utt-seconds", "0.5", "--batch-size", "4"]) == 0
