@@ -141,3 +141,12 @@ def new_registry(kind: str, **kwargs) -> Registry:
         raise RegistryError(f"a registry of {kind}s exists already")
     ALL[kind] = reg = Registry(kind, **kwargs)
     return reg
+
+
+def subclass_of(base: type, what: str) -> Callable[[str, Any], None]:
+    """A registry `check` that refuses an entry which is not a subclass of `base` (`what`: the
+    entry's kind in the message, e.g. "model")."""
+    def check(name: str, cls) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise RegistryError(f"{what} '{name}': {getattr(cls, '__name__', cls)} must subclass {base.__name__}")
+    return check

@@ -9,7 +9,7 @@ import numpy as np
 
 from mer.data.datadir import DataDir
 from mer.scoring.decode_dir import DecodeOutputs, ScoringError, load_decode_dir, write_decode_dir
-from mer.registry import RegistryError, new_registry
+from mer.registry import new_registry, subclass_of
 
 
 @dataclass
@@ -68,13 +68,8 @@ class AbsCombiner:
         (`folds`: the fold dir names). Nothing by default."""
 
 
-def _check_combiner(name: str, cls) -> None:
-    if not (isinstance(cls, type) and issubclass(cls, AbsCombiner)):
-        raise RegistryError(f"combiner '{name}': {getattr(cls, '__name__', cls)} must subclass AbsCombiner")
-
-
 # Every module of mer.combine is imported on first use, so a new combiner is one new module there.
-COMBINERS = new_registry("combiner", package="mer.combine", check=_check_combiner)
+COMBINERS = new_registry("combiner", package="mer.combine", check=subclass_of(AbsCombiner, "combiner"))
 
 
 def register_combiner(name: str):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from mer.data.datadir import DataDir
-from mer.registry import RegistryError, new_registry
+from mer.registry import new_registry, subclass_of
 
 
 @dataclass
@@ -57,12 +57,7 @@ class AbsInput:
         raise NotImplementedError
 
 
-def _check_input_type(name: str, cls) -> None:
-    if not (isinstance(cls, type) and issubclass(cls, AbsInput)):
-        raise RegistryError(f"input type '{name}': {getattr(cls, '__name__', cls)} must subclass AbsInput")
-
-
-INPUT_TYPES = new_registry("input", package="mer.inputs", check=_check_input_type)
+INPUT_TYPES = new_registry("input", package="mer.inputs", check=subclass_of(AbsInput, "input type"))
 
 
 def register_input_type(name: str):

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from mer.models.layers import LayerMix
-from mer.registry import RegistryError, new_registry
+from mer.registry import new_registry, subclass_of
 
 
 @dataclass
@@ -90,13 +90,8 @@ class AbsEmotionModel(nn.Module):
         return {**({"layer_weights": mixes} if mixes else {}), **self.describe()}
 
 
-def _check_model(name: str, cls) -> None:
-    if not (isinstance(cls, type) and issubclass(cls, AbsEmotionModel)):
-        raise RegistryError(f"model '{name}': {getattr(cls, '__name__', cls)} must subclass AbsEmotionModel")
-
-
 # Every module of mer.models is imported on first use, so a new system is one new module there.
-MODEL_CLASSES = new_registry("model", package="mer.models", check=_check_model)
+MODEL_CLASSES = new_registry("model", package="mer.models", check=subclass_of(AbsEmotionModel, "model"))
 
 
 def register_model(name: str):
