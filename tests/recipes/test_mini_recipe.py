@@ -43,8 +43,10 @@ def test_every_stage_leaves_its_outputs(demo):
         for name in ("utt2pred", "posteriors.scp", "embeddings.scp", "utt2emo", "meta.json", "scores.json"):
             assert (fold / "decode_test" / name).is_file(), name
         assert json.loads((exp / tag / "scores_test.json").read_text())["num_folds"] == 1
+        # every config that learns a mix of Whisper's layers gets its layer-weight figure
+        kinds = ("confusion", "roc", "tsne") + (() if tag.startswith("train_text_only") else ("layer_weights",))
         assert sorted(p.name for p in (exp / tag / "plots").iterdir()) == sorted(
-            f"fixed_{tag}_pooled_test_{kind}.png" for kind in ("confusion", "roc", "tsne"))
+            f"fixed_{tag}_pooled_test_{kind}.png" for kind in kinds)
     assert (exp / "plots_test" / "tsne_side_by_side.png").is_file()
     finetune = json.loads((exp / "train_audio_finetune_train.epochs2/fold1/decode_test/meta.json").read_text())
     assert finetune["inputs"]["audio"]["type"] == "waveform"  # read from wav.scp, nothing dumped
