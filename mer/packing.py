@@ -192,15 +192,23 @@ def add_training_stats(inputs: dict[str, dict], conf: dict, fold_dir: Path, dump
     attach_training_stats(inputs, dumps, dirs)
 
 
-def bundle_from_exp(exp_dir: str | Path, fold: int | None = None, dumpdir: str | Path | None = None,
-                    train_dirs: list[str | Path] | None = None) -> Bundle:
-    import mer
+def read_trained_fold(fold_dir: Path, checkpoint: str = "best.pt", overrides: list[str] = ()
+                      ) -> tuple[dict, list[str], dict]:
+    """A trained fold dir's resolved config (with `overrides`), classes and checkpoint (read safely):
+    what packing and mer.trained_model both read of an experiment."""
     from mer.checkpoint import load_checkpoint
     from mer.train.config import load_config
 
+    return (load_config(fold_dir / "config.yaml", list(overrides)), read_list(fold_dir / "classes"),
+            load_checkpoint(fold_dir / checkpoint))
+
+
+def bundle_from_exp(exp_dir: str | Path, fold: int | None = None, dumpdir: str | Path | None = None,
+                    train_dirs: list[str | Path] | None = None) -> Bundle:
+    import mer
+
     fold_dir = find_fold_dir(exp_dir, fold)
-    conf = load_config(fold_dir / "config.yaml")
-    state = load_checkpoint(fold_dir / "best.pt")
+    conf, classes, state = read_trained_fold(fold_dir)
     state = {k: state[k] for k in ("model", "epoch", "metric", "value") if k in state}
     scores = _scores(fold_dir)
     metas = [v for k, v in scores.items() if k.endswith("/meta.json")]
@@ -217,7 +225,7 @@ def bundle_from_exp(exp_dir: str | Path, fold: int | None = None, dumpdir: str |
             "git": git_commit(Path(mer.__file__).resolve().parent)}
     inputs = describe_inputs(conf, fold_dir, dumpdir)
     add_training_stats(inputs, conf, fold_dir, dumpdir, train_dirs, info["protocol"])
-    return Bundle(conf=conf, classes=read_list(fold_dir / "classes"), state=state, inputs=inputs, info=info,
+    return Bundle(conf=conf, classes=classes, state=state, inputs=inputs, info=info,
                   scores=scores)
 
 

@@ -16,13 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mer.data.audio import TARGET_SR
-from mer.data.kaldi_io import read_list
-from mer.checkpoint import load_checkpoint
 from mer.inference import amp_dtype, predict
 from mer.inputs import InputInfo, LabelMap, open_inputs
 from mer.models import AbsEmotionModel, build_model, model_input_names
-from mer.packing import Bundle, find_fold_dir, load_bundle
-from mer.train.config import apply_overrides, load_config
+from mer.packing import Bundle, find_fold_dir, load_bundle, read_trained_fold
+from mer.train.config import apply_overrides
 
 CHECKPOINTS = {"best": "best.pt", "last": "checkpoint.pt"}
 
@@ -113,8 +111,8 @@ def _read(path: Path, fold, checkpoint: str, overrides) -> tuple[dict, list[str]
     ckpt = fold_dir / CHECKPOINTS[checkpoint]
     if not ckpt.is_file():
         raise FileNotFoundError(f"{ckpt} not found: train first (stage 3)")
-    conf = load_config(fold_dir / "config.yaml", list(overrides))
-    return conf, read_list(fold_dir / "classes"), load_checkpoint(ckpt), str(ckpt)
+    conf, classes, state = read_trained_fold(fold_dir, CHECKPOINTS[checkpoint], overrides)
+    return conf, classes, state, str(ckpt)
 
 
 def _built(conf: dict, classes: list[str], state: dict, source: str, infos: dict, **where) -> TrainedModel:
