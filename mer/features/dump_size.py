@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mer.data.datadir import DataDir
 from mer.data.durations import durations
+from mer.features import needs_model
 from mer.features.dump_dtype import bytes_per_value
 from mer.features.layers import parse_layers
 
@@ -48,7 +49,7 @@ def _speech_geometry(args) -> Geometry:
     from mer.features.hf import conv_front_end_geometry
     from mer.pretrained import resolve_model
 
-    config = AutoConfig.from_pretrained(str(resolve_model(args.model)))
+    config = AutoConfig.from_pretrained(str(resolve_model(needs_model(args.feature, args.model))))
     if config.model_type == "whisper":
         dim, n_states, rate = config.d_model, config.encoder_layers + 1, 50.0  # 20 ms frames
     else:
@@ -63,7 +64,7 @@ def _text_geometry(args, data: DataDir) -> Geometry:
     from mer.data.kaldi_io import read_kv
     from mer.pretrained import resolve_model
 
-    source = str(resolve_model(args.model))
+    source = str(resolve_model(needs_model(args.feature, args.model)))
     config = AutoConfig.from_pretrained(source)
     texts = read_kv(args.text_file, allow_empty_value=True) if args.text_file and Path(args.text_file).is_file() \
         else data.text
