@@ -4,13 +4,13 @@ from __future__ import annotations
 import base64
 import re
 import shutil
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 from matplotlib import image as mpimg
 
 from mer.bin import report
+from tests.helpers.page import Page
 from tests.helpers.results import scored_recipe, write_audit
 
 ODD = "sys<b>&\"x\""  # a config name that must be escaped
@@ -22,45 +22,6 @@ PUBLISHED = [
     {"paper": "other", "row": "no such run", "protocol": "lopo", "classes": 4, "modalities": "speech+text", "ua": 65.0},
     {"paper": "other", "row": "unstated", "protocol": "loso", "ua": 60.0},
 ]
-
-
-class Page(HTMLParser):
-    """The tables (rows of (class, cell texts)), images and list items of a page."""
-
-    def __init__(self, text: str):
-        super().__init__()
-        self.tables: list[list[tuple[str, list[str]]]] = []
-        self.images: list[dict] = []
-        self.items: list[str] = []
-        self._cell: list[str] | None = None
-        self._item: list[str] | None = None
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "table":
-            self.tables.append([])
-        elif tag == "tr":
-            self.tables[-1].append((a.get("class") or "", []))
-        elif tag in ("td", "th"):
-            self._cell = []
-        elif tag == "img":
-            self.images.append(a)
-        elif tag == "li":
-            self._item = []
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th"):
-            self.tables[-1][-1][1].append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "li":
-            self.items.append("".join(self._item).strip())
-            self._item = None
-
-    def handle_data(self, data):
-        for part in (self._cell, self._item):
-            if part is not None:
-                part.append(data)
 
 
 def draw(path: Path, seed: int) -> Path:
@@ -91,7 +52,7 @@ def recipe_with_figures(root: Path) -> tuple[Path, set[str]]:
 
 
 def main_table(page: Page) -> list[tuple[str, list[str]]]:
-    return next(t for t in page.tables if t[0][1][:2] == ["config", "protocol"] and "folds" in t[0][1])[1:]
+    return page.tables_headed("config", "protocol", "folds")[0]
 
 
 def test_page_has_every_system_row_the_comparable_published_row_and_every_figure_inlined(tmp_path, capsys):
@@ -130,8 +91,8 @@ def test_page_has_every_system_row_the_comparable_published_row_and_every_figure
     # escaped everywhere: the raw name never reaches the HTML, its text does
     assert ODD not in text and "sys&lt;b&gt;&amp;&quot;x&quot;" in text
     # per-fold bars of every system and test set
-    bars = [t for t in page.tables if t[0][1][:2] == ["fold", "utts"]]
-    assert len(bars) == 4 and all([c[0] for _, c in t[1:]] == ["fold1", "fold2"] for t in bars)
+    bars = page.tables_headed("fold", "utts")
+    assert len(bars) == 4 and all([c[0] for _, c in t] == ["fold1", "fold2"] for t in bars)
     assert "wrote" in capsys.readouterr().out
 
 
@@ -144,8 +105,8 @@ def test_all_recipes_in_one_page_naming_the_ones_without_results(tmp_path, capsy
     out = tmp_path / "all.html"
     assert report.main(["--all", str(egs), "--out", str(out)]) == 0
     page = Page(out.read_text(encoding="utf-8"))
-    overview = next(t for t in page.tables if t[0][1][0] == "recipe")
-    assert [(c[0], c[2], c[3]) for _, c in overview[1:]] == [("toy/one", "alpha", "loso"), ("toy/two", "beta", "fixed"),
+    overview = page.tables_headed("recipe")[0]
+    assert [(c[0], c[2], c[3]) for _, c in overview] == [("toy/one", "alpha", "loso"), ("toy/two", "beta", "fixed"),
                                                             ("toy/two", "gamma", "fixed")]
     assert any("none: no results" in item for item in page.items)
     assert "none: no results" in capsys.readouterr().err
