@@ -52,4 +52,4 @@ bench: install
 	  $(PY) -m mer.bin.bench_gpu; else echo "bench_gpu: no GPU visible, GPU figures not measured"; fi
 
 clean-demo:
-	cd egs/mini/memocmt && rm -rf data dump exp RESULTS.md
+	cd egs/mini/memocmt && rm -rf data dump exp RESULTS.md report.html

@@ -37,7 +37,8 @@ PROVENANCE_LINES = ("- date: ", "- git commit: ", "- python ", "- machine: ")
 
 
 def collect(exp_dir: str | os.PathLike) -> dict[str, list[dict]]:
-    """test set -> aggregated score dicts, sorted by (config, protocol)."""
+    """test set -> aggregated score dicts, sorted by (config, protocol), each with the dir it was read
+    from (exp_config_dir)."""
     by_set: dict[str, list[dict]] = {}
     for path in sorted(Path(exp_dir).glob("*/*/scores_*.json")):
         try:
@@ -50,6 +51,7 @@ def collect(exp_dir: str | os.PathLike) -> dict[str, list[dict]]:
         agg.setdefault("protocol", path.parent.parent.name)
         agg.setdefault("config", path.parent.name)
         agg.setdefault("transductive", transductive(path.parent))
+        agg["exp_config_dir"] = str(path.parent)  # where stage 6 drew its figures (mer.report)
         test_set = path.stem[len("scores_"):]
         by_set.setdefault(test_set, []).append(agg)
     for rows in by_set.values():
@@ -125,16 +127,26 @@ def mismatch(published: dict, agg: dict) -> str | None:
     return None
 
 
-def _comparable(published: dict, aggs: list[dict]) -> str:
+def states_its_setting(published: dict) -> bool:
+    """Whether an entry names its classes and modalities: one that does not is compared with nothing."""
+    return "classes" in published and "modalities" in published
+
+
+def comparable_rows(published: dict, aggs: list[dict]) -> list[dict]:
+    """The result rows a published entry may be set beside."""
+    return [a for a in aggs if mismatch(published, a) is None] if states_its_setting(published) else []
+
+
+def comparability(published: dict, aggs: list[dict]) -> str:
     """The result rows a published entry may be compared with, or why none."""
     if not aggs:
         return "none: no run of this test set"
     same = [a for a in aggs if str(a.get("protocol")) == str(published["protocol"])]
     if not same:  # the first reason: no run under its protocol at all
         return f"none: no run under protocol {published['protocol']} here"
-    if "classes" not in published or "modalities" not in published:
+    if not states_its_setting(published):
         return "not stated (add classes and modalities to the entry)"
-    matches = [a for a in same if mismatch(published, a) is None]
+    matches = comparable_rows(published, same)
     if matches:
         return ", ".join(str(a["config"]) for a in matches)
     return "none: runs here have " + "; ".join(sorted({mismatch(published, a) for a in same}))
@@ -144,18 +156,18 @@ def _cell(text) -> str:
     return "—" if text is None or text == "" else str(text).replace("|", "\\|")
 
 
-def _pct(value) -> str:
+def percent(value) -> str:
     return "—" if value is None else f"{100 * value:.2f}"
 
 
-def _mean_std(agg: dict, key: str) -> str:
+def mean_std(agg: dict, key: str) -> str:
     mean, std = agg["mean"].get(key), agg["std"].get(key)
     if mean is None:
         return "—"
-    return _pct(mean) + (f" ± {_pct(std)}" if std is not None else "")
+    return percent(mean) + (f" ± {percent(std)}" if std is not None else "")
 
 
-def _folds(agg: dict) -> str:
+def folds_text(agg: dict) -> str:
     n = agg.get("num_folds", len(agg.get("folds", {})))
     if agg.get("complete", True):
         return str(n)
@@ -178,10 +190,10 @@ def _published_table(entries: list[dict], metrics: list[str], aggs: list[dict]) 
     return _table(["published", "table", "row", "protocol", "classes", "modalities"]
                   + [METRICS[k].label for k in metrics] + ["comparable with"],
                   [[p["paper"], p.get("table"), p.get("row"), p["protocol"], p.get("classes"), p.get("modalities")]
-                   + [_cell(p.get(k)) for k in metrics] + [_comparable(p, aggs)] for p in entries])
+                   + [_cell(p.get(k)) for k in metrics] + [comparability(p, aggs)] for p in entries])
 
 
-def _config(agg: dict) -> str:
+def config_label(agg: dict) -> str:
     return f"{agg['config']} (transductive)" if agg.get("transductive") else str(agg["config"])
 
 
@@ -191,15 +203,15 @@ def render_set(test_set: str, aggs: list[dict], published: list[dict]) -> list[s
     metrics = columns(published)
     names = [METRICS[k].label for k in metrics]
     lines += _table(["config", "protocol", "folds", "modalities", "aggregation"] + names,
-                    [[_config(a), a["protocol"], _folds(a), a.get("modalities"), a.get("aggregation")]
-                     + [_mean_std(a, k) for k in metrics] for a in aggs])
+                    [[config_label(a), a["protocol"], folds_text(a), a.get("modalities"), a.get("aggregation")]
+                     + [mean_std(a, k) for k in metrics] for a in aggs])
     if any(a.get("transductive") for a in aggs):
         lines += ["", "(transductive): per-speaker CMVN (`cmvn: speaker`) normalises each test speaker with the "
                   "statistics of that speaker's own test utterances."]
     lines += ["", "Pooled over folds (all folds' predictions scored as one set), in %:", ""]
     lines += _table(["config", "protocol", "utts"] + names,
-                    [[_config(a), a["protocol"], a["pooled"].get("num_utts")]
-                     + [_pct(a["pooled"].get(k)) for k in metrics] for a in aggs])
+                    [[config_label(a), a["protocol"], a["pooled"].get("num_utts")]
+                     + [percent(a["pooled"].get(k)) for k in metrics] for a in aggs])
     if published:
         lines += ["", "Published (as printed in the papers, in %). A published number may be compared only with "
                   "the rows named in its last column: same test set, protocol, number of classes and "
@@ -241,6 +253,26 @@ def header(recipe_dir: Path, command: str) -> list[str]:
             f"- command: `{command}`", ""]
 
 
+def recipe_published(recipe: Path, published: str | None = None) -> list[dict]:
+    """The published numbers of a recipe: RECIPE/<published>, which must exist, or with None
+    conf/published.yaml where there is one."""
+    if published is None:
+        pub_path = recipe / "conf" / "published.yaml"
+        return load_published(pub_path) if pub_path.is_file() else []
+    pub_path = recipe / published
+    if not pub_path.is_file():
+        raise ScoringError(f"{pub_path}: no such published-results file")
+    return load_published(pub_path)
+
+
+def published_by_set(entries: list[dict]) -> dict[str, list[dict]]:
+    """test set (default "test") -> the published entries of that set."""
+    by_set: dict[str, list[dict]] = {}
+    for p in entries:
+        by_set.setdefault(str(p.get("test_set", "test")), []).append(p)
+    return by_set
+
+
 def make_results(recipe_dir: str | os.PathLike, exp: str = "exp", out: str = "RESULTS.md",
                  published: str | None = None, command: str | None = None,
                  data: str = "data") -> tuple[Path, bool]:
@@ -252,14 +284,7 @@ def make_results(recipe_dir: str | os.PathLike, exp: str = "exp", out: str = "RE
     if not recipe.is_dir():
         raise ScoringError(f"{recipe}: not a directory")
     exp_dir = recipe / exp
-    if published is None:
-        pub_path = recipe / "conf" / "published.yaml"
-        pub = load_published(pub_path) if pub_path.is_file() else []
-    else:
-        pub_path = recipe / published
-        if not pub_path.is_file():
-            raise ScoringError(f"{pub_path}: no such published-results file")
-        pub = load_published(pub_path)
+    pub = recipe_published(recipe, published)
     by_set = collect(exp_dir) if exp_dir.is_dir() else {}
     command = command or "python -m mer.bin.make_results " + shlex.join(sys.argv[1:])
 
@@ -278,9 +303,7 @@ def make_results(recipe_dir: str | os.PathLike, exp: str = "exp", out: str = "RE
     if not by_set:
         lines += [f"No scores_<set>.json under {exp}/<protocol>/<config>/ yet "
                   "(run mer.bin.score and mer.bin.aggregate_scores).", ""]
-    pub_by_set: dict[str, list[dict]] = {}
-    for p in pub:
-        pub_by_set.setdefault(str(p.get("test_set", "test")), []).append(p)
+    pub_by_set = published_by_set(pub)
     for test_set in sorted(by_set):
         lines += render_set(test_set, by_set[test_set], pub_by_set.pop(test_set, []))
     for test_set, entries in sorted(pub_by_set.items()):  # published sets we have no run for yet

@@ -466,6 +466,7 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
       --expected-folds "${n_folds}"
   fi
   "${MER_PYTHON}" -m mer.bin.make_results . --exp "${expdir}" --out RESULTS.md
+  "${MER_PYTHON}" -m mer.bin.report . --exp "${expdir}" --out report.html
   log "results: ${PWD}/RESULTS.md"
 fi
 
@@ -490,6 +491,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
     fi
   done
   [ "${#plan[@]}" -eq 0 ] || printf '%s\n' "${plan[@]}" | "${MER_PYTHON}" -m mer.bin.plot --plan -
+  "${MER_PYTHON}" -m mer.bin.report . --exp "${expdir}" --out report.html  # again, with the figures
   log "plots: ${PWD}/${expdir}/${protocol}/plots_* and ${PWD}/${expdir}/${protocol}/*/plots"
 fi
 # ------------------------------------------------------------------ 7 final model

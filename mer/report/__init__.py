@@ -1,0 +1,1 @@
+"""Report pages over results: mer.report.html renders what mer.report.recipe reads (mer.bin.report)."""
