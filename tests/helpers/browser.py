@@ -8,7 +8,10 @@ import subprocess
 from pathlib import Path
 
 INSTALL_TIMEOUT_S = 900
-HEADLESS = ("--headless", "--no-sandbox", "--disable-gpu")
+# no background connections (component updates, sync, QUIC): a closed network refuses them, many
+# at a time, and a test page needs none
+HEADLESS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync")
 
 
 def _apt(*args: str) -> bool:
