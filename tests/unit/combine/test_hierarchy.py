@@ -163,3 +163,24 @@ def test_recipe_hierarchy_configs_name_trained_configs(config):
     tuning = config.parents[1] / "tuning"
     for system in (combiner.gate, combiner.emotion, combiner.text):
         assert system is None or (tuning / f"{system}.yaml").is_file(), system
+
+
+def test_a_plan_runs_each_combiner_as_its_own_call_would(exp, tmp_path):
+    """`--plan`: one process, one combiner per line, the shared options from the command line; a
+    failing line is named and the lines before it stay finished."""
+    one = _run(exp, tmp_path, "alone", "thresholds=0.3")
+    conf = tmp_path / "h.yaml"
+    conf.write_text(yaml.safe_dump({"combiner": {"name": "hierarchy", "gate": "gate", "emotion": "emotion",
+                                                 "text": "text", "neutral": "neu", "thresholds": THRESHOLDS}}))
+    plan = tmp_path / "plan"
+    plan.write_text(f"--out {exp / 'p1'} --set thresholds=0.3\n\n--out '{exp / 'p2'}' --set text=null\n")
+    assert combine(["--config", str(conf), "--exp-root", str(exp), "--test-sets", "valid", "test",
+                    "--plan", str(plan)]) == 0
+    for s in ("valid", "test"):
+        assert _preds(exp / "p1" / "fold1" / f"decode_{s}") == _preds(one / "fold1" / f"decode_{s}")
+    assert _preds(exp / "p2" / "fold1" / "decode_test") == {u: row[4][5] for u, row in TEST.items()}
+
+    plan.write_text(f"--out {exp / 'p3'} --set thresholds=0.3\n--out {exp / 'p4'} --set gate=nosuch\n")
+    with pytest.raises(FileNotFoundError, match=f"{exp / 'p4'}: .*nosuch"):
+        combine(["--config", str(conf), "--exp-root", str(exp), "--test-sets", "valid", "test", "--plan", str(plan)])
+    assert (exp / "p3" / "fold1" / "decode_test" / "meta.json").is_file()
