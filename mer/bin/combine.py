@@ -106,7 +106,9 @@ def run(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     bad = [a for a in args.system_dir if "=" not in a]
     if bad:
         p.error(f"--system-dir takes NAME=DIR, got {bad[0]!r}")
-    combiner = build_combiner(load_settings(args.config, args.name, args.set))
+    settings = load_settings(args.config, args.name, args.set)
+    log.info("combiner %s (%s)", args.out, settings.get("name"))
+    combiner = build_combiner(settings)
     system_dirs = dict(a.split("=", 1) for a in args.system_dir)
     out = Path(args.out)
     exp_root = Path(args.exp_root or out.parent)

@@ -239,19 +239,26 @@ decode_name() {
   echo "$1${infer_tag:+_${infer_tag}}"
 }
 
-# Runs one combiner over every fold: combine OUT_NAME mer.bin.combine-options...
+# combine NAME OPTIONS...: a combiner's line of stage 4's plan (its own options, shell-quoted);
+# run_combiners runs the plan: every combiner in one Python process, in order (mer.bin.combine --plan).
+combine_plan=()
 combine() {
   local name=$1; shift
-  log "Stage 4: combiner ${name}"
+  combine_plan+=("$(printf '%q ' "$@" --out "${expdir}/${protocol}/${name}")")
+}
+run_combiners() {
+  [ "${#combine_plan[@]}" -gt 0 ] || return 0
+  log "Stage 4: ${#combine_plan[@]} combiner(s): $(printf '%s\n' "${combine_plan[@]}" | sed 's/.*--out [^ ]*\///' | tr '\n' ' ')"
   local fold_args=() dir_args=() config
   [ -n "${folds}" ] && read -r -a fold_args <<< "--folds ${folds}"
   # combiner configs name trained systems by config name; their exp dirs carry --train_args
   for config in ${train_configs}; do
     dir_args+=(--system-dir "$(basename "${config}" .yaml)=$(config_tag "${config}")")
   done
-  "${MER_PYTHON}" -m mer.bin.combine "$@" ${dir_args[@]+"${dir_args[@]}"} --protocol-dir "data/${protocol}" \
-    --exp-root "${expdir}/${protocol}" --out "${expdir}/${protocol}/${name}" --dumpdir "${dumpdir}" \
-    --test-sets ${test_sets} --corpus "${corpus}" ${fold_args[@]+"${fold_args[@]}"}
+  printf '%s\n' "${combine_plan[@]}" |
+    "${MER_PYTHON}" -m mer.bin.combine --plan - ${dir_args[@]+"${dir_args[@]}"} --protocol-dir "data/${protocol}" \
+      --exp-root "${expdir}/${protocol}" --dumpdir "${dumpdir}" --test-sets ${test_sets} --corpus "${corpus}" \
+      ${fold_args[@]+"${fold_args[@]}"}
 }
 
 # The time of each stage, printed at the end.
@@ -434,6 +441,7 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   for config in ${combine_configs}; do
     combine "$(basename "${config}" .yaml)" --config "${config}"
   done
+  run_combiners
 fi
 
 # ------------------------------------------------------------------ 5 scoring
