@@ -10,7 +10,11 @@ about them enters the choice. `selection.json` in each fold dir records the pick
 candidate's validation score; after all folds, `selection.json` in the combiner's dir sums them up
 (RESULTS.md names the candidates beside the row).
 
-    combiner: {name: select, candidates: [train_audio_cmvn, probe_sel_base_l3_c1], metric: ua}
+    combiner: {name: select, candidates: [train_audio_cmvn, "probe_sel_*"], metric: ua}
+
+A candidate with `*`, `?` or `[` is a pattern over the systems the recipe declares (emo.sh passes
+its trained configs and probes), expanded in their declared order; one that matches none is an
+error.
 
 The candidates need a decode of the validation set: the recipe decodes it with
 `--test_sets "valid test"`. A probe candidate must be fitted on the training speakers alone
@@ -20,6 +24,7 @@ for the trained candidates, whose weights never saw the validation speakers eith
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 from pathlib import Path
@@ -51,12 +56,26 @@ class Select(AbsCombiner):
         self.metric, self.selected_on = metric, selected_on
         self.higher_is_better = get_metric(metric).higher_is_better
 
+    def expand(self, declared: list[str]) -> list[str]:
+        """The candidates with each pattern replaced by the declared systems it matches."""
+        names: list[str] = []
+        for c in self.candidates:
+            if not any(ch in c for ch in "*?["):
+                found = [c]
+            else:
+                found = [d for d in declared if fnmatch.fnmatchcase(d, c)]
+                if not found:
+                    raise ValueError(f"select: candidate pattern '{c}' matches none of the recipe's systems "
+                                     f"({', '.join(declared) or 'none declared'})")
+            names += [n for n in found if n not in names]
+        return names
+
     def valid_scores(self, ctx: FoldContext) -> dict[str, float]:
         """Every candidate's `metric` on this fold's `selected_on` decode, in the listed order."""
         from mer.metrics import score
 
         scores = {}
-        for name in self.candidates:
+        for name in self.expand(list(ctx.system_dirs)):
             try:
                 out = load_decode_dir(ctx.decode_dir(name, self.selected_on))
             except (FileNotFoundError, ScoringError) as e:
@@ -74,9 +93,9 @@ class Select(AbsCombiner):
         log.info("%s: %s (%s %s %.4f)", ctx.fold_dir.name, chosen, self.selected_on, self.metric, scores[chosen])
         system_dir = ctx.exp_root / ctx.system_dirs.get(chosen, chosen)
         modalities = sorted({str(read_meta(ctx.decode_dir(n, self.selected_on)).get("modalities"))
-                             for n in self.candidates})
+                             for n in scores})
         selection = {"selected": chosen, "system_dir": system_dir.name, "selected_on": self.selected_on,
-                     "metric": self.metric, "candidates": self.candidates, "valid_scores": scores}
+                     "metric": self.metric, "candidates": list(scores), "valid_scores": scores}
         for test_set in ctx.test_sets:
             src = ctx.decode_dir(chosen, test_set)
             out = load_decode_dir(src, need_posteriors=True, keep_out_of_set=True)
@@ -85,7 +104,7 @@ class Select(AbsCombiner):
                 meta["cmvn"] = TRANSDUCTIVE_MODE
             meta.update(ctx.meta, test_set=test_set, system="select", aggregation="chosen on " + self.selected_on,
                         modalities="/".join(modalities), selected=chosen, selected_on=self.selected_on,
-                        select_metric=self.metric, candidates=self.candidates, source=str(src))
+                        select_metric=self.metric, candidates=list(scores), source=str(src))
             extras = {n: out.output(n) for n in out.meta.get("extra_outputs") or []}
             write_decode_dir(ctx.out_dir / f"decode_{test_set}", out.utts, out.classes, out.posteriors,
                              out.embeddings(), meta, refs=dict(zip(out.utts, out.refs)), extras=extras,

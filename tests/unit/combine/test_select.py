@@ -77,3 +77,18 @@ def test_settings_are_checked():
         build_combiner({"name": "select", "candidates": ["a", "a"]})
     with pytest.raises(ValueError, match="metric must be one of"):
         build_combiner({"name": "select", "candidates": ["a"], "metric": "loss"})
+
+
+def test_a_pattern_names_the_declared_systems_it_matches():
+    select = build_combiner({"name": "select", "candidates": ["train_b", "probe_*", "train_?"]})
+    assert select.expand(["train_a", "probe_x", "train_b", "probe_y"]) == ["train_b", "probe_x", "probe_y", "train_a"]
+    with pytest.raises(ValueError, match=r"'probe_\*' matches none of the recipe's systems \(train_a\)"):
+        select.expand(["train_a"])
+
+
+@pytest.mark.parametrize("config", sorted(Path(__file__).parents[3].glob("egs/*/*/conf/combine/select_*.yaml")),
+                         ids=lambda p: f"{p.parents[2].name}/{p.stem}")
+def test_the_recipes_select_configs_build(config):
+    from mer.bin.combine import load_settings
+
+    assert build_combiner(load_settings(str(config), None, [])).metric == "ua"
