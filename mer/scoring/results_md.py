@@ -201,8 +201,9 @@ def render_set(test_set: str, aggs: list[dict], published: list[dict]) -> list[s
         lines += ["", "(transductive): per-speaker CMVN (`cmvn: speaker`) normalises each test speaker with the "
                   "statistics of that speaker's own test utterances."]
     if any(a.get("seeds") for a in aggs):
-        lines += ["", "`N x K seeds`: mean ± std over every (fold, seed) pair of the K runs named in the row."]
-    notes = selection_notes(aggs)
+        lines += ["", "`N x K seeds`: mean ± std over every (fold, seed) pair: one system's runs with K seeds "
+                  "(emo.sh --seeds), taken as one."]
+    notes = selection_notes(aggs, test_set)
     if notes:
         lines += [""] + notes
     lines += ["", "Pooled over folds (all folds' predictions scored as one set), in %:", ""]

@@ -25,8 +25,9 @@ def selection_of(config_dir: Path, agg: dict) -> dict | None:
     return None
 
 
-def selection_notes(aggs: list[dict]) -> list[str]:
-    """One line per distinct selection (the rows that share it named together)."""
+def selection_notes(aggs: list[dict], test_set: str) -> list[str]:
+    """One line per distinct selection (the rows that share it named together); in the table of the
+    set they were chosen on, that their figures there are the ones they were chosen by."""
     groups: dict[str, list[str]] = {}
     for a in aggs:
         sel = a.get("selection")
@@ -34,5 +35,7 @@ def selection_notes(aggs: list[dict]) -> list[str]:
             continue
         how = (f"settings chosen per fold on the validation speakers only (`{sel.get('selected_on')}`, by "
                f"{sel.get('metric')}; the test folds were not used) (select over: {', '.join(sel.get('candidates', []))})")
+        if test_set == sel.get("selected_on"):
+            how += "; on this set, the scores they were chosen by (optimistic)"
         groups.setdefault(how, []).append(f"`{a['config']}`")
     return [f"{', '.join(rows)}: {how}." for how, rows in groups.items()]

@@ -52,3 +52,14 @@ def test_seed_groups_need_two_runs_and_agreeing_meta(tmp_path, capsys):
     groups.write_text(f"{exp / 'loso/a_seeds'}\t{one}\t{other}\n")
     assert aggregate_scores.main(["--over-seeds", str(groups)]) == 1
     assert "disagree on 'aggregation'" in capsys.readouterr().err
+
+
+def test_the_note_says_when_a_table_is_the_set_the_rows_were_chosen_on():
+    from mer.scoring.selection_notes import selection_notes
+
+    rows = [{"config": "select_all", "selection": {"selected_on": "valid", "metric": "ua", "candidates": ["a"]}},
+            {"config": "train_a"}]
+    [test] = selection_notes(rows, "test")
+    [valid] = selection_notes(rows, "valid")
+    assert test.startswith("`select_all`: settings chosen") and "optimistic" not in test
+    assert "the scores they were chosen by (optimistic)" in valid
