@@ -203,9 +203,8 @@ def render_set(test_set: str, aggs: list[dict], published: list[dict]) -> list[s
     if any(a.get("seeds") for a in aggs):
         lines += ["", "`N x K seeds`: mean ± std over every (fold, seed) pair: one system's runs with K seeds "
                   "(emo.sh --seeds), taken as one."]
-    notes = selection_notes(aggs, test_set)
-    if notes:
-        lines += [""] + notes
+    for note in selection_notes(aggs, test_set):  # a paragraph each
+        lines += ["", note]
     lines += ["", "Pooled over folds (all folds' predictions scored as one set), in %:", ""]
     lines += _table(["config", "protocol", "utts"] + names,
                     [[_config(a), a["protocol"], a["pooled"].get("num_utts")]
