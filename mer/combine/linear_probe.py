@@ -1,7 +1,8 @@
 """Linear-probe baseline: logistic regression on pooled frames of one layer of a dump, per fold.
 
 Pools each utterance's frames of the chosen layer (mean, or mean and standard deviation side by
-side), standardises, fits on train+valid and writes decode dirs whose embeddings are the pooled
+side), standardises, fits on train+valid (`fit_on: train`: the training speakers alone, so that its
+decode of the valid set is a held-out score a `select` combiner may choose on) and writes decode dirs whose embeddings are the pooled
 vectors, so a probe is scored and plotted like any trained model. `cmvn` (speaker | utterance)
 normalises the frames first, exactly as a trained model's input with that `cmvn` is normalised
 (mer.inputs.CMVNInput), so the two compare on the same features.
@@ -22,6 +23,7 @@ from mer.combine.base import AbsCombiner, FoldContext, register_combiner
 from mer.inputs import DumpInput, FeatureDump, check_cmvn, with_cmvn
 
 POOLS = ("mean", "mean+std")
+FIT_ON = {"train+valid": ("train", "valid"), "train": ("train",)}
 # Newton-CG to a gradient of 1e-10 in float64: the posteriors of two BLAS kernels agree to ~1e-8
 # (lbfgs at tol 1e-4: 3e-2), at about twice lbfgs's time; newton-cholesky is exact too but its
 # (classes x features)^2 Hessian is too slow for 1024 pooled dimensions.
@@ -52,16 +54,19 @@ def pooled(source, data, utts: list[str], how: str) -> np.ndarray:
 class LinearProbe(AbsCombiner):
     def __init__(self, dump: str, layer: int | None = None, pool: str = "mean+std", C: float = 1.0,
                  labels: list[str] | None = None, modality: str | None = None, cmvn: str | None = None,
-                 hidden_state: int | None = None):
+                 hidden_state: int | None = None, fit_on: str = "train+valid"):
         if layer is not None and hidden_state is not None:
             raise ValueError("linear_probe: give `layer` (a position among the stored layers) or "
                              "`hidden_state`, not both")
         if pool not in POOLS:
             raise ValueError(f"linear_probe: pool must be one of {POOLS}, got '{pool}'")
+        if fit_on not in FIT_ON:
+            raise ValueError(f"linear_probe: fit_on must be one of {', '.join(FIT_ON)}, got '{fit_on}'")
         if cmvn is not None:
             check_cmvn("linear_probe: cmvn", cmvn)
         self.dump_name, self.layer, self.pool, self.C, self.cmvn = dump, layer, pool, float(C), cmvn
         self.labels, self.modality, self.hidden_state = labels, modality, hidden_state
+        self.fit_on = fit_on
         self._dump: FeatureDump | None = None
         self._source = None
 
@@ -82,9 +87,9 @@ class LinearProbe(AbsCombiner):
         source = self._open(ctx)
         dump = self._dump
         labels = self.labels or _label_set(ctx)
-        # train+valid, each part's labelled utterances (CMVN statistics come from each part's own dir)
+        # each part's labelled utterances (CMVN statistics come from each part's own dir)
         parts = [(d, [u for u in d.utts if d.utt2emo.get(u) in labels])
-                 for d in (ctx.data("train"), ctx.data("valid"))]
+                 for d in map(ctx.data, FIT_ON[self.fit_on])]
         clf = fit_probe(np.concatenate([pooled(source, d, utts, self.pool) for d, utts in parts]),
                         [labels.index(d.utt2emo[u]) for d, utts in parts for u in utts], self.C)
         unit = dump.info.get("unit") == "token" or dump.info.get("feature") == "hf-text"
@@ -96,7 +101,7 @@ class LinearProbe(AbsCombiner):
             post[:, clf.classes_] = clf.predict_proba(feats.astype(np.float64))
             ctx.write(test_set, test.utts, labels, post, test.utt2emo, embeddings=feats, system="linear_probe",
                       aggregation=self.pool, modalities=modality, dump=str(dump.path), layer=self.layer,
-                      cmvn=self.cmvn, **({} if self.hidden_state is None else {"hidden_state": self.hidden_state}))
+                      cmvn=self.cmvn, C=self.C, fit_on=self.fit_on, **({} if self.hidden_state is None else {"hidden_state": self.hidden_state}))
 
 
 def _label_set(ctx: FoldContext) -> list[str]:

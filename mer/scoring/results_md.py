@@ -26,6 +26,7 @@ from mer.metrics import METRICS, default_columns
 from mer.scoring.decode_dir import ScoringError
 from mer.scoring.dropped_labels import dropped_notes
 from mer.scoring.protocol_notes import audit_notes, transductive
+from mer.scoring.selection_notes import selection_notes, selection_of
 from mer.train.config import config_stem
 from mer.utils.fileio import write_text_atomic
 
@@ -52,6 +53,7 @@ def collect(exp_dir: str | os.PathLike) -> dict[str, list[dict]]:
         agg.setdefault("config", path.parent.name)
         agg.setdefault("transductive", transductive(path.parent))
         agg["exp_config_dir"] = str(path.parent)  # where stage 6 drew its figures (mer.report)
+        agg.setdefault("selection", selection_of(path.parent, agg))
         test_set = path.stem[len("scores_"):]
         by_set.setdefault(test_set, []).append(agg)
     for rows in by_set.values():
@@ -169,6 +171,8 @@ def mean_std(agg: dict, key: str) -> str:
 
 def folds_text(agg: dict) -> str:
     n = agg.get("num_folds", len(agg.get("folds", {})))
+    if agg.get("seeds"):
+        n = f"{n} x {len(agg['seeds'])} seeds"
     if agg.get("complete", True):
         return str(n)
     return f"{n} of {agg.get('expected_folds', '?')} (missing {' '.join(agg.get('missing_folds', []))})"
@@ -208,6 +212,11 @@ def render_set(test_set: str, aggs: list[dict], published: list[dict]) -> list[s
     if any(a.get("transductive") for a in aggs):
         lines += ["", "(transductive): per-speaker CMVN (`cmvn: speaker`) normalises each test speaker with the "
                   "statistics of that speaker's own test utterances."]
+    if any(a.get("seeds") for a in aggs):
+        lines += ["", "`N x K seeds`: mean ± std over every (fold, seed) pair: one system's runs with K seeds "
+                  "(emo.sh --seeds), taken as one."]
+    for note in selection_notes(aggs, test_set):  # a paragraph each
+        lines += ["", note]
     lines += ["", "Pooled over folds (all folds' predictions scored as one set), in %:", ""]
     lines += _table(["config", "protocol", "utts"] + names,
                     [[config_label(a), a["protocol"], a["pooled"].get("num_utts")]

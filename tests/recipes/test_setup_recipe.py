@@ -4,6 +4,7 @@ the README's new-corpus module registered from another package, stage 1 at once.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -17,8 +18,9 @@ from tests.helpers.recipes import REPO, run_recipe, setup_recipe
 pytestmark = pytest.mark.slow  # runs a whole recipe
 
 def test_setup_makes_a_recipe_that_runs(tmp_path):
-    if not is_complete(models_dir() / "whisper-tiny.en"):
-        pytest.skip("tools/models/whisper-tiny.en is not prepared (tools/install.sh)")
+    for name in ("whisper-tiny.en", "whisper-base"):
+        if not is_complete(models_dir() / name):
+            pytest.skip(f"tools/models/{name} is not prepared (tools/install.sh)")
     recipe = tmp_path / "egs" / "emodb" / "audio"
     proc = subprocess.run([str(REPO / "egs/TEMPLATE/emo1/setup.sh"), str(recipe), "--corpus", "emodb"],
                           capture_output=True, text=True)
@@ -27,12 +29,20 @@ def test_setup_makes_a_recipe_that_runs(tmp_path):
     subprocess.run(["shellcheck", "-x", "-S", "warning", "run.sh"], cwd=recipe, check=True,
                    env={"PATH": str(REPO / ".venv/bin") + ":/usr/bin:/bin"})
     env = {"EMODB": str(get_corpus("emodb").write_fake(tmp_path / "emodb"))}
-    run_recipe(recipe, "--train_args", "train.epochs=2", env=env, timeout=1200)
+    # the generated grid, shrunk for time: one seed, one probe (the select configs' pattern matches it)
+    run_recipe(recipe, "--train_args", "train.epochs=2", "--seeds", "1",
+               "--probes", "sel_base_l2_c1:whisper_base:2:mean+std::C=1:fit_on=train", env=env, timeout=1200)
     results = (recipe / "RESULTS.md").read_text()
-    for row in ("train_audio_mean_train.epochs2", "probe_whisper_l2", "probe_logmel"):
-        assert f"| {row} | loso | 3 |" in results, row
-    scores = json.loads((recipe / "exp/loso/train_audio_mean_train.epochs2/scores_test.json").read_text())
+    for row in ("train_audio_mean_train.epochs2_train.seed1", "train_audio_base_cmvn_train.epochs2_train.seed1",
+                "probe_sel_base_l2_c1", "select_trained_seed1", "select_all_seed1", "select_probe"):
+        # a selected row is transductive where a fold picked a CMVN candidate
+        assert re.search(rf"\| {re.escape(row)}( \(transductive\))? \| loso \| 3 \|", results), row
+    assert "| train_audio_base_cmvn_train.epochs2_train.seed1 (transductive) | loso | 3 |" in results
+    assert "`select_trained_seed1`: settings chosen per fold on the validation speakers only" in results
+    scores = json.loads((recipe / "exp/loso/select_all_seed1/scores_test.json").read_text())
     assert scores["num_folds"] == 3 and scores["complete"]
+    picked = json.loads((recipe / "exp/loso/select_all_seed1/selection.json").read_text())["picked"]
+    assert sorted(picked) == ["fold1", "fold2", "fold3"]
     bad = subprocess.run([str(REPO / "egs/TEMPLATE/emo1/setup.sh"), str(tmp_path / "x"), "--corpus", "nope"],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "unknown corpus 'nope'" in bad.stderr

@@ -48,6 +48,10 @@ folds=              # folds to run, e.g. "1 3" (default: every data/<protocol>/f
 feats_config=conf/feats.yaml   # named feature dumps for stage 2
 train_configs=      # training configs (conf/tuning/*.yaml), space-separated
 train_args=         # overrides for every config, e.g. "train.epochs=3 optim.lr=5e-4"
+seeds=              # e.g. "1 2 3": every config trained once per seed (override train.seed=N, exp tag
+                    # <tag>_train.seedN); a combiner config that names a trained config runs once per
+                    # seed too (<name>_seedN, on that seed's runs); stage 5 adds <name>_seeds, the
+                    # runs of all seeds as one result (mean ± std over fold x seed)
 test_sets="test"    # sets to decode and score, e.g. "valid test"
 infer_args=         # input overrides at inference for the trained configs, e.g. "inputs.text.dump=asr"
                     # (trained on reference transcripts, tested on ASR hypotheses)
@@ -61,10 +65,11 @@ skip_space_check=false   # true: stage 2 dumps even when $dumpdir's disk looks t
 local_data_opts=    # options of the recipe's local/data.sh (only a recipe that has one)
 combine_configs=    # combiners run in stage 4 after inference (conf/combine/*.yaml, `combiner:` block),
                     # scored and plotted like trained configs; results in $expdir/<protocol>/<file stem>
-probes=             # shorthand for linear-probe combiners: NAME:DUMP:LAYER[:POOL[:CMVN]] ..., e.g.
-                    # "whisper_l2:whisper:2 minilm_l4:minilm:4:mean" (empty LAYER: the last;
+probes=             # shorthand for linear-probe combiners: NAME:DUMP:LAYER[:POOL[:CMVN[:KEY=VALUE...]]],
+                    # e.g. "whisper_l2:whisper:2 minilm_l4:minilm:4:mean" (empty LAYER: the last;
                     # POOL: mean+std (default) or mean; CMVN: speaker or utterance, the frames
-                    # normalised first); results in $expdir/<protocol>/probe_NAME
+                    # normalised first; KEY=VALUE: other settings, e.g. :C=0.1:fit_on=train);
+                    # results in $expdir/<protocol>/probe_NAME
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [options]   (stages: 0 download, 1 data, 2 features, 3 train, 4 inference, 5 scoring, 6 plots, 7 final model with --final true)"
 
@@ -109,7 +114,10 @@ log "$0 $*"
 [ "${nproc}" -gt 0 ] || nproc=$(( ngpu > 1 ? ngpu : 1 ))
 device=cpu
 [ "${ngpu}" -gt 0 ] && device=cuda
-read -r -a overrides <<< "${train_args}"
+read -r -a base_overrides <<< "${train_args}"
+overrides=(${base_overrides[@]+"${base_overrides[@]}"})
+seed_runs=${seeds:-none}  # none: one run with each config's own train.seed
+seed=none                 # the seed whose runs config_tag names (use_seed)
 read -r -a infer_overrides <<< "${infer_args}"
 if [ -n "${infer_args}" ] && [ -z "${infer_tag}" ]; then
   infer_tag=$(printf '%s' "${infer_args}" | tr -cs 'A-Za-z0-9.+-' '_')
@@ -170,23 +178,44 @@ run_jobs() {
   ${cmd} --gpu "${gpus}" --max-jobs-run "${train_nj}" JOB=1:"${n}" "${dir}/log/job.JOB.log" bash "${dir}/job.JOB.sh"
 }
 
-# The experiment tag of each training config (file stem + overrides), worked out once per run by
-# one Python call that also checks every config; stages 3-6 read it from config_tags. config_deps:
-# the tags of the runs its `model.init` starts from (mer.train.init_from), trained before it.
+# The experiment tag of each training config (file stem + overrides) per seed, worked out once per
+# run by one Python call per seed that also checks every config; stages 3-7 read it from
+# config_tags["SEED CONFIG"]. config_deps: the tags of the runs its `model.init` starts from
+# (mer.train.init_from), trained before it.
 declare -A config_tags=() config_deps=()
 load_config_tags() {
-  local configs=() lines=() out i c
+  local configs=() lines=() out i c s
   for c in ${train_configs}; do configs+=("$c"); done
   [ "${#configs[@]}" -gt 0 ] || return 0
-  out=$("${MER_PYTHON}" -m mer.bin.exp_tag --with-init "${configs[@]}" ${overrides[@]+"${overrides[@]}"})
-  mapfile -t lines <<< "${out}"
-  for i in "${!configs[@]}"; do
-    config_tags[${configs[$i]}]=${lines[$i]%%$'\t'*}
-    config_deps[${configs[$i]}]=${lines[$i]#*$'\t'}
+  for s in ${seed_runs}; do
+    use_seed "$s"
+    out=$("${MER_PYTHON}" -m mer.bin.exp_tag --with-init "${configs[@]}" ${overrides[@]+"${overrides[@]}"})
+    mapfile -t lines <<< "${out}"
+    for i in "${!configs[@]}"; do
+      config_tags["$s ${configs[$i]}"]=${lines[$i]%%$'\t'*}
+      config_deps["$s ${configs[$i]}"]=${lines[$i]#*$'\t'}
+    done
   done
 }
+use_seed() {  # use_seed SEED|none: the overrides and tags of that seed's runs from now on
+  seed=$1
+  overrides=(${base_overrides[@]+"${base_overrides[@]}"})
+  [ "${seed}" = none ] || overrides+=("train.seed=${seed}")
+}
+seed_suffix() {  # a per-seed combiner's name suffix
+  [ "${seed}" = none ] || echo "_seed${seed}"
+}
 config_tag() {
-  echo "${config_tags[$1]:?no experiment tag for $1}"
+  echo "${config_tags["${seed} $1"]:?no experiment tag for $1}"
+}
+config_deps_of() {
+  echo "${config_deps["${seed} $1"]:-}"
+}
+# Whether the combiner config $1 names one of the trained configs (then it runs once per seed).
+names_trained() {
+  local c words=()
+  for c in ${train_configs}; do words+=(-e "$(basename "$c" .yaml)"); done
+  [ "${#words[@]}" -gt 0 ] && grep -qwF "${words[@]}" "$1"
 }
 
 # waves: the training configs in waves, one string per wave: a config whose model.init names another
@@ -202,7 +231,7 @@ training_waves() {
     for c in ${train_configs}; do
       [ -n "${wave_of[$c]:-}" ] && continue
       max=0
-      for d in ${config_deps[$c]:-}; do
+      for d in $(config_deps_of "$c"); do
         [ -n "${config_of[$d]:-}" ] || continue  # trained earlier (checked per fold in stage 3)
         w=${wave_of[${config_of[$d]}]:-}
         if [ -z "$w" ]; then max=-1; break; fi
@@ -226,11 +255,40 @@ training_waves() {
 
 # Every system whose results stages 5 and 6 collect: the trained configs, then the combiners.
 trained_dirs() {
-  for config in ${train_configs}; do echo "${expdir}/${protocol}/$(config_tag "${config}")"; done
+  local s
+  for s in ${seed_runs}; do
+    use_seed "$s"
+    for config in ${train_configs}; do echo "${expdir}/${protocol}/$(config_tag "${config}")"; done
+  done
 }
 combined_dirs() {
+  local s
   for spec in ${probes}; do echo "${expdir}/${protocol}/probe_${spec%%:*}"; done
-  for config in ${combine_configs}; do echo "${expdir}/${protocol}/$(basename "${config}" .yaml)"; done
+  for config in ${combine_configs}; do
+    if names_trained "${config}"; then
+      for s in ${seed_runs}; do use_seed "$s"; echo "${expdir}/${protocol}/$(basename "${config}" .yaml)$(seed_suffix)"; done
+    else
+      echo "${expdir}/${protocol}/$(basename "${config}" .yaml)"
+    fi
+  done
+}
+# Stage 5 with two or more --seeds: OUT_DIR<TAB>RUN_DIR... per system run once per seed
+# (mer.scoring.seeds)
+seed_groups() {
+  local s line config
+  [ "$(wc -w <<< "${seeds}")" -gt 1 ] || return 0
+  for config in ${train_configs}; do
+    line=
+    for s in ${seed_runs}; do use_seed "$s"; line+=$'\t'"${expdir}/${protocol}/$(config_tag "${config}")"; done
+    use_seed "${seed_runs%% *}"
+    echo "${expdir}/${protocol}/$(config_tag "${config}" | sed 's/_train\.seed[0-9]*$//')_seeds${line}"
+  done
+  for config in ${combine_configs}; do
+    names_trained "${config}" || continue
+    line=
+    for s in ${seed_runs}; do use_seed "$s"; line+=$'\t'"${expdir}/${protocol}/$(basename "${config}" .yaml)$(seed_suffix)"; done
+    echo "${expdir}/${protocol}/$(basename "${config}" .yaml)_seeds${line}"
+  done
 }
 
 # The name a test set's decode dirs and scores of the trained configs carry (with --infer_tag:
@@ -239,26 +297,30 @@ decode_name() {
   echo "$1${infer_tag:+_${infer_tag}}"
 }
 
-# combine NAME OPTIONS...: a combiner's line of stage 4's plan (its own options, shell-quoted);
+# combine NAME OPTIONS...: a combiner's line of stage 4's plan: its own options, and where each
+# trained config it may name lives now (the seed being run: use_seed), shell-quoted.
 # run_combiners runs the plan: every combiner in one Python process, in order (mer.bin.combine --plan).
 combine_plan=()
 combine() {
-  local name=$1; shift
-  combine_plan+=("$(printf '%q ' "$@" --out "${expdir}/${protocol}/${name}")")
-}
-run_combiners() {
-  [ "${#combine_plan[@]}" -gt 0 ] || return 0
-  log "Stage 4: ${#combine_plan[@]} combiner(s): $(printf '%s\n' "${combine_plan[@]}" | sed 's/.*--out [^ ]*\///' | tr '\n' ' ')"
-  local fold_args=() dir_args=() config
-  [ -n "${folds}" ] && read -r -a fold_args <<< "--folds ${folds}"
+  local name=$1 dir_args=() config spec; shift
   # combiner configs name trained systems by config name; their exp dirs carry --train_args
   for config in ${train_configs}; do
     dir_args+=(--system-dir "$(basename "${config}" .yaml)=$(config_tag "${config}")")
   done
+  for spec in ${probes}; do  # declared too, so a combiner may name them by a pattern (select)
+    dir_args+=(--system-dir "probe_${spec%%:*}=probe_${spec%%:*}")
+  done
+  combine_plan+=("$(printf '%q ' "$@" ${dir_args[@]+"${dir_args[@]}"} --out "${expdir}/${protocol}/${name}")")
+}
+run_combiners() {
+  [ "${#combine_plan[@]}" -gt 0 ] || return 0
+  log "Stage 4: ${#combine_plan[@]} combiner(s): $(printf '%s\n' "${combine_plan[@]}" | sed 's/.*--out [^ ]*\///' | tr '\n' ' ')"
+  local fold_args=()
+  [ -n "${folds}" ] && read -r -a fold_args <<< "--folds ${folds}"
+  # shellcheck disable=SC2086  # test_sets is a word list
   printf '%s\n' "${combine_plan[@]}" |
-    "${MER_PYTHON}" -m mer.bin.combine --plan - ${dir_args[@]+"${dir_args[@]}"} --protocol-dir "data/${protocol}" \
-      --exp-root "${expdir}/${protocol}" --dumpdir "${dumpdir}" --test-sets ${test_sets} --corpus "${corpus}" \
-      ${fold_args[@]+"${fold_args[@]}"}
+    "${MER_PYTHON}" -m mer.bin.combine --plan - --protocol-dir "data/${protocol}" --exp-root "${expdir}/${protocol}" \
+      --dumpdir "${dumpdir}" --test-sets ${test_sets} --corpus "${corpus}" ${fold_args[@]+"${fold_args[@]}"}
 }
 
 # The time of each stage, printed at the end.
@@ -347,8 +409,8 @@ train_config() {
   tag=$(config_tag "${config}")
   mkdir -p "${expdir}/${protocol}/${tag}"
   # A replay script, so a long command line is never lost (ESPnet's exp/*/run.sh).
-  printf '#!/usr/bin/env bash\ncd %q && ./run.sh --stage 3 --train_configs %q --train_args %q %s\n' \
-    "${PWD}" "${config}" "${train_args}" "\"\$@\"" > "${expdir}/${protocol}/${tag}/run.sh"
+  printf '#!/usr/bin/env bash\ncd %q && ./run.sh --stage 3 --train_configs %q --train_args %q --seeds %q %s\n' \
+    "${PWD}" "${config}" "${train_args}" "${seed#none}" "\"\$@\"" > "${expdir}/${protocol}/${tag}/run.sh"
   chmod +x "${expdir}/${protocol}/${tag}/run.sh"
   launcher=("${MER_PYTHON}" -m mer.bin.train)
   if [ "${num_nodes}" -gt 1 ]; then
@@ -371,7 +433,7 @@ train_config() {
     fi
     # A second run of this stage stops here, before it opens the first one's log
     claim_dir "${exp}" "Stage 3: training ${exp}" || die "Stage 3: refused: ${exp} is being trained by another run"
-    for dep in ${config_deps[${config}]:-}; do  # model.init: trained in an earlier wave, or before
+    for dep in $(config_deps_of "${config}"); do  # model.init: trained in an earlier wave, or before
       [ -f "${expdir}/${protocol}/${dep}/${fold}/train_summary.json" ] || run_tags | grep -qxF "${dep}" ||
         die "${config} starts from ${dep} (model.init), which is neither trained for ${fold} nor among" \
             "--train_configs: train it first"
@@ -393,13 +455,17 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   jobs_dir=$(own_jobs_dir train)
   train_job_cmd=${cuda_cmd}  # each training job: one allocation of --num_nodes nodes, --ngpu GPUs each
   [ "${num_nodes}" -gt 1 ] && train_job_cmd+=" --num-nodes ${num_nodes}"
-  training_waves
-  [ "${#waves[@]}" -le 1 ] || log "Stage 3: ${#waves[@]} waves, each after the one it starts from (model.init):" \
-    "$(printf '[%s] ' "${waves[@]}")"
-  for wave in "${waves[@]}"; do  # one job array per wave: a wave starts when the one before has finished
-    new_jobs "${jobs_dir}"
-    for config in ${wave}; do train_config "${config}"; done
-    run_jobs "${jobs_dir}" "${train_job_cmd}" "${ngpu}" "Stage 3: training (config x fold)"
+  for s in ${seed_runs}; do
+    use_seed "$s"
+    [ "${seed}" = none ] || log "Stage 3: seed ${seed}"
+    training_waves
+    [ "${#waves[@]}" -le 1 ] || log "Stage 3: ${#waves[@]} waves, each after the one it starts from (model.init):" \
+      "$(printf '[%s] ' "${waves[@]}")"
+    for wave in "${waves[@]}"; do  # one job array per wave: a wave starts when the one before has finished
+      new_jobs "${jobs_dir}"
+      for config in ${wave}; do train_config "${config}"; done
+      run_jobs "${jobs_dir}" "${train_job_cmd}" "${ngpu}" "Stage 3: training (config x fold)"
+    done
   done
   release_claims
 fi
@@ -409,6 +475,8 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   mark_stage 4
   jobs_dir=$(own_jobs_dir infer)
   new_jobs "${jobs_dir}"
+  for s in ${seed_runs}; do
+  use_seed "$s"
   for config in ${train_configs}; do
     tag=$(config_tag "${config}")
     for fold_dir in $(fold_dirs); do
@@ -429,17 +497,27 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
       done
     done
   done
+  done
   run_jobs "${jobs_dir}" "${decode_cmd}" "$(( ngpu > 0 ? 1 : 0 ))" "Stage 4: inference (config x fold x set)"
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   for spec in ${probes}; do
-    IFS=: read -r name dump layer pool cmvn <<< "${spec}"
+    IFS=: read -r name dump layer pool cmvn more <<< "${spec}"
+    sets=()  # KEY=VALUE fields after CMVN: more settings of the probe (C=0.1:fit_on=train)
+    [ -z "${more}" ] || for kv in ${more//:/ }; do sets+=(--set "${kv}"); done
     combine "probe_${name}" --name linear_probe --set "dump=${dump}" ${layer:+--set "layer=${layer}"} \
-      --set "pool=${pool:-mean+std}" ${cmvn:+--set "cmvn=${cmvn}"}
+      --set "pool=${pool:-mean+std}" ${cmvn:+--set "cmvn=${cmvn}"} ${sets[@]+"${sets[@]}"}
   done
   for config in ${combine_configs}; do
-    combine "$(basename "${config}" .yaml)" --config "${config}"
+    if names_trained "${config}"; then
+      for s in ${seed_runs}; do
+        use_seed "$s"
+        combine "$(basename "${config}" .yaml)$(seed_suffix)" --config "${config}"
+      done
+    else
+      combine "$(basename "${config}" .yaml)" --config "${config}"
+    fi
   done
   run_combiners
 fi
@@ -472,6 +550,11 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     # shellcheck disable=SC2086  # test_sets is a word list
     "${MER_PYTHON}" -m mer.bin.aggregate_scores "${combined[@]}" --test-set ${test_sets} \
       --expected-folds "${n_folds}"
+  fi
+  groups=$(seed_groups)
+  if [ -n "${groups}" ]; then
+    "${MER_PYTHON}" -m mer.bin.aggregate_scores --over-seeds - --test-set "${names[@]}" \
+      --expected-folds "${n_folds}" <<< "${groups}"
   fi
   "${MER_PYTHON}" -m mer.bin.make_results . --exp "${expdir}" --out RESULTS.md
   "${MER_PYTHON}" -m mer.bin.report . --exp "${expdir}" --out report.html
@@ -510,6 +593,7 @@ if [ "${final}" = true ] && [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; t
   # A validation set is still read (from the first fold): it is inside the training data, and the
   # training log says so; nothing is chosen on it (best_metric last).
   valid="$(fold_dirs | head -n 1)/valid"
+  use_seed "${seed_runs%% *}"  # with --seeds: the first seed's folds and seed
   for config in ${train_configs}; do
     tag=$(config_tag "${config}")
     exp="${expdir}/final/${tag}"
@@ -517,8 +601,8 @@ if [ "${final}" = true ] && [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; t
       log "Stage 7: ${exp}/model.tar.gz exists, skipping"
       continue
     fi
-    [ -z "${config_deps[${config}]:-}" ] ||
-      die "Stage 7: ${config} starts from ${config_deps[${config}]} (model.init): a final model of it is not supported yet"
+    [ -z "$(config_deps_of "${config}")" ] ||
+      die "Stage 7: ${config} starts from $(config_deps_of "${config}") (model.init): a final model of it is not supported yet"
     epochs=$("${MER_PYTHON}" -m mer.bin.final_epochs "${expdir}/${protocol}/${tag}") ||
       die "Stage 7: ${tag}: no epochs to take from the folds (see above)"
     override_args=()

@@ -4,8 +4,11 @@
 # It links emo.sh, path.sh, db.sh, cmd.sh and utils/ to the shared copies (a site's own job settings go in
 # a git-ignored cmd_local.sh, its corpus locations in db_local.sh), and writes run.sh (the corpus's
 # default protocol; stage 1 is emo.sh's own, which takes the corpus module's options: ./run.sh --help
-# lists them), conf/feats.yaml (frozen Whisper tiny.en, every layer, and log-mel) and a working
-# audio-only config, conf/tuning/train_audio_mean.yaml, with linear probes beside it. Then:
+# lists them), conf/feats.yaml (frozen Whisper tiny.en and base, every layer) and the audio-only
+# family chosen on EmoDB (egs/emodb/memocmt) with its grid: three trained configs (conf/tuning/),
+# each trained with three seeds, a grid of linear probes on Whisper base (every hidden state x C,
+# with and without per-speaker CMVN), and `select` combiners (conf/combine/) that choose among them
+# per fold on the fold's validation speakers, so the new corpus gets its own selection. Then:
 #   cd egs/<corpus>/<system> && ./run.sh            # stages 1-6
 # and add configs to conf/tuning/ and run.sh as the system needs (and a local/data.sh, which emo.sh
 # then runs for stage 1, where the corpus needs more than its preparation: egs/mini/memocmt has one).
@@ -46,24 +49,41 @@ ln -s "$(rel "${root}/utils" "${dir}")" "${dir}/utils"
 
 cat > "${dir}/run.sh" <<RUN
 #!/usr/bin/env bash
-# ${system} on ${corpus} (made by egs/TEMPLATE/emo1/setup.sh): stages 1-6 with a frozen-Whisper
-# audio-only model beside linear probes. The corpus is where \$${variable} (db.sh) says; its
-# preparation options are run.sh's too (./run.sh --help lists them).
+# ${system} on ${corpus} (made by egs/TEMPLATE/emo1/setup.sh): stages 1-6 with frozen-Whisper
+# audio-only models beside linear probes, settings chosen per fold on the validation speakers.
+# The corpus is where \$${variable} (db.sh) says; its preparation options are run.sh's too
+# (./run.sh --help lists them).
+#
+# Every trained config learns from the fold's training speakers for a fixed number of epochs, every
+# probe is fitted on them alone (fit_on=train), and both are decoded on the validation speakers too
+# (--test_sets "valid test"); the select_* combiners (conf/combine/) then take, per fold and seed,
+# the candidate with the best validation UA and report its test decode: RESULTS.md's select_* rows,
+# select_*_seeds over all seeds. The test speakers choose nothing.
 set -euo pipefail
 
 protocol=${protocol}   # the corpus's default protocol; --protocol picks another
 train_configs="
   conf/tuning/train_audio_mean.yaml
+  conf/tuning/train_audio_cmvn.yaml
+  conf/tuning/train_audio_base_cmvn.yaml
 "
-probes="
-  whisper_l2:whisper:2
-  whisper_last:whisper:
-  logmel:logmel:
+seeds="1 2 3"                 # each trained config once per seed
+probe_layers="0 1 2 3 4 5 6"  # Whisper base's hidden states in the probe grid
+probe_C="0.1 1 10"            # the probes' inverse regularisation strengths
+probes=\$(for k in \${probe_layers}; do for c in \${probe_C}; do
+  printf '  sel_base_l%s_c%s:whisper_base:%s:mean+std::C=%s:fit_on=train\\n' "\$k" "\$c" "\$k" "\$c"
+  printf '  sel_base_l%s_cmvn_c%s:whisper_base:%s:mean+std:speaker:C=%s:fit_on=train\\n' "\$k" "\$c" "\$k" "\$c"
+done; done)
+combine_configs="
+  conf/combine/select_trained.yaml
+  conf/combine/select_probe.yaml
+  conf/combine/select_all.yaml
 "
 
-export HF_HUB_OFFLINE=\${HF_HUB_OFFLINE:-1}  # Whisper tiny.en is local (tools/models)
-./emo.sh --corpus ${corpus} --system ${system} --protocol "\${protocol}" --nj 2 \\
-  --train_configs "\${train_configs}" --probes "\${probes}" "\$@"
+export HF_HUB_OFFLINE=\${HF_HUB_OFFLINE:-1}  # Whisper tiny.en and base are local (tools/models)
+./emo.sh --corpus ${corpus} --system ${system} --protocol "\${protocol}" --nj 2 --train_nj 2 \\
+  --train_configs "\${train_configs}" --seeds "\${seeds}" --test_sets "valid test" \\
+  --probes "\${probes}" --combine_configs "\${combine_configs}" "\$@"
 RUN
 
 chmod +x "${dir}/run.sh"
@@ -76,9 +96,12 @@ whisper:
   layers: all                     # every hidden state: the model learns the layer mix
   whisper_input_seconds: utterance  # each utterance at its own length (30: Whisper's padded window)
   batch_size: 8
-logmel:
-  feature: logmel
-  num_mel_bins: 80
+whisper_base:
+  feature: hf
+  model: whisper-base             # offline (tools/models)
+  layers: all
+  whisper_input_seconds: 30       # Whisper's own window (EmoDB: 10 s, its utterances are all shorter)
+  batch_size: 8
 FEATS
 
 cat > "${dir}/conf/tuning/train_audio_mean.yaml" <<'CONF'
@@ -101,7 +124,50 @@ train:
   epochs: 20
   batch_size: 16
   bucketing: true
-  best_metric: ua
+  fit_on: train
+  best_metric: last        # the validation speakers choose between configs (select), not epochs
   seed: 0
 CONF
+
+# The two per-speaker CMVN configs of egs/emodb/memocmt, learning from the training speakers only.
+for variant in "cmvn whisper tiny.en" "base_cmvn whisper_base base"; do
+  read -r suffix dump encoder <<< "${variant}"
+  cat > "${dir}/conf/tuning/train_audio_${suffix}.yaml" <<CONF
+# Audio-only model on frozen Whisper ${encoder} with per-speaker CMVN: every hidden state's dimensions
+# normalised over the speaker's own frames (a test speaker's statistics come from its unlabelled
+# test utterances: transductive; mer-recognize needs each recording's speaker), a learned layer
+# mix, a frame-wise projection to 256 with GELU, mean+std pooling, a linear read-out trained with
+# label smoothing 0.1, 20 epochs with cosine decay, the last kept.
+model:
+  name: audio_only
+  variant: improved
+  aggregation: mean+std
+  normalize_layers: false   # CMVN has normalised every dimension already
+  projection: mlp
+  dim: 256
+  dropout: 0.3
+  head_hidden: 0            # a linear read-out of the pooled statistics
+  label_smoothing: 0.1
+inputs: {audio: {type: dump, name: ${dump}, cmvn: speaker}}
+optim: {name: adamw, lr: 1.0e-3, weight_decay: 1.0e-2}
+scheduler: {name: cosine, warmup_steps: 30}
+train:
+  epochs: 20
+  batch_size: 16
+  bucketing: true
+  fit_on: train
+  best_metric: last
+  seed: 0
+CONF
+done
+
+mkdir -p "${dir}/conf/combine"
+write_select() {  # write_select NAME WHAT CANDIDATES
+  printf '# %s, one chosen per fold (and seed) by its UA on the fold'"'"'s validation speakers;\n# the test speakers are never read.\ncombiner:\n  name: select\n  metric: ua\n  selected_on: valid\n  candidates: %s\n' \
+    "$2" "$3" > "${dir}/conf/combine/$1.yaml"
+}
+write_select select_trained "The trained configs" "[train_audio_mean, train_audio_cmvn, train_audio_base_cmvn]"
+write_select select_probe "The probe grid (sel_*)" '["probe_sel_*"]'
+write_select select_all "The trained configs and the probe grid" \
+  '[train_audio_mean, train_audio_cmvn, train_audio_base_cmvn, "probe_sel_*"]'
 echo "made ${dir} for ${corpus} (protocol ${protocol}, corpus in \$${variable}): cd ${dir} && ./run.sh"

@@ -24,3 +24,12 @@ def test_the_probe_is_fitted_to_the_optimum():
     grad_b = residual.mean(0)
     assert max(np.abs(grad_w).max(), np.abs(grad_b).max()) < 1e-9
     assert lr.coef_.dtype == np.float64
+
+
+def test_fit_on_names_the_parts_it_may_take():
+    from mer.combine.linear_probe import LinearProbe
+    import pytest
+
+    assert LinearProbe(dump="d", fit_on="train").fit_on == "train"
+    with pytest.raises(ValueError, match="fit_on must be one of train\\+valid, train"):
+        LinearProbe(dump="d", fit_on="valid")
