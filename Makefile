@@ -35,7 +35,7 @@ demo: install
 ## test: the whole test suite (unit tests, corpus miniatures, the demo recipe and every paper recipe
 ## through stages 1-6 on a tiny setting) and shellcheck
 test: install lint
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider -n 2 --dist loadgroup
 
 ## unit: the tests that run no whole recipe (pytest -m "not slow"): a maintainer's quick loop
 unit: install

@@ -45,6 +45,9 @@ def tiny_hub_env(tiny_hub_home, monkeypatch) -> Path:
     return tiny_hub_home
 
 
+PAPER_RECIPES = "test_paper_recipes.py"
+
+
 def pytest_collection_modifyitems(config, items):
     """Everything under tests/recipes/ runs whole recipes: marked slow without a mark per file, so
     `make unit` (-m "not slow") leaves them out."""
@@ -52,3 +55,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if recipes in Path(item.fspath).parents:
             item.add_marker(pytest.mark.slow)
+        # `make test` runs two workers (pytest-xdist, --dist loadgroup): a module's tests stay on one
+        # worker, so its module fixtures (a recipe run, a tiny model) are made once; the paper
+        # recipes, the longest tests and independent of each other, are shared out one by one.
+        if Path(item.fspath).name != PAPER_RECIPES:
+            item.add_marker(pytest.mark.xdist_group(Path(item.fspath).relative_to(REPO).as_posix()))

@@ -29,9 +29,14 @@ def test_setup_makes_a_recipe_that_runs(tmp_path):
     subprocess.run(["shellcheck", "-x", "-S", "warning", "run.sh"], cwd=recipe, check=True,
                    env={"PATH": str(REPO / ".venv/bin") + ":/usr/bin:/bin"})
     env = {"EMODB": str(get_corpus("emodb").write_fake(tmp_path / "emodb"))}
-    # the generated grid, shrunk for time: one seed, one probe (the select configs' pattern matches it)
-    run_recipe(recipe, "--train_args", "train.epochs=2", "--seeds", "1",
-               "--probes", "sel_base_l2_c1:whisper_base:2:mean+std::C=1:fit_on=train", env=env, timeout=1200)
+    # the generated grid, shrunk for time: one seed, one probe (the select configs' pattern matches it),
+    # Whisper base at each utterance's length (not its 30 s window), no figures (stage 6)
+    feats = (recipe / "conf/feats.yaml").read_text()
+    (recipe / "conf/feats_ci.yaml").write_text(feats.replace("whisper_input_seconds: 30 ", "whisper_input_seconds: utterance "))
+    assert (recipe / "conf/feats_ci.yaml").read_text() != feats
+    run_recipe(recipe, "--train_args", "train.epochs=2", "--seeds", "1", "--feats_config", "conf/feats_ci.yaml",
+               "--probes", "sel_base_l2_c1:whisper_base:2:mean+std::C=1:fit_on=train", "--stop_stage", "5",
+               env=env, timeout=1200)
     results = (recipe / "RESULTS.md").read_text()
     for row in ("train_audio_mean_train.epochs2_train.seed1", "train_audio_base_cmvn_train.epochs2_train.seed1",
                 "probe_sel_base_l2_c1", "select_trained_seed1", "select_all_seed1", "select_probe"):

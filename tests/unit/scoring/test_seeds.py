@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from mer.bin import aggregate_scores, make_results
-from tests.unit.scoring.test_scoring import FOLDS, build_exp_config
+from tests.unit.scoring.test_scoring import build_exp_config
 
 SEED2 = {1: (["a", "b"], ["b", "b"]), 2: (["a", "b"], ["a", "b"]), 3: (["a", "a", "a", "b", "b", "b"], ["a"] * 6)}
 
