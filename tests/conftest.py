@@ -48,6 +48,7 @@ def tiny_hub_env(tiny_hub_home, monkeypatch) -> Path:
 PAPER_RECIPES = "test_paper_recipes.py"
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     """Everything under tests/recipes/ runs whole recipes: marked slow without a mark per file, so
     `make unit` (-m "not slow") leaves them out."""
