@@ -34,7 +34,8 @@ def scored_folds(exp_config_dir: str | os.PathLike, test_set: str) -> dict[str, 
             if (p / f"decode_{test_set}" / "scores.json").is_file()}
 
 
-def _mean_std(values: list[float]) -> tuple[float, float | None]:
+def fold_mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (ddof 1; None for one value) of per-fold scores."""
     mean = float(np.mean(values))
     return mean, (float(np.std(values, ddof=1)) if len(values) > 1 else None)
 
@@ -100,7 +101,7 @@ def aggregate(exp_config_dir: str | os.PathLike, test_set: str = "test",
     folds = {name: {k: s[k] for k in metrics + ("num_utts",)} for name, s in per_fold.items()}
     mean, std = {}, {}
     for k in metrics:
-        mean[k], std[k] = _mean_std([folds[name][k] for name in folds])
+        mean[k], std[k] = fold_mean_std([folds[name][k] for name in folds])
     return {
         **_common_meta(d, per_fold),
         "test_set": test_set,

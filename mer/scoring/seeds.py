@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from mer.metrics import scalar_metrics, score
-from mer.scoring.aggregate import AGG_META, aggregate, scored_folds
+from mer.scoring.aggregate import AGG_META, aggregate, fold_mean_std, scored_folds
 from mer.scoring.decode_dir import ScoringError, load_decode_dir, pool_outputs
 from mer.scoring.protocol_notes import transductive
 
@@ -36,9 +36,7 @@ def aggregate_seeds(out_dir: str | os.PathLike, members: list[str | os.PathLike]
     folds = {f"{name}/{fold}": s for name, r in runs.items() for fold, s in r["folds"].items()}
     mean, std = {}, {}
     for k in scalar_metrics():
-        values = [s[k] for s in folds.values()]
-        mean[k] = sum(values) / len(values)
-        std[k] = (sum((v - mean[k]) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else None
+        mean[k], std[k] = fold_mean_std([s[k] for s in folds.values()])
     parts = {f"{Path(m).name}/{fold}": load_decode_dir(dd) for m in members
              for fold, dd in scored_folds(m, test_set).items()}
     pooled = pool_outputs(parts, path=str(out_dir))
