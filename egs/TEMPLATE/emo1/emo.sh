@@ -476,27 +476,27 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   jobs_dir=$(own_jobs_dir infer)
   new_jobs "${jobs_dir}"
   for s in ${seed_runs}; do
-  use_seed "$s"
-  for config in ${train_configs}; do
-    tag=$(config_tag "${config}")
-    for fold_dir in $(fold_dirs); do
-      fold=$(basename "${fold_dir}")
-      exp="${expdir}/${protocol}/${tag}/${fold}"
-      for set in ${test_sets}; do
-        name=$(decode_name "${set}")
-        out="${exp}/decode_${name}"
-        [ -f "${out}/meta.json" ] && continue
-        infer_opts=()
-        for o in ${infer_overrides[@]+"${infer_overrides[@]}"}; do infer_opts+=(--override "$o"); done
-        infer=("${MER_PYTHON}" -m mer.bin.infer --exp-dir "${exp}" --data-dir "${fold_dir}/${set}"
-               --dumpdir "${dumpdir}" --out "${out}" --device "${device}" --protocol "${protocol}"
-               --fold "${fold#fold}" --test-set "${name}" --corpus "${corpus}" --system "${system}"
-               ${infer_opts[@]+"${infer_opts[@]}"})
-        queue_or_run "${jobs_dir}" "${decode_cmd}" "$(( ngpu > 0 ? 1 : 0 ))" "${out}/log/infer.log" \
-          "Stage 4: inference ${exp} on ${fold_dir}/${set}${infer_args:+ with ${infer_args}}" "${infer[@]}"
+    use_seed "$s"
+    for config in ${train_configs}; do
+      tag=$(config_tag "${config}")
+      for fold_dir in $(fold_dirs); do
+        fold=$(basename "${fold_dir}")
+        exp="${expdir}/${protocol}/${tag}/${fold}"
+        for set in ${test_sets}; do
+          name=$(decode_name "${set}")
+          out="${exp}/decode_${name}"
+          [ -f "${out}/meta.json" ] && continue
+          infer_opts=()
+          for o in ${infer_overrides[@]+"${infer_overrides[@]}"}; do infer_opts+=(--override "$o"); done
+          infer=("${MER_PYTHON}" -m mer.bin.infer --exp-dir "${exp}" --data-dir "${fold_dir}/${set}"
+                 --dumpdir "${dumpdir}" --out "${out}" --device "${device}" --protocol "${protocol}"
+                 --fold "${fold#fold}" --test-set "${name}" --corpus "${corpus}" --system "${system}"
+                 ${infer_opts[@]+"${infer_opts[@]}"})
+          queue_or_run "${jobs_dir}" "${decode_cmd}" "$(( ngpu > 0 ? 1 : 0 ))" "${out}/log/infer.log" \
+            "Stage 4: inference ${exp} on ${fold_dir}/${set}${infer_args:+ with ${infer_args}}" "${infer[@]}"
+        done
       done
     done
-  done
   done
   run_jobs "${jobs_dir}" "${decode_cmd}" "$(( ngpu > 0 ? 1 : 0 ))" "Stage 4: inference (config x fold x set)"
 fi
