@@ -264,18 +264,21 @@ trained_dirs() {
 combined_dirs() {
   local s
   for spec in ${probes}; do echo "${expdir}/${protocol}/probe_${spec%%:*}"; done
-  for config in ${combine_configs}; do
-    if names_trained "${config}"; then
-      for s in ${seed_runs}; do use_seed "$s"; echo "${expdir}/${protocol}/$(basename "${config}" .yaml)$(seed_suffix)"; done
-    else
-      echo "${expdir}/${protocol}/$(basename "${config}" .yaml)"
-    fi
-  done
+  for config in ${combine_configs}; do combiner_dirs "${config}"; done
+}
+# The exp dirs of the combiner config $1: one per seed when it names a trained config.
+combiner_dirs() {
+  local s
+  if names_trained "$1"; then
+    for s in ${seed_runs}; do use_seed "$s"; echo "${expdir}/${protocol}/$(basename "$1" .yaml)$(seed_suffix)"; done
+  else
+    echo "${expdir}/${protocol}/$(basename "$1" .yaml)"
+  fi
 }
 # Stage 5 with two or more --seeds: OUT_DIR<TAB>RUN_DIR... per system run once per seed
 # (mer.scoring.seeds)
 seed_groups() {
-  local s line config
+  local s line config dirs
   [ "$(wc -w <<< "${seeds}")" -gt 1 ] || return 0
   for config in ${train_configs}; do
     line=
@@ -285,9 +288,10 @@ seed_groups() {
   done
   for config in ${combine_configs}; do
     names_trained "${config}" || continue
-    line=
-    for s in ${seed_runs}; do use_seed "$s"; line+=$'\t'"${expdir}/${protocol}/$(basename "${config}" .yaml)$(seed_suffix)"; done
-    echo "${expdir}/${protocol}/$(basename "${config}" .yaml)_seeds${line}"
+    printf '%s' "${expdir}/${protocol}/$(basename "${config}" .yaml)_seeds"
+    mapfile -t dirs < <(combiner_dirs "${config}")
+    printf '\t%s' "${dirs[@]}"
+    echo
   done
 }
 
