@@ -9,7 +9,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS := 1
 export OMP_NUM_THREADS ?= 2
 export MPLBACKEND := Agg
 
-SHELL_SCRIPTS = $(shell git ls-files '*.sh' 'egs/*/*/run.sh' 'egs/*/*/local/*.sh' | sort -u)
+SHELL_SCRIPTS = $(shell git ls-files '*.sh' 'egs/*/*/run.sh' 'egs/*/*/local/*.sh' utils/lib/warm_python | sort -u)
 
 .PHONY: install demo test unit lint bench clean-demo
 

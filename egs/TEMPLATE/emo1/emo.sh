@@ -40,6 +40,9 @@ nproc=0             # training processes (0: max(ngpu, 1)); >1 on CPU runs DDP o
 num_nodes=1         # nodes per training (config x fold), each with --ngpu GPUs and --nproc processes:
                     # torchrun agents joined by a c10d rendezvous, through srun in one sbatch
                     # allocation of N nodes on Slurm, or N agents on this machine with the local backend
+warm_python=true    # true: while this runs, one Python process holds torch, transformers and scikit-learn
+                    # imported and forks each `python -m mer.bin.<tool>` of the stages (mer/warm/):
+                    # seconds saved per command, each still its own process; off with --ngpu > 0
 train_nj=1          # trainings (config x fold) at once, each with --ngpu GPUs of its own (cuda_cmd);
                     # stage 4's inference runs as many at once
 corpus=             # corpus name for stage 1 and the results (python -m mer.bin.corpora list)
@@ -112,6 +115,26 @@ log "$0 $*"
 : "${feats_cmd:?cmd.sh must set feats_cmd}" "${cuda_cmd:?}" "${decode_cmd:?}"
 
 [ "${nproc}" -gt 0 ] || nproc=$(( ngpu > 1 ? ngpu : 1 ))
+# The warm interpreter (mer/warm/): commands started before it is ready, or with an environment it
+# was not imported under, run cold. Not with GPUs: CUDA cannot start in a child forked after the
+# parent touched it, and GPU jobs are long. A recipe run inside another's keeps the outer server.
+warm_dir=
+warm_pid=
+start_warm_python() {
+  [ "${warm_python}" = true ] && [ "${ngpu}" -eq 0 ] && [ -z "${MER_WARM_SOCKET:-}" ] || return 0
+  warm_dir=$(mktemp -d "${TMPDIR:-/tmp}/mer-warm.XXXXXX")
+  "${MER_PYTHON}" -m mer.warm.server "${warm_dir}/socket" 2> "${warm_dir}/server.log" &
+  warm_pid=$!
+  export MER_PYTHON_COLD=${MER_PYTHON} MER_WARM_SOCKET=${warm_dir}/socket
+  export MER_PYTHON=${MER_ROOT}/utils/lib/warm_python
+}
+stop_warm_python() {
+  [ -n "${warm_dir}" ] || return 0
+  kill "${warm_pid}" 2>/dev/null || true
+  rm -rf "${warm_dir}"
+}
+trap 'release_claims; stop_warm_python' EXIT
+start_warm_python
 device=cpu
 [ "${ngpu}" -gt 0 ] && device=cuda
 read -r -a base_overrides <<< "${train_args}"
