@@ -34,6 +34,11 @@ class LoopTimes:
     def speedup(self, epochs: int) -> float:
         return epochs * self.published / (self.dump + epochs * self.train_on_dump)
 
+    def ceiling(self, epochs: int) -> float:
+        """The speedup with a free training step: the dump runs the encoders of one published step,
+        so over E epochs no dump-once toolkit gets past E x published / dump on this device."""
+        return epochs * self.published / self.dump
+
 
 def build_encoders(audio_config=None, text_config=None, seed: int = 0):
     """HuBERT and BERT with random weights, frozen; by default HuBERT-base and BERT-base (their

@@ -46,6 +46,7 @@ def test_speedup_counts_the_dump_once_and_training_every_epoch():
     t = LoopTimes(published=2.0, dump=1.0, train_on_dump=0.01, utts=3)
     assert t.speedup(1) == pytest.approx(2.0 / 1.01)
     assert t.speedup(100) == pytest.approx(200.0 / 2.0)
+    assert t.ceiling(100) == pytest.approx(200.0)  # the training step free
 
 
 def test_published_loop_times_both_ways_with_real_encoders_and_the_recipe_models(tmp_path):
