@@ -8,6 +8,9 @@ export HF_HUB_OFFLINE ?= 1
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 export OMP_NUM_THREADS ?= 2
 export MPLBACKEND := Agg
+# Python's bytecode caches are written (into .venv and mer/) even where the environment says not to:
+# without them every Python start compiles torch's and transformers' sources again (about 3 s).
+unexport PYTHONDONTWRITEBYTECODE
 
 SHELL_SCRIPTS = $(shell git ls-files '*.sh' 'egs/*/*/run.sh' 'egs/*/*/local/*.sh' utils/lib/warm_python | sort -u)
 
