@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from mer.data.datadir import DataDir
 from mer.data.kaldi_io import DataFileError, c_sort_key, read_kv, write_kv
 from mer.jobs import run_array
 from mer.utils.fileio import atomic_open, write_json_atomic, write_text_atomic
+from mer.warm import command_python
 
 log = logging.getLogger("transcribe")
 # Settings that change the hypotheses: finished work is only reused when these are the same.
@@ -216,7 +216,7 @@ def launch_jobs(out_dir: Path, nj: int, cmd: str, job_args: list[str]) -> None:
     log.info("running %d job(s): %s", nj, cmd or "local processes")
     # Finished jobs return at once (their .done marker), so the launcher can run 1..nj plainly.
     rc = run_array(cmd, nj, out_dir / "log" / "transcribe.JOB.log",
-                   [sys.executable, "-m", "mer.bin.transcribe", *job_args, "--job", "JOB"])
+                   [command_python(), "-m", "mer.bin.transcribe", *job_args, "--job", "JOB"])
     if rc != 0:
         raise TranscriptionError(f"some transcription jobs failed; see {out_dir}/log/ "
                                  f"(finished jobs and utterances are kept)")

@@ -75,6 +75,7 @@ from mer.jobs.options import add_job_options, failures_exit_status
 from mer.jobs import run_array
 from mer.utils.fileio import atomic_open, write_json_atomic, write_text_atomic
 from mer.utils.lock import DirLock, LockHeld
+from mer.warm import command_python
 
 log = logging.getLogger("dump_feats")
 
@@ -375,7 +376,7 @@ def launch_jobs(args, argv: list[str]) -> None:
     split = out_dir / f"split{args.nj}"
     total = len((split / "utts").read_text(encoding="utf-8").split()) if (split / "utts").is_file() else 0
     rc = run_array(args.cmd, args.nj, out_dir / "log" / "dump.JOB.log",
-                   [sys.executable, "-m", "mer.bin.dump_feats", *argv, "--job", "JOB"],
+                   [command_python(), "-m", "mer.bin.dump_feats", *argv, "--job", "JOB"],
                    progress=lambda: jobs_progress(split), total=total, desc=f"{args.feature} {out_dir.name}")
     if rc != 0:
         # Jobs that fail as a whole (bad model path, out of memory) leave no .done marker;

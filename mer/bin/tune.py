@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -31,6 +30,7 @@ import yaml
 from mer.train.config import load_config, lower_is_better, save_config
 from mer.utils.cli import run_main
 from mer.utils.fileio import write_json_atomic
+from mer.warm import command_python
 
 KINDS = ("float", "int", "categorical")
 
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     def objective(trial) -> float:
         values = suggest(trial, space)
         exp = study_dir / f"trial{trial.number}"
-        cmd = [sys.executable, "-m", "mer.bin.train", "--config", args.config, "--train-dir", args.train_dir,
+        cmd = [command_python(), "-m", "mer.bin.train", "--config", args.config, "--train-dir", args.train_dir,
                "--valid-dir", args.valid_dir, "--dumpdir", args.dumpdir, "--exp-dir", str(exp),
                "--device", args.device, *(["--labels", args.labels] if args.labels else [])]
         for o in [*args.override, *overrides(values)]:
