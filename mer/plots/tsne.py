@@ -11,6 +11,7 @@ from sklearn.manifold import TSNE
 from mer.plots.checks import constant_rows_reason, nonfinite_reason
 from mer.plots.common import class_colours, grid_shape, pages
 from mer.plots.figures import register_figure
+from mer.scoring.decode_dir import ScoringError
 
 MIN_POINTS = 4
 EXACT_MAX = 300
@@ -80,7 +81,11 @@ def tsne_grid(panels: Sequence[tuple[str, np.ndarray, Sequence[str]]], labels: S
 def tsne_panels(ctx) -> list:
     """One t-SNE panel per model (fold) that can have one; the others are named in `ctx.skips`."""
     out, figure = ctx.out, f"{ctx.name}_tsne"
-    emb = out.embeddings()
+    try:
+        emb = out.embeddings()
+    except ScoringError as e:  # folds whose embeddings cannot share one array: a `select` combiner's picks
+        ctx.skips.add(figure, out.path, str(e))
+        return []
     if emb is None:
         ctx.skips.add(figure, out.path, "no embeddings.scp")
         return []

@@ -330,3 +330,18 @@ def test_side_by_side_figures_of_many_systems_are_split_into_readable_pages():
     width, height = figures["confusion_side_by_side_p1"].get_size_inches()
     assert width <= 24 and height <= 18  # a page fits a screen at the figures' dpi
     assert list(confusion_side_by_side({"confusion": panels[:3]}, [])) == ["confusion_side_by_side"]
+
+
+def test_folds_whose_embeddings_differ_in_width_skip_the_pooled_tsne_and_draw_the_rest(tmp_path):
+    # A `select` combiner's folds come from different candidates: 16-d embeddings in fold 1, 8-d in fold 2.
+    exp = tmp_path / "exp"
+    for fold in (1, 2):
+        exp_decode(exp, "select_all", fold, 50 + fold, "min")
+    _overwrite_vectors(exp / "loso/select_all/fold2/decode_test", "embeddings", lambda i, v: v[:8])
+    pooled = plot_cli.load_pooled(str(exp / "loso/select_all"), "test")
+    out = tmp_path / "out"
+    figures = plot_cli.make_plots([pooled], out, tsne_max=100)
+    assert "loso_select_all_pooled_test_tsne" not in figures
+    assert {"loso_select_all_pooled_test_confusion", "loso_select_all_pooled_test_roc"} <= set(figures)
+    skipped = (out / "skipped.txt").read_text()
+    assert "loso_select_all_pooled_test_tsne" in skipped and "dimensions differ across parts ([8, 16])" in skipped
