@@ -78,27 +78,27 @@ def test_stdin_and_environment_reach_the_command(server, tmp_path):
     assert "not-a-plan-line-1234" in warm.stderr
 
 
+def start_sleeping_job(env, tmp_path) -> tuple[subprocess.Popen, str]:
+    """A warm run_jobs whose job sleeps, once the job runs: (its client, the job's unique command)."""
+    job = f"sleep 3{os.getpid()}.{time.time_ns() % 100000}"
+    client = subprocess.Popen([WRAPPER, "-m", "mer.bin.run_jobs", str(tmp_path / "log"), job], env=env)
+    assert wait_for(lambda: pgrep(job)), "the job did not start"
+    return client, job
+
+
 def test_a_signal_to_the_client_reaches_the_command(server, tmp_path):
-    env, _ = server
-    marker = f"{os.getpid()}.{time.time_ns() % 1000}"
-    client = subprocess.Popen([WRAPPER, "-m", "mer.bin.run_jobs", str(tmp_path / "log"), f"sleep 3{marker}"],
-                              env=env)
-    assert wait_for(lambda: pgrep(f"sleep 3{marker}")), "the job did not start"
+    client, job = start_sleeping_job(server[0], tmp_path)
     client.send_signal(signal.SIGTERM)
     client.wait(timeout=60)
     assert client.returncode != 0
-    assert wait_for(lambda: not pgrep(f"sleep 3{marker}")), "the command outlived the signal"
+    assert wait_for(lambda: not pgrep(job)), "the command outlived the signal"
 
 
 def test_a_killed_client_takes_its_command_along(server, tmp_path):
-    env, _ = server
-    marker = f"{os.getpid()}.{time.time_ns() % 1000 + 1000}"
-    client = subprocess.Popen([WRAPPER, "-m", "mer.bin.run_jobs", str(tmp_path / "log"), f"sleep 3{marker}"],
-                              env=env)
-    assert wait_for(lambda: pgrep(f"sleep 3{marker}")), "the job did not start"
+    client, job = start_sleeping_job(server[0], tmp_path)
     client.kill()
     client.wait(timeout=30)
-    assert wait_for(lambda: not pgrep(f"sleep 3{marker}")), "the command outlived its killed client"
+    assert wait_for(lambda: not pgrep(job)), "the command outlived its killed client"
 
 
 def test_when_a_command_runs_cold():
