@@ -231,7 +231,7 @@ def accept(listener, sel, children, server_env) -> None:
             return
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
-        own = [sel.get_map()[k].fd for k in list(sel.get_map())] + [conn.fileno(), sel.fileno()]
+        own = [key.fd for key in sel.get_map().values()] + [conn.fileno(), sel.fileno()]
         server = os.getpid()
         pid = os.fork()
         if pid == 0:
