@@ -68,7 +68,8 @@ def main(argv=None) -> int:
         "modalities": system["modalities"],
         "inputs": {k: s.describe() for k, s in trained.sources.items()}, "input_overrides": args.override,
         "label_map": label_map.map or None, "model": system["model"],
-        "checkpoint": trained.checkpoint, "checkpoint_epoch": trained.epoch})
+        "checkpoint": trained.checkpoint, "checkpoint_epoch": trained.epoch,
+        "fit_on": conf["train"]["fit_on"]})  # RESULTS.md marks a set the model learnt from
     logging.info("wrote %d predictions to %s", len(p["utts"]), out)
     return 0
 

@@ -10,7 +10,7 @@ about them enters the choice. `selection.json` in each fold dir records the pick
 candidate's validation score; after all folds, `selection.json` in the combiner's dir sums them up
 (RESULTS.md names the candidates beside the row).
 
-    combiner: {name: select, candidates: [train_audio_cmvn, "probe_sel_*"], metric: ua}
+    combiner: {name: select, candidates: [train_audio_cmvn, "probe_sel_*"], metric: ua, refit: false}
 
 A candidate with `*`, `?` or `[` is a pattern over the systems the recipe declares (emo.sh passes
 its trained configs and probes), expanded in their declared order; one that matches none is an
@@ -18,9 +18,15 @@ error.
 
 The candidates need a decode of the validation set: the recipe decodes it with
 `--test_sets "valid test"`. A probe candidate must be fitted on the training speakers alone
-(`fit_on: train`), or its validation score is a training score. The picked probe is not refitted on
-train+valid: the row is then exactly a candidate's test decode (selection.json names which), as
-for the trained candidates, whose weights never saw the validation speakers either.
+(`fit_on: train`), or its validation score is a training score.
+
+`refit: false` (default): the row is exactly the picked candidate's test decode, a model that never
+saw the validation speakers. `refit: true`: the row is the test decode of the picked candidate's
+refit twin, `<name>_refit` (emo.sh --refit true makes one per trained config and probe: the same
+settings fitted on train+valid), as in nested cross-validation: the settings are chosen on the
+validation speakers, then learnt from all of the fold's speakers but the test one. The choice
+itself is the same in both (the twins are never candidates: they learnt from the validation set).
+The validation decode of a refit row stays the picked candidate's own (what the choice was made on).
 """
 from __future__ import annotations
 
@@ -38,11 +44,13 @@ log = logging.getLogger(__name__)
 
 # Meta fields a copied decode dir takes from this combiner, not from the candidate it copies.
 OWN_META = ("protocol", "config", "fold", "test_set", "corpus", "num_utts", "extra_outputs")
+# A system's refit twin (emo.sh --refit true): its settings fitted on train+valid.
+REFIT_SUFFIX = "_refit"
 
 
 @register_combiner("select")
 class Select(AbsCombiner):
-    def __init__(self, candidates: list[str], metric: str = "ua", selected_on: str = "valid"):
+    def __init__(self, candidates: list[str], metric: str = "ua", selected_on: str = "valid", refit: bool = False):
         from mer.metrics import get_metric, selectable_metrics
 
         if isinstance(candidates, str) or not candidates:
@@ -53,17 +61,21 @@ class Select(AbsCombiner):
         if metric not in selectable_metrics():
             raise ValueError(f"select: metric must be one of {', '.join(selectable_metrics())}, got '{metric}'")
         self.candidates = [str(c) for c in candidates]
-        self.metric, self.selected_on = metric, selected_on
+        if not isinstance(refit, bool):
+            raise ValueError(f"select: refit must be true or false, got {refit!r}")
+        self.metric, self.selected_on, self.refit = metric, selected_on, refit
         self.higher_is_better = get_metric(metric).higher_is_better
 
     def expand(self, declared: list[str]) -> list[str]:
-        """The candidates with each pattern replaced by the declared systems it matches."""
+        """The candidates with each pattern replaced by the declared systems it matches (refit twins
+        left out: they learnt from the validation set)."""
         names: list[str] = []
+        twins = {d for d in declared if d.endswith(REFIT_SUFFIX) and d[:-len(REFIT_SUFFIX)] in declared}
         for c in self.candidates:
             if not any(ch in c for ch in "*?["):
                 found = [c]
             else:
-                found = [d for d in declared if fnmatch.fnmatchcase(d, c)]
+                found = [d for d in declared if fnmatch.fnmatchcase(d, c) and d not in twins]
                 if not found:
                     raise ValueError(f"select: candidate pattern '{c}' matches none of the recipe's systems "
                                      f"({', '.join(declared) or 'none declared'})")
@@ -92,19 +104,27 @@ class Select(AbsCombiner):
         chosen = self.pick(scores)
         log.info("%s: %s (%s %s %.4f)", ctx.fold_dir.name, chosen, self.selected_on, self.metric, scores[chosen])
         system_dir = ctx.exp_root / ctx.system_dirs.get(chosen, chosen)
+        reported = chosen + REFIT_SUFFIX if self.refit else chosen
+        if self.refit and reported not in ctx.system_dirs:
+            raise ValueError(f"select: refit: true, but '{chosen}' ({ctx.fold_dir.name}) has no refit twin "
+                             f"'{reported}': run the recipe with --refit true")
         modalities = sorted({str(read_meta(ctx.decode_dir(n, self.selected_on)).get("modalities"))
                              for n in scores})
         selection = {"selected": chosen, "system_dir": system_dir.name, "selected_on": self.selected_on,
-                     "metric": self.metric, "candidates": list(scores), "valid_scores": scores}
+                     "metric": self.metric, "candidates": list(scores), "valid_scores": scores,
+                     "refit": self.refit, "reported": reported,
+                     "reported_dir": (ctx.exp_root / ctx.system_dirs.get(reported, reported)).name}
         for test_set in ctx.test_sets:
-            src = ctx.decode_dir(chosen, test_set)
+            # the set the choice was made on: the candidate's own decode (a twin learnt from it)
+            src = ctx.decode_dir(chosen if test_set == self.selected_on else reported, test_set)
             out = load_decode_dir(src, need_posteriors=True, keep_out_of_set=True)
             meta = {k: v for k, v in out.meta.items() if k not in OWN_META}
             if transductive(system_dir):  # a trained candidate says so in its fold's config.yaml only
                 meta["cmvn"] = TRANSDUCTIVE_MODE
             meta.update(ctx.meta, test_set=test_set, system="select", aggregation="chosen on " + self.selected_on,
                         modalities="/".join(modalities), selected=chosen, selected_on=self.selected_on,
-                        select_metric=self.metric, candidates=list(scores), source=str(src))
+                        select_metric=self.metric, candidates=list(scores), source=str(src),
+                        refit=self.refit)
             extras = {n: out.output(n) for n in out.meta.get("extra_outputs") or []}
             write_decode_dir(ctx.out_dir / f"decode_{test_set}", out.utts, out.classes, out.posteriors,
                              out.embeddings(), meta, refs=dict(zip(out.utts, out.refs)), extras=extras,
@@ -119,4 +139,5 @@ class Select(AbsCombiner):
             counts[p["selected"]] = counts.get(p["selected"], 0) + 1
         write_json_atomic(out_dir / "selection.json", {
             "selected_on": self.selected_on, "metric": self.metric, "candidates": self.candidates,
+            "refit": self.refit,
             "picked": {f: p["selected"] for f, p in picks.items()}, "times_picked": counts})

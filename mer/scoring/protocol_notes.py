@@ -62,3 +62,17 @@ def transductive(exp_config_dir: str | os.PathLike) -> bool:
     for path in d.glob("fold*/decode_*/meta.json"):
         modes |= _decode_cmvn(path)
     return TRANSDUCTIVE_MODE in modes
+
+
+def fitted_on(exp_config_dir: str | os.PathLike, test_set: str) -> bool:
+    """Whether a fold of exp/<protocol>/<config> learnt from the set it decoded as `test_set`: its
+    decode meta's `fit_on` (trained models: train.fit_on; probes: their fit_on) names that set, as
+    `valid` in `train+valid`."""
+    for path in Path(exp_config_dir).glob(f"fold*/decode_{test_set}/meta.json"):
+        try:
+            fit_on = json.loads(path.read_text(encoding="utf-8")).get("fit_on")
+        except json.JSONDecodeError as e:
+            raise ScoringError(f"{path}: not valid JSON: {e}") from e
+        if test_set in str(fit_on or "").split("+"):
+            return True
+    return False

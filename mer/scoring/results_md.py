@@ -25,7 +25,7 @@ import yaml
 from mer.metrics import METRICS, default_columns
 from mer.scoring.decode_dir import ScoringError
 from mer.scoring.dropped_labels import dropped_notes
-from mer.scoring.protocol_notes import audit_notes, transductive
+from mer.scoring.protocol_notes import audit_notes, fitted_on, transductive
 from mer.scoring.selection_notes import selection_notes, selection_of
 from mer.train.config import config_stem
 from mer.utils.fileio import write_text_atomic
@@ -55,6 +55,7 @@ def collect(exp_dir: str | os.PathLike) -> dict[str, list[dict]]:
         agg["exp_config_dir"] = str(path.parent)  # where stage 6 drew its figures (mer.report)
         agg.setdefault("selection", selection_of(path.parent, agg))
         test_set = path.stem[len("scores_"):]
+        agg.setdefault("fitted_on", fitted_on(path.parent, test_set))
         by_set.setdefault(test_set, []).append(agg)
     for rows in by_set.values():
         rows.sort(key=lambda a: (str(a["config"]), str(a["protocol"])))
@@ -198,7 +199,8 @@ def _published_table(entries: list[dict], metrics: list[str], aggs: list[dict]) 
 
 
 def config_label(agg: dict) -> str:
-    return f"{agg['config']} (transductive)" if agg.get("transductive") else str(agg["config"])
+    marks = [m for m, on in (("transductive", agg.get("transductive")), ("fitted on it", agg.get("fitted_on"))) if on]
+    return f"{agg['config']}" + "".join(f" ({m})" for m in marks)
 
 
 def render_set(test_set: str, aggs: list[dict], published: list[dict]) -> list[str]:
@@ -212,6 +214,9 @@ def render_set(test_set: str, aggs: list[dict], published: list[dict]) -> list[s
     if any(a.get("transductive") for a in aggs):
         lines += ["", "(transductive): per-speaker CMVN (`cmvn: speaker`) normalises each test speaker with the "
                   "statistics of that speaker's own test utterances."]
+    if any(a.get("fitted_on") for a in aggs):
+        lines += ["", f"(fitted on it): the system learnt from `{test_set}` (`fit_on: train+valid`, a refit twin): "
+                  "its figures on this set are training scores, not held-out ones."]
     if any(a.get("seeds") for a in aggs):
         lines += ["", "`N x K seeds`: mean ± std over every (fold, seed) pair: one system's runs with K seeds "
                   "(emo.sh --seeds), taken as one."]

@@ -15,7 +15,7 @@ from pathlib import Path
 from mer.metrics import scalar_metrics, score
 from mer.scoring.aggregate import AGG_META, aggregate, fold_mean_std, scored_folds
 from mer.scoring.decode_dir import ScoringError, load_decode_dir, pool_outputs
-from mer.scoring.protocol_notes import transductive
+from mer.scoring.protocol_notes import fitted_on, transductive
 
 # Meta fields the members may differ in (each is its own run).
 PER_MEMBER = ("config",)
@@ -46,6 +46,7 @@ def aggregate_seeds(out_dir: str | os.PathLike, members: list[str | os.PathLike]
         "test_set": test_set,
         "seeds": list(runs),
         "transductive": any(transductive(m) for m in members),
+        "fitted_on": any(fitted_on(m, test_set) for m in members),
         "num_folds": max(r["num_folds"] for r in runs.values()),
         "expected_folds": max(r["expected_folds"] for r in runs.values()),
         "complete": all(r["complete"] for r in runs.values()),

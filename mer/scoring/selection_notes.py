@@ -35,6 +35,9 @@ def selection_notes(aggs: list[dict], test_set: str) -> list[str]:
             continue
         how = (f"settings chosen per fold on the validation speakers only (`{sel.get('selected_on')}`, by "
                f"{sel.get('metric')}; the test folds were not used) (select over: {', '.join(sel.get('candidates', []))})")
+        if sel.get("refit") and test_set != sel.get("selected_on"):
+            how += ("; then the chosen settings fitted again on train+valid (the candidate's `_refit` twin) "
+                    "and tested once")
         if test_set == sel.get("selected_on"):
             how += "; on this set, the scores they were chosen by (optimistic)"
         groups.setdefault(how, []).append(f"`{a['config']}`")

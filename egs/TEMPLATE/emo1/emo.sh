@@ -55,6 +55,10 @@ seeds=              # e.g. "1 2 3": every config trained once per seed (override
                     # <tag>_train.seedN); a combiner config that names a trained config runs once per
                     # seed too (<name>_seedN, on that seed's runs); stage 5 adds <name>_seeds, the
                     # runs of all seeds as one result (mean ± std over fold x seed)
+refit=false         # true: every trained config and probe also gets a refit twin, <name>_refit: the same
+                    # settings fitted on train+valid (train.fit_on=train+valid train.best_metric=last;
+                    # a probe's fit_on=train+valid), which a select combiner with `refit: true` reports
+                    # for the candidate it chose on the validation speakers (mer/combine/select.py)
 test_sets="test"    # sets to decode and score, e.g. "valid test"
 infer_args=         # input overrides at inference for the trained configs, e.g. "inputs.text.dump=asr"
                     # (trained on reference transcripts, tested on ASR hypotheses)
@@ -108,6 +112,18 @@ log "$0 $*"
 . utils/parse_options.sh
 [ $# -eq 0 ] || die --code 2 "unexpected arguments: $*"
 [ -n "${protocol}" ] || die --code 2 "--protocol is required"
+# --refit true: the twins, as `<config>@refit` entries of the training configs and `<name>_refit`
+# probes (mer.combine.select.REFIT_SUFFIX); config_file and config_name read an entry.
+refit_args="train.fit_on=train+valid train.best_metric=last"
+if [ "${refit}" = true ]; then
+  for c in ${train_configs}; do train_configs+=" ${c}@refit"; done
+  twins=
+  for spec in ${probes}; do
+    IFS=: read -r name dump layer pool cmvn more <<< "${spec}"
+    twins+=" ${name}_refit:${dump}:${layer}:${pool}:${cmvn}:${more:+${more}:}fit_on=train+valid"
+  done
+  probes+=${twins}
+fi
 
 . ./path.sh
 . ./cmd.sh
@@ -138,6 +154,7 @@ start_warm_python
 device=cpu
 [ "${ngpu}" -gt 0 ] && device=cuda
 read -r -a base_overrides <<< "${train_args}"
+read -r -a refit_overrides <<< "${refit_args}"
 overrides=(${base_overrides[@]+"${base_overrides[@]}"})
 seed_runs=${seeds:-none}  # none: one run with each config's own train.seed
 seed=none                 # the seed whose runs config_tag names (use_seed)
@@ -207,16 +224,25 @@ run_jobs() {
 # (mer.train.init_from), trained before it.
 declare -A config_tags=() config_deps=()
 load_config_tags() {
-  local configs=() lines=() out i c s
-  for c in ${train_configs}; do configs+=("$c"); done
-  [ "${#configs[@]}" -gt 0 ] || return 0
-  for s in ${seed_runs}; do
-    use_seed "$s"
-    out=$("${MER_PYTHON}" -m mer.bin.exp_tag --with-init "${configs[@]}" ${overrides[@]+"${overrides[@]}"})
-    mapfile -t lines <<< "${out}"
-    for i in "${!configs[@]}"; do
-      config_tags["$s ${configs[$i]}"]=${lines[$i]%%$'\t'*}
-      config_deps["$s ${configs[$i]}"]=${lines[$i]#*$'\t'}
+  local configs=() files=() lines=() out i c s twin is_twin
+  for twin in false true; do  # the configs, then their refit twins (--refit true)
+    configs=() files=()
+    for c in ${train_configs}; do
+      is_twin=false
+      [ "$c" = "$(config_file "$c")" ] || is_twin=true
+      [ "${is_twin}" = "${twin}" ] || continue
+      configs+=("$c") files+=("$(config_file "$c")")
+    done
+    [ "${#configs[@]}" -gt 0 ] || continue
+    for s in ${seed_runs}; do
+      use_seed "$s"
+      entry_overrides "${configs[0]}"
+      out=$("${MER_PYTHON}" -m mer.bin.exp_tag --with-init "${files[@]}" ${entry_args[@]+"${entry_args[@]}"})
+      mapfile -t lines <<< "${out}"
+      for i in "${!configs[@]}"; do
+        config_tags["$s ${configs[$i]}"]=${lines[$i]%%$'\t'*}
+        config_deps["$s ${configs[$i]}"]=${lines[$i]#*$'\t'}
+      done
     done
   done
 }
@@ -224,6 +250,23 @@ use_seed() {  # use_seed SEED|none: the overrides and tags of that seed's runs f
   seed=$1
   overrides=(${base_overrides[@]+"${base_overrides[@]}"})
   [ "${seed}" = none ] || overrides+=("train.seed=${seed}")
+}
+# entry_overrides CONFIG: entry_args, the overrides of a training config entry for the seed being
+# run: a refit twin's come between --train_args and the seed (so the tag still ends in the seed).
+entry_args=()
+entry_overrides() {
+  entry_args=(${base_overrides[@]+"${base_overrides[@]}"})
+  [ "$1" = "$(config_file "$1")" ] || entry_args+=("${refit_overrides[@]}")
+  [ "${seed}" = none ] || entry_args+=("train.seed=${seed}")
+}
+config_file() {  # the YAML of a training config entry
+  echo "${1%@refit}"
+}
+config_name() {  # the name combiners know a training config entry by: its file stem, + _refit for a twin
+  local name
+  name=$(basename "${1%@refit}" .yaml)
+  [ "$1" = "${1%@refit}" ] || name+=_refit
+  echo "${name}"
 }
 seed_suffix() {  # a per-seed combiner's name suffix
   [ "${seed}" = none ] || echo "_seed${seed}"
@@ -237,7 +280,7 @@ config_deps_of() {
 # Whether the combiner config $1 names one of the trained configs (then it runs once per seed).
 names_trained() {
   local c words=()
-  for c in ${train_configs}; do words+=(-e "$(basename "$c" .yaml)"); done
+  for c in ${train_configs}; do words+=(-e "$(config_name "$c")"); done
   [ "${#words[@]}" -gt 0 ] && grep -qwF "${words[@]}" "$1"
 }
 
@@ -332,7 +375,7 @@ combine() {
   local name=$1 dir_args=() config spec; shift
   # combiner configs name trained systems by config name; their exp dirs carry --train_args
   for config in ${train_configs}; do
-    dir_args+=(--system-dir "$(basename "${config}" .yaml)=$(config_tag "${config}")")
+    dir_args+=(--system-dir "$(config_name "${config}")=$(config_tag "${config}")")
   done
   for spec in ${probes}; do  # declared too, so a combiner may name them by a pattern (select)
     dir_args+=(--system-dir "probe_${spec%%:*}=probe_${spec%%:*}")
@@ -432,12 +475,13 @@ fi
 # ------------------------------------------------------------------ 3 training
 # train_config CONFIG: every fold of CONFIG not yet trained, at once or (--train_nj > 1) as jobs
 train_config() {
-  local config=$1 tag launcher labels override_args fold_dir fold exp dep train
+  local config=$1 tag launcher labels override_args fold_dir fold exp dep train args=${train_args}
   tag=$(config_tag "${config}")
   mkdir -p "${expdir}/${protocol}/${tag}"
   # A replay script, so a long command line is never lost (ESPnet's exp/*/run.sh).
+  [ "${config}" = "$(config_file "${config}")" ] || args+="${args:+ }${refit_args}"
   printf '#!/usr/bin/env bash\ncd %q && ./run.sh --stage 3 --train_configs %q --train_args %q --seeds %q %s\n' \
-    "${PWD}" "${config}" "${train_args}" "${seed#none}" "\"\$@\"" > "${expdir}/${protocol}/${tag}/run.sh"
+    "${PWD}" "$(config_file "${config}")" "${args}" "${seed#none}" "\"\$@\"" > "${expdir}/${protocol}/${tag}/run.sh"
   chmod +x "${expdir}/${protocol}/${tag}/run.sh"
   launcher=("${MER_PYTHON}" -m mer.bin.train)
   if [ "${num_nodes}" -gt 1 ]; then
@@ -450,7 +494,8 @@ train_config() {
   labels=()
   [ -f data/all/labels ] && labels=(--labels data/all/labels)
   override_args=()
-  for o in ${overrides[@]+"${overrides[@]}"}; do override_args+=(--override "$o"); done
+  entry_overrides "${config}"
+  for o in ${entry_args[@]+"${entry_args[@]}"}; do override_args+=(--override "$o"); done
   for fold_dir in $(fold_dirs); do
     fold=$(basename "${fold_dir}")
     exp="${expdir}/${protocol}/${tag}/${fold}"
@@ -465,7 +510,7 @@ train_config() {
         die "${config} starts from ${dep} (model.init), which is neither trained for ${fold} nor among" \
             "--train_configs: train it first"
     done
-    train=("${launcher[@]}" --config "${config}" --train-dir "${fold_dir}/train"
+    train=("${launcher[@]}" --config "$(config_file "${config}")" --train-dir "${fold_dir}/train"
            --valid-dir "${fold_dir}/valid" --dumpdir "${dumpdir}" --exp-dir "${exp}" --device "${device}"
            ${labels[@]+"${labels[@]}"} ${override_args[@]+"${override_args[@]}"})
     queue_or_run "${jobs_dir}" "${train_job_cmd}" "${ngpu}" "${exp}/log/train.log" \
@@ -622,6 +667,7 @@ if [ "${final}" = true ] && [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; t
   valid="$(fold_dirs | head -n 1)/valid"
   use_seed "${seed_runs%% *}"  # with --seeds: the first seed's folds and seed
   for config in ${train_configs}; do
+    [ "${config}" = "$(config_file "${config}")" ] || continue  # a refit twin: the final model is one of all
     tag=$(config_tag "${config}")
     exp="${expdir}/final/${tag}"
     if [ -f "${exp}/model.tar.gz" ]; then

@@ -6,7 +6,10 @@
 # (README.md, "Settings chosen on the validation speakers"): the trained configs learn from the
 # training speakers only (train.fit_on=train) for their fixed epochs (train.best_metric=last), the
 # probes are fitted on them only (fit_on=train), and each `select` combiner (conf/combine/) picks,
-# per fold and seed, the candidate with the best UA on the validation speaker's decode.
+# per fold and seed, the candidate with the best UA on the validation speaker's decode. With
+# --refit true every candidate also has a twin fitted on train+valid; the `*_refit` combiners make
+# the same choice and test the chosen candidate's twin (settings chosen without the test speaker,
+# then learnt from every other speaker, as in nested cross-validation).
 # 4 classes instead of 7 (use another exp dir): ./run.sh --label_set 4class --expdir exp_4class
 set -euo pipefail
 
@@ -28,9 +31,12 @@ combine_configs="
   conf/combine/select_trained.yaml
   conf/combine/select_probe.yaml
   conf/combine/select_all.yaml
+  conf/combine/select_trained_refit.yaml
+  conf/combine/select_probe_refit.yaml
+  conf/combine/select_all_refit.yaml
 "
 
 export HF_HUB_OFFLINE=1  # Whisper tiny.en and base are local (tools/models)
 ./emo.sh --corpus emodb --system memocmt --protocol loso --nj 2 --train_nj 2 --train_configs "${train_configs}" \
-  --train_args "train.fit_on=train train.best_metric=last" --seeds "${seeds}" --test_sets "valid test" \
+  --train_args "train.fit_on=train train.best_metric=last" --seeds "${seeds}" --refit true --test_sets "valid test" \
   --probes "${probes}" --combine_configs "${combine_configs}" "$@"

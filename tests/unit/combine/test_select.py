@@ -27,11 +27,13 @@ def decode(exp: Path, system: str, fold: str, test_set: str, n_right: int) -> No
                      refs=dict(zip(utts, REFS)))
 
 
-def run(tmp_path: Path, candidates: list[str], fold: str = "fold1", **settings) -> Path:
+def run(tmp_path: Path, candidates: list[str], fold: str = "fold1", system_dirs: dict | None = None,
+        **settings) -> Path:
     exp = tmp_path / "exp" / "loso"
     ctx = FoldContext(fold_dir=tmp_path / "data" / "loso" / fold, out_dir=exp / "select" / fold, exp_root=exp,
                       dumpdir=tmp_path / "dump", test_sets=["valid", "test"],
-                      meta={"protocol": "loso", "config": "select", "fold": int(fold[4:]), "corpus": None})
+                      meta={"protocol": "loso", "config": "select", "fold": int(fold[4:]), "corpus": None},
+                      system_dirs=system_dirs or {})
     build_combiner({"name": "select", "candidates": candidates, **settings}).run_fold(ctx)
     return ctx.out_dir
 
@@ -51,6 +53,29 @@ def test_picks_the_best_valid_score_though_another_is_better_on_test(tmp_path):
     assert sum(r == p for r, p in zip(test.refs, test.preds)) == 1   # b's test decode, copied
     assert test.meta["selected"] == "b" and test.meta["selected_on"] == "valid"
     assert test.meta["config"] == "select" and test.meta["system"] == "select"
+
+
+def test_refit_chooses_on_the_candidates_and_reports_the_chosen_ones_twin(tmp_path):
+    exp = tmp_path / "exp" / "loso"
+    decode(exp, "a", "fold1", "valid", 3)
+    decode(exp, "a", "fold1", "test", 2)
+    decode(exp, "b", "fold1", "valid", 5)
+    decode(exp, "b", "fold1", "test", 1)
+    decode(exp, "a_tv", "fold1", "valid", 6)  # the twins learnt from valid: perfect there, never chosen by it
+    decode(exp, "a_tv", "fold1", "test", 6)
+    decode(exp, "b_tv", "fold1", "valid", 6)
+    decode(exp, "b_tv", "fold1", "test", 4)
+    dirs = {"a": "a", "b": "b", "a_refit": "a_tv", "b_refit": "b_tv"}
+    out = run(tmp_path, ["*"], system_dirs=dirs, refit=True)
+    selection = json.loads((out / "selection.json").read_text())
+    assert selection["candidates"] == ["a", "b"]            # the twins are no candidates
+    assert selection["selected"] == "b" and selection["reported_dir"] == "b_tv"
+    test, valid = load_decode_dir(out / "decode_test"), load_decode_dir(out / "decode_valid")
+    assert sum(r == p for r, p in zip(test.refs, test.preds)) == 4    # b's twin on test
+    assert sum(r == p for r, p in zip(valid.refs, valid.preds)) == 5  # b itself on valid: what it was chosen by
+    assert test.meta["refit"] is True
+    with pytest.raises(ValueError, match=r"'b' \(fold1\) has no refit twin 'b_refit'.*--refit true"):
+        run(tmp_path, ["a", "b"], system_dirs={"a": "a", "b": "b", "a_refit": "a_tv"}, refit=True)
 
 
 def test_a_tie_goes_to_the_first_listed(tmp_path):
