@@ -21,7 +21,7 @@ import torch
 
 from mer.data.datadir import DataDir
 from mer.inputs import open_input
-from mer.inputs.cmvn import accumulate, finish, moments, normalise
+from mer.inputs.cmvn import accumulate, finish, moments, normalise, typical_stats
 
 FALLBACK_KEY = "cmvn_training_stats"  # in an input's pack record (inputs.json)
 STATISTICS = "mean of the per-speaker means and standard deviations"
@@ -62,13 +62,10 @@ def attach_training_stats(inputs: dict[str, dict], dumps: dict[str, Path], train
     if not train_dirs:
         return
     data = DataDir.combine([DataDir.load(d) for d in train_dirs]) if len(train_dirs) > 1 else DataDir.load(train_dirs[0])
-    speakers = sorted(set(data.utt2spk.values()))
     for name in speaker_normalised(inputs):
         source = open_input(name, inputs[name]["spec"], dumps[name].parent)
-        stats = [source.speaker_stats(data, spk) for spk in speakers]
-        mean = torch.stack([m.double() for m, _ in stats]).mean(0).float()
-        std = torch.stack([s.double() for _, s in stats]).mean(0).float()
-        inputs[name][FALLBACK_KEY] = {"statistics": f"{STATISTICS} of {len(speakers)} training speakers",
+        (mean, std), num_speakers = typical_stats(source, data)
+        inputs[name][FALLBACK_KEY] = {"statistics": f"{STATISTICS} of {num_speakers} training speakers",
                                       "data": [str(d) for d in train_dirs],
                                       "mean": mean.tolist(), "std": std.tolist()}
 

@@ -25,6 +25,7 @@ from mer.data.kaldi_io import read_list
 from mer.models import build_model, model_input_names
 from mer.train.config import load_config, save_config
 from mer.inputs import LabelMap, open_datasets
+from mer.inputs.cmvn import mix_typical_stats
 from mer.train.label_check import check_unknown_labels, record_dropped
 from mer.train.dist import cleanup, init_distributed
 from mer.train.init_from import init_branches
@@ -133,6 +134,7 @@ def _train(args, ctx, exp_dir: Path) -> int:
         train_data = DataDir.combine([DataDir.load(args.train_dir), DataDir.load(args.valid_dir)])
     inputs, (train_set, valid_set) = open_datasets(conf, args.dumpdir, label_map, [train_data, args.valid_dir],
                                                    model_input_names(conf["model"]))
+    train_set.inputs = mix_typical_stats(train_set.inputs, conf["inputs"], train_set.data)  # cmvn_typical_prob
     for name, data in (("training", train_set), ("validation", valid_set)):
         if len(data) == 0:
             raise ValueError(f"the {name} set {data.data_dir} has no utterance inside the label set {labels}")

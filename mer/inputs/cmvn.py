@@ -1,5 +1,14 @@
-"""Kaldi's CMVN over another input's frames: per speaker of the data dir read, or per utterance."""
+"""Kaldi's CMVN over another input's frames: per speaker of the data dir read, or per utterance.
+
+`cmvn_typical_prob: p` (with `cmvn: speaker`; training only): each time a training utterance is
+loaded, with probability p it is normalised with a typical training speaker's statistics (the mean
+of the per-speaker means and of the per-speaker standard deviations, `typical_stats`) instead of its
+own speaker's. That is what a recording recognised without its speaker gets (mer.deploy_cmvn: the
+pack keeps the same statistics), so the model learns to work on such recordings too.
+"""
 from __future__ import annotations
+
+import logging
 
 import torch
 
@@ -56,6 +65,59 @@ class CMVNInput:
         return stats[spk]
 
 
+def typical_stats(source: CMVNInput, data: DataDir) -> tuple[tuple[torch.Tensor, torch.Tensor], int]:
+    """The mean of the per-speaker means and of the per-speaker standard deviations over the
+    speakers of `data` (float64 sums), and how many speakers."""
+    speakers = sorted(set(data.utt2spk.values()))
+    stats = [source.speaker_stats(data, spk) for spk in speakers]
+    mean = torch.stack([m.double() for m, _ in stats]).mean(0).float()
+    std = torch.stack([s.double() for _, s in stats]).mean(0).float()
+    return (mean, std), len(speakers)
+
+
+class TypicalStatsMix:
+    """A per-speaker CMVN input of a training set whose utterances are, with probability `prob` at
+    each load (torch's random state: seeded and checkpointed with the training), normalised with
+    the set's typical speaker statistics instead of their speaker's."""
+
+    def __init__(self, source: CMVNInput, data: DataDir, prob: float):
+        self.source, self.prob = source, prob
+        self.name, self.info = source.name, source.info
+        self.typical, self.num_speakers = typical_stats(source, data)
+
+    def describe(self) -> dict:
+        return self.source.describe()
+
+    def missing(self, data: DataDir, utts: list[str]) -> list[str]:
+        return self.source.missing(data, utts)
+
+    def remedy(self, data_dir: str) -> str:
+        return self.source.remedy(data_dir)
+
+    def length(self, data: DataDir, utt: str) -> int:
+        return self.source.length(data, utt)
+
+    def load(self, data: DataDir, utt: str) -> torch.Tensor:
+        if float(torch.rand(())) < self.prob:
+            return normalise(self.source.inner.load(data, utt), self.typical)
+        return self.source.load(data, utt)
+
+
+def mix_typical_stats(inputs: dict, specs: dict, data: DataDir) -> dict:
+    """`inputs` with each one whose spec sets `cmvn_typical_prob` > 0 mixed (TypicalStatsMix) over
+    the training set `data`; the others as they are."""
+    mixed = dict(inputs)
+    for name, src in inputs.items():
+        spec = specs.get(name)
+        if isinstance(spec, dict) and spec.get("cmvn_typical_prob"):
+            mixed[name] = TypicalStatsMix(src, data, float(spec["cmvn_typical_prob"]))
+            logging.getLogger("mer.train").info(
+                "inputs.%s: %.0f%% of training loads normalised with the typical statistics of %d training "
+                "speakers (cmvn_typical_prob), as a recording recognised without its speaker is", name,
+                100 * mixed[name].prob, mixed[name].num_speakers)
+    return mixed
+
+
 def normalise(x: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     mean, std = stats
     return ((x - mean) / std).to(x.dtype)
@@ -89,6 +151,18 @@ def check_cmvn(where: str, mode) -> None:
     """`where` (the option's name in the message) must be one of CMVN_MODES."""
     if mode not in CMVN_MODES:
         raise ValueError(f"{where} must be one of {CMVN_MODES}, got {mode!r}")
+
+
+def check_typical_prob(name: str, spec: dict) -> None:
+    """`cmvn_typical_prob`, where given: a probability, and only with `cmvn: speaker`."""
+    prob = spec.get("cmvn_typical_prob")
+    if prob is None:
+        return
+    if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
+        raise ValueError(f"config: inputs.{name}.cmvn_typical_prob must be a probability in [0, 1], got {prob!r}")
+    if spec.get("cmvn") != "speaker":
+        raise ValueError(f"config: inputs.{name}.cmvn_typical_prob mixes in a typical speaker's statistics "
+                         f"instead of each speaker's: it needs cmvn: speaker, got cmvn: {spec.get('cmvn')!r}")
 
 
 def with_cmvn(source, spec: dict):

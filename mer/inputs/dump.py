@@ -11,7 +11,7 @@ from mer.data.datadir import DataDir
 from mer.data.dump_table import DumpTable
 from mer.data.kaldi_io import read_kv
 from mer.inputs.base import AbsInput, InputInfo, register_input_type
-from mer.inputs.cmvn import check_cmvn, with_cmvn
+from mer.inputs.cmvn import check_cmvn, check_typical_prob, with_cmvn
 
 
 class FeatureDump:
@@ -76,8 +76,8 @@ class DumpInput(AbsInput):
     dump of `layers: 3,4,5`), refusing one the dump does not hold."""
 
     description = ("frames of a frozen encoder or a filterbank from a stage-2 dump (keys: name, layers, "
-                   "hidden_states, cmvn)")
-    spec_keys = frozenset({"name", "layers", "hidden_states", "cmvn"})
+                   "hidden_states, cmvn, cmvn_typical_prob)")
+    spec_keys = frozenset({"name", "layers", "hidden_states", "cmvn", "cmvn_typical_prob"})
 
     def __init__(self, name: str, dump: FeatureDump, layers: str | list[int] | None = None,
                  hidden_states: int | list[int] | None = None):
@@ -109,6 +109,7 @@ class DumpInput(AbsInput):
             raise ValueError(f"config: inputs.{name}: a dump input needs `name` (a folder under the dump dir)")
         if spec.get("cmvn") is not None:
             check_cmvn(f"inputs.{name}.cmvn", spec["cmvn"])
+        check_typical_prob(name, spec)
 
     @classmethod
     def open(cls, name: str, spec: dict, dumpdir: Path, preload_max_mb: float):

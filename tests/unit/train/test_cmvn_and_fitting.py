@@ -69,6 +69,33 @@ def test_utterance_cmvn_and_bad_modes(offsets):
     assert np.array_equal(plain.load(data, "b-2").numpy(), feats["b-2"])  # no cmvn: as dumped
 
 
+def test_typical_prob_mixes_in_the_typical_speakers_statistics_at_that_rate(offsets):
+    from mer.inputs.cmvn import mix_typical_stats, normalise
+
+    root, data, feats = offsets
+    spec = {"type": "dump", "name": "feat", "cmvn": "speaker", "cmvn_typical_prob": 0.3}
+    source = open_input("audio", spec, root / "dump")
+    mixed = mix_typical_stats({"audio": source}, {"audio": spec}, data)["audio"]
+    stats = [source.speaker_stats(data, s) for s in ("a", "b")]
+    mean, std = (stats[0][0] + stats[1][0]) / 2, (stats[0][1] + stats[1][1]) / 2   # the typical speaker
+    own = source.load(data, "b-1")
+    typical = normalise(torch.from_numpy(feats["b-1"]), (mean, std))
+    torch.manual_seed(0)
+    loads = [mixed.load(data, "b-1") for _ in range(400)]
+    is_typical = [torch.allclose(x, typical, atol=1e-5) for x in loads]
+    assert all(t or torch.equal(x, own) for t, x in zip(is_typical, loads))
+    assert 0.22 < sum(is_typical) / len(loads) < 0.38
+    torch.manual_seed(0)
+    assert [torch.allclose(mixed.load(data, "b-1"), typical, atol=1e-5) for _ in range(400)] == is_typical
+    # 0 or absent: the input as it was; a rate needs per-speaker CMVN
+    for other in ({**spec, "cmvn_typical_prob": 0}, {k: v for k, v in spec.items() if k != "cmvn_typical_prob"}):
+        assert mix_typical_stats({"audio": source}, {"audio": other}, data)["audio"] is source
+    with pytest.raises(ValueError, match="cmvn_typical_prob .*needs cmvn: speaker"):
+        open_input("audio", {**spec, "cmvn": "utterance"}, root / "dump")
+    with pytest.raises(ValueError, match=r"cmvn_typical_prob must be a probability in \[0, 1\], got 1.5"):
+        open_input("audio", {**spec, "cmvn_typical_prob": 1.5}, root / "dump")
+
+
 def test_mean_std_pooling_ignores_padding_and_widens_the_head():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 7, 3, generator=g)

@@ -4,9 +4,10 @@ in training), and (b) one recording at a time without a speaker (a speaker-norma
 uses the training speakers' statistics kept in the pack). Both are compared with the fold's
 decode_test dir: the largest posterior difference and UA.
 
-    python local/check_deploy.py exp/loso/<config tag>/fold<k> [--out exp/deploy/<name>]
+    python local/check_deploy.py exp/loso/<config tag>/fold<k> [...] [--out exp/deploy/<name>]
 
-Prints one line per way and writes deploy.json in --out (default: <fold dir>/deploy_check).
+Prints one line per way and writes deploy.json in --out (default: <fold dir>/deploy_check; with
+several fold dirs, <out>/<fold>); with several, then a Markdown table of every fold and the mean.
 """
 from __future__ import annotations
 
@@ -49,15 +50,10 @@ def compare(name: str, got: dict[str, dict], decode, refs: dict[str, str]) -> di
     return row
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    p.add_argument("fold_dir", type=Path)
-    p.add_argument("--out", type=Path)
-    args = p.parse_args(argv)
-    fold = args.fold_dir
+def check(fold: Path, out: Path) -> dict:
+    """Pack the fold's model, recognise its test speaker both ways; deploy.json's content."""
     protocol = fold.parent.parent.name
     test = Path("data") / protocol / fold.name / "test"
-    out = args.out or fold / "deploy_check"
     out.mkdir(parents=True, exist_ok=True)
     pack = out / "model.tar.gz"
     subprocess.run([sys.executable, "-m", "mer.bin.pack", str(fold), str(pack)], check=True)
@@ -68,7 +64,38 @@ def main(argv=None) -> int:
                     decode, refs)]
     alone = recognize(pack, [wavs[u] for u in decode.utts], out / "alone.log")
     rows.append(compare("one at a time, no speaker", {u: alone[wavs[u]] for u in decode.utts}, decode, refs))
-    write_json_atomic(out / "deploy.json", {"fold_dir": str(fold), "test_dir": str(test), "rows": rows})
+    speakers = sorted(set(read_kv(test / "utt2spk").values()))
+    result = {"fold_dir": str(fold), "test_dir": str(test), "speakers": speakers, "rows": rows}
+    write_json_atomic(out / "deploy.json", result)
+    return result
+
+
+def table(results: list[dict]) -> str:
+    """Every fold's UA three ways, in %, and their means; the differences from the decode dir."""
+    lines = ["| fold | test speaker | recordings | decode_test | speaker given | one at a time, no speaker |",
+             "|---|---|---|---|---|---|"]
+    sums = np.zeros(3)
+    for r in results:
+        given, alone = r["rows"]
+        uas = np.array([given["decode_dir_ua"], given["ua"], alone["ua"]])
+        sums += uas
+        lines.append(f"| {Path(r['fold_dir']).name[4:]} | {' '.join(r['speakers'])} | {given['utts']} | "
+                     f"{uas[0]:.2f} | {uas[1]:.2f} ({uas[1] - uas[0]:+.2f}) | {uas[2]:.2f} ({uas[2] - uas[0]:+.2f}) |")
+    m = sums / len(results)
+    lines.append(f"| mean | | | {m[0]:.2f} | {m[1]:.2f} ({m[1] - m[0]:+.2f}) | {m[2]:.2f} ({m[2] - m[0]:+.2f}) |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    p.add_argument("fold_dir", type=Path, nargs="+")
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    if len(args.fold_dir) == 1:
+        check(args.fold_dir[0], args.out or args.fold_dir[0] / "deploy_check")
+        return 0
+    results = [check(f, args.out / f.name if args.out else f / "deploy_check") for f in args.fold_dir]
+    print(table(results))
     return 0
 
 
