@@ -38,9 +38,13 @@ def speaker_hint(inputs: dict[str, dict]) -> str | None:
     names = speaker_normalised(inputs)
     if not names:
         return None
+    trained = [f"{n} {inputs[n]['spec']['cmvn_typical_prob']:g}" for n in names
+               if inputs[n]["spec"].get("cmvn_typical_prob")]
     return (f"{SPEAKER_HINT}: input{'s' if len(names) > 1 else ''} {', '.join(names)} normalised with each "
             f"speaker's statistics over all the recordings given for that speaker; a recording without a "
-            f"speaker gets the training speakers' ({STATISTICS})")
+            f"speaker gets the training speakers' ({STATISTICS})"
+            + (f", which the model was trained on for a share of its training loads (cmvn_typical_prob: "
+               f"{', '.join(trained)})" if trained else ", which the model never saw in training"))
 
 
 def default_train_dirs(fold_dir: Path, conf: dict, protocol: str | None) -> list[Path]:

@@ -97,9 +97,19 @@ def test_the_pack_keeps_the_training_speakers_statistics_and_says_what_to_pass(e
     np.testing.assert_allclose(stored["mean"], np.mean([f.mean(0) for f in per_speaker], 0), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(stored["std"], np.mean([f.std(0) for f in per_speaker], 0), rtol=1e-5, atol=1e-5)
     assert "2 training speakers" in stored["statistics"]
-    assert SPEAKER_HINT in _readme(packed)
+    assert SPEAKER_HINT in _readme(packed) and "which the model never saw in training" in _readme(packed)
     assert pack.main([str(exp["fold"]), str(packed.parent / "again.tar.gz")]) == 0
     assert SPEAKER_HINT in capsys.readouterr().err
+
+
+def test_the_hint_says_when_the_model_was_trained_for_lone_recordings():
+    from mer.deploy_cmvn import speaker_hint
+
+    spec = {"type": "dump", "name": "audio", "cmvn": "speaker"}
+    assert "never saw in training" in speaker_hint({"audio": {"spec": spec}})
+    hint = speaker_hint({"audio": {"spec": {**spec, "cmvn_typical_prob": 0.5}}})
+    assert "trained on for a share of its training loads (cmvn_typical_prob: audio 0.5)" in hint
+    assert speaker_hint({"audio": {"spec": {"type": "dump", "name": "audio"}}}) is None
 
 
 def _readme(path) -> str:
