@@ -75,32 +75,20 @@ def typical_stats(source: CMVNInput, data: DataDir) -> tuple[tuple[torch.Tensor,
     return (mean, std), len(speakers)
 
 
-class TypicalStatsMix:
+class TypicalStatsMix(CMVNInput):
     """A per-speaker CMVN input of a training set whose utterances are, with probability `prob` at
     each load (torch's random state: seeded and checkpointed with the training), normalised with
     the set's typical speaker statistics instead of their speaker's."""
 
     def __init__(self, source: CMVNInput, data: DataDir, prob: float):
-        self.source, self.prob = source, prob
-        self.name, self.info = source.name, source.info
-        self.typical, self.num_speakers = typical_stats(source, data)
-
-    def describe(self) -> dict:
-        return self.source.describe()
-
-    def missing(self, data: DataDir, utts: list[str]) -> list[str]:
-        return self.source.missing(data, utts)
-
-    def remedy(self, data_dir: str) -> str:
-        return self.source.remedy(data_dir)
-
-    def length(self, data: DataDir, utt: str) -> int:
-        return self.source.length(data, utt)
+        super().__init__(source.inner, source.mode)
+        self.prob = prob
+        self.typical, self.num_speakers = typical_stats(self, data)
 
     def load(self, data: DataDir, utt: str) -> torch.Tensor:
         if float(torch.rand(())) < self.prob:
-            return normalise(self.source.inner.load(data, utt), self.typical)
-        return self.source.load(data, utt)
+            return normalise(self.inner.load(data, utt), self.typical)
+        return super().load(data, utt)
 
 
 def mix_typical_stats(inputs: dict, specs: dict, data: DataDir) -> dict:
