@@ -7,7 +7,9 @@ the client's standard streams, working directory, environment and umask; torch's
 libraries' thread counts from its OMP_NUM_THREADS; Python's and NumPy's global random state drawn
 anew; signals at their defaults; exit code, or death by a signal, reported back. The server declines
 a request (the client then runs the command cold) whose environment differs from the server's in a
-variable the preloaded libraries read when imported (HF_*, TORCH*, PYTHON*, ..., see IMPORT_TIME_ENV).
+variable the preloaded libraries read when imported (HF_*, TORCH*, PYTHON*, ..., see IMPORT_TIME_ENV),
+or that comes after a source file of the mer modules it imported has changed (the tree updated under a
+running recipe: a child would mix the old modules with new ones).
 One thread, one selector: a forked child inherits no lock held by another thread.
 """
 from __future__ import annotations
@@ -46,14 +48,32 @@ def import_time_env(env: dict) -> dict:
     return out
 
 
-def why_cold(request: dict, server_env: dict) -> str | None:
-    """Why the request must run in a fresh interpreter, or None."""
+def source_times(package: str = "mer") -> dict[str, int | None]:
+    """The source file of each of `package`'s modules imported so far -> its modification time."""
+    files = {getattr(m, "__file__", None) for n, m in list(sys.modules.items())
+             if n == package or n.startswith(package + ".")}
+    return {f: _mtime(f) for f in files if f}
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def why_cold(request: dict, server_env: dict, sources: dict[str, int | None] | None = None) -> str | None:
+    """Why the request must run in a fresh interpreter, or None. `sources`: source_times() after the
+    server's imports."""
     argv = request.get("argv", [])
     if len(argv) < 2 or argv[0] != "-m" or not argv[1].startswith("mer.bin."):
         return "only `-m mer.bin.<tool>` runs warm"
     ours, theirs = import_time_env(server_env), import_time_env(request["env"])
     differ = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
-    return f"environment differs in {', '.join(differ)}" if differ else None
+    if differ:
+        return f"environment differs in {', '.join(differ)}"
+    changed = next((f for f, t in (sources or {}).items() if _mtime(f) != t), None)
+    return f"{changed} changed since the server imported it" if changed else None
 
 
 def exit_status(status: int) -> dict:
@@ -188,6 +208,7 @@ def serve(path: str, preload=PRELOAD) -> None:
             importlib.import_module(name)
         except Exception as e:  # a missing optional package: its commands import it themselves
             print(f"mer.warm.server: not preloaded: {name} ({e})", file=sys.stderr)
+    sources = source_times()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path + ".tmp")
     listener.listen(64)
@@ -203,7 +224,7 @@ def serve(path: str, preload=PRELOAD) -> None:
         while os.getppid() == owner:
             for key, _ in sel.select(timeout=1.0):
                 if key.data is None:
-                    accept(listener, sel, children, server_env)
+                    accept(listener, sel, children, server_env, sources)
                 elif key.data[0] == "client":
                     from_client(key.data[1], sel, children)
                 else:
@@ -219,12 +240,12 @@ def serve(path: str, preload=PRELOAD) -> None:
             pass
 
 
-def accept(listener, sel, children, server_env) -> None:
+def accept(listener, sel, children, server_env, sources) -> None:
     conn, _ = listener.accept()
     fds: list[int] = []
     try:
         request, fds = receive(conn)
-        reason = why_cold(request, server_env) if len(fds) == 3 else "no standard streams passed"
+        reason = why_cold(request, server_env, sources) if len(fds) == 3 else "no standard streams passed"
         if reason:
             conn.sendall(json.dumps({"cold": reason}).encode() + b"\n")
             conn.close()

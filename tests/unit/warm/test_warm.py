@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mer.warm.server import child_threads, exit_status, why_cold
+from mer.warm.server import child_threads, exit_status, source_times, why_cold
 
 from tests.helpers import REPO
 
@@ -112,6 +112,21 @@ def test_when_a_command_runs_cold():
     assert "PYTHONPATH" in why_cold(dict(req, env=dict(base, PYTHONPATH="/a:/c")), base)
     assert why_cold(dict(req, argv=["-c", "print(1)"]), base)
     assert why_cold(dict(req, argv=["-m", "torch.distributed.run"]), base)
+
+
+def test_a_source_changed_since_the_servers_imports_sends_commands_cold(tmp_path):
+    base = {"HOME": "/root"}
+    req = {"argv": ["-m", "mer.bin.train", "--help"], "env": dict(base)}
+    sources = source_times()
+    assert str(Path(sys.modules["mer.warm.server"].__file__)) in sources
+    module = tmp_path / "cmvn.py"
+    module.write_text("x = 1\n")
+    sources[str(module)] = os.stat(module).st_mtime_ns
+    assert why_cold(req, base, sources) is None
+    os.utime(module, ns=(0, os.stat(module).st_mtime_ns + 10**9))  # the tree updated under a running recipe
+    assert why_cold(req, base, sources) == f"{module} changed since the server imported it"
+    module.unlink()
+    assert "changed since the server imported it" in why_cold(req, base, sources)
 
 
 def test_threads_and_exit_status():
