@@ -224,13 +224,11 @@ run_jobs() {
 # (mer.train.init_from), trained before it.
 declare -A config_tags=() config_deps=()
 load_config_tags() {
-  local configs=() files=() lines=() out i c s twin is_twin
+  local configs=() files=() lines=() out i c s twin
   for twin in false true; do  # the configs, then their refit twins (--refit true)
     configs=() files=()
     for c in ${train_configs}; do
-      is_twin=false
-      [ "$c" = "$(config_file "$c")" ] || is_twin=true
-      [ "${is_twin}" = "${twin}" ] || continue
+      if is_twin "$c"; then [ "${twin}" = true ] || continue; else [ "${twin}" = false ] || continue; fi
       configs+=("$c") files+=("$(config_file "$c")")
     done
     [ "${#configs[@]}" -gt 0 ] || continue
@@ -256,8 +254,11 @@ use_seed() {  # use_seed SEED|none: the overrides and tags of that seed's runs f
 entry_args=()
 entry_overrides() {
   entry_args=(${base_overrides[@]+"${base_overrides[@]}"})
-  [ "$1" = "$(config_file "$1")" ] || entry_args+=("${refit_overrides[@]}")
+  ! is_twin "$1" || entry_args+=("${refit_overrides[@]}")
   [ "${seed}" = none ] || entry_args+=("train.seed=${seed}")
+}
+is_twin() {  # whether a training config entry is a refit twin (`<config>@refit`)
+  [ "$1" != "${1%@refit}" ]
 }
 config_file() {  # the YAML of a training config entry
   echo "${1%@refit}"
@@ -265,7 +266,7 @@ config_file() {  # the YAML of a training config entry
 config_name() {  # the name combiners know a training config entry by: its file stem, + _refit for a twin
   local name
   name=$(basename "${1%@refit}" .yaml)
-  [ "$1" = "${1%@refit}" ] || name+=_refit
+  ! is_twin "$1" || name+=_refit
   echo "${name}"
 }
 seed_suffix() {  # a per-seed combiner's name suffix
@@ -479,7 +480,7 @@ train_config() {
   tag=$(config_tag "${config}")
   mkdir -p "${expdir}/${protocol}/${tag}"
   # A replay script, so a long command line is never lost (ESPnet's exp/*/run.sh).
-  [ "${config}" = "$(config_file "${config}")" ] || args+="${args:+ }${refit_args}"
+  ! is_twin "${config}" || args+="${args:+ }${refit_args}"
   printf '#!/usr/bin/env bash\ncd %q && ./run.sh --stage 3 --train_configs %q --train_args %q --seeds %q %s\n' \
     "${PWD}" "$(config_file "${config}")" "${args}" "${seed#none}" "\"\$@\"" > "${expdir}/${protocol}/${tag}/run.sh"
   chmod +x "${expdir}/${protocol}/${tag}/run.sh"
@@ -667,7 +668,7 @@ if [ "${final}" = true ] && [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; t
   valid="$(fold_dirs | head -n 1)/valid"
   use_seed "${seed_runs%% *}"  # with --seeds: the first seed's folds and seed
   for config in ${train_configs}; do
-    [ "${config}" = "$(config_file "${config}")" ] || continue  # a refit twin: the final model is one of all
+    ! is_twin "${config}" || continue  # a refit twin: the final model is one of all
     tag=$(config_tag "${config}")
     exp="${expdir}/final/${tag}"
     if [ -f "${exp}/model.tar.gz" ]; then
